@@ -1,0 +1,167 @@
+//! Double-entry postings. Every movement is one journal entry whose postings
+//! sum to zero per asset; a positive posting increases the account's balance.
+//! System accounts stand for the outside world (issuance: assets entering or
+//! leaving circulation) and for funds in flight between two states.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+use crate::Asset;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Account {
+    Profile(Uuid),
+    /// Where deposits come from and redeemed assets go back to.
+    Issuance,
+    /// Source funds of conversions that are CREATED but not yet settled.
+    ConversionsInFlight,
+}
+
+impl Account {
+    /// The account's key in the postings table.
+    pub fn key(&self) -> String {
+        self.to_string()
+    }
+
+    pub fn profile_id(&self) -> Option<Uuid> {
+        match self {
+            Account::Profile(id) => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Account::Profile(id) => write!(f, "profile:{id}"),
+            Account::Issuance => f.write_str("system:issuance"),
+            Account::ConversionsInFlight => f.write_str("system:conversions_in_flight"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posting {
+    pub account: Account,
+    pub asset: Asset,
+    pub units: i64,
+}
+
+/// Moves `units` of `asset` from one account to another: two postings.
+pub fn transfer(from: Account, to: Account, asset: Asset, units: i64) -> [Posting; 2] {
+    [
+        Posting {
+            account: from,
+            asset,
+            units: -units,
+        },
+        Posting {
+            account: to,
+            asset,
+            units,
+        },
+    ]
+}
+
+/// A sandbox deposit: new money enters the profile from outside.
+pub fn deposit(profile: Uuid, asset: Asset, units: i64) -> Vec<Posting> {
+    transfer(Account::Issuance, Account::Profile(profile), asset, units).to_vec()
+}
+
+/// A conversion is requested: the source leaves the profile at once.
+pub fn conversion_created(profile: Uuid, source: Asset, units: i64) -> Vec<Posting> {
+    transfer(
+        Account::Profile(profile),
+        Account::ConversionsInFlight,
+        source,
+        units,
+    )
+    .to_vec()
+}
+
+/// A conversion settles: the source is redeemed, the target issued 1:1 to
+/// the recipient.
+pub fn conversion_settled(
+    recipient: Uuid,
+    source: Asset,
+    source_units: i64,
+    target: Asset,
+    target_units: i64,
+) -> Vec<Posting> {
+    let mut postings = transfer(
+        Account::ConversionsInFlight,
+        Account::Issuance,
+        source,
+        source_units,
+    )
+    .to_vec();
+    postings.extend(transfer(
+        Account::Issuance,
+        Account::Profile(recipient),
+        target,
+        target_units,
+    ));
+    postings
+}
+
+/// A conversion is cancelled: the source returns to the profile.
+pub fn conversion_cancelled(profile: Uuid, source: Asset, units: i64) -> Vec<Posting> {
+    transfer(
+        Account::ConversionsInFlight,
+        Account::Profile(profile),
+        source,
+        units,
+    )
+    .to_vec()
+}
+
+/// True when the postings sum to zero for every asset.
+pub fn is_balanced(postings: &[Posting]) -> bool {
+    Asset::ALL.iter().all(|asset| {
+        postings
+            .iter()
+            .filter(|p| p.asset == *asset)
+            .map(|p| i128::from(p.units))
+            .sum::<i128>()
+            == 0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_balances() {
+        let p = Uuid::new_v4();
+        let r = Uuid::new_v4();
+        assert!(is_balanced(&deposit(p, Asset::Usd, 100)));
+        assert!(is_balanced(&conversion_created(p, Asset::Usd, 100)));
+        assert!(is_balanced(&conversion_settled(
+            r,
+            Asset::Usd,
+            100,
+            Asset::Usdp,
+            1_000_000
+        )));
+        assert!(is_balanced(&conversion_cancelled(p, Asset::Usd, 100)));
+        assert!(!is_balanced(&[Posting {
+            account: Account::Issuance,
+            asset: Asset::Usd,
+            units: 1
+        }]));
+    }
+
+    #[test]
+    fn settlement_credits_the_recipient() {
+        let r = Uuid::new_v4();
+        let postings = conversion_settled(r, Asset::Usd, 100, Asset::Usdp, 1_000_000);
+        let credit = postings
+            .iter()
+            .find(|p| p.account == Account::Profile(r))
+            .unwrap();
+        assert_eq!((credit.asset, credit.units), (Asset::Usdp, 1_000_000));
+    }
+}

@@ -1,0 +1,15 @@
+//! Stableport's domain: assets, exact amounts, conversion rules and ledger
+//! postings. Nothing here does I/O, so every rule can be tested in isolation.
+
+pub mod amount;
+pub mod asset;
+pub mod conversion;
+pub mod ledger;
+
+pub use amount::{Amount, AmountError};
+pub use asset::Asset;
+pub use conversion::{ConversionStatus, PairError};
+pub use ledger::{Account, Posting};
+
+/// The identity and account ids a conversion carries when the request names none.
+pub const ZERO_UUID: &str = "00000000-0000-0000-0000-000000000000";

@@ -1,0 +1,135 @@
+//! The application: shared state, routes, and start-up.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use stableport_store::Store;
+use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::auth::{random_hex, Keys};
+use crate::batcher::Batcher;
+use crate::bootstrap::{self, Bootstrap};
+use crate::config::Config;
+use crate::problem::Problem;
+use crate::{conversions, oauth, profiles, sandbox, settler};
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub keys: Keys,
+    pub config: Config,
+    pub batcher: Batcher,
+}
+
+pub type AppState = Arc<App>;
+
+pub fn router(state: AppState) -> Router {
+    let mut v2 = Router::new()
+        .route("/profiles", get(profiles::list).post(profiles::create))
+        .route(
+            "/profiles/{profile_id}",
+            get(profiles::get).put(profiles::update),
+        )
+        .route("/profiles/{profile_id}/balances", get(profiles::balances))
+        .route(
+            "/profiles/{profile_id}/balances/{asset}",
+            get(profiles::balance),
+        )
+        .route(
+            "/conversion/stablecoins",
+            get(conversions::list).post(conversions::create),
+        )
+        .route(
+            "/conversion/stablecoins/{id}",
+            get(conversions::get).delete(conversions::cancel),
+        );
+    if state.config.is_sandbox() {
+        v2 = v2
+            .route(
+                "/sandbox/profiles/{profile_id}/deposit",
+                post(sandbox::deposit),
+            )
+            .route(
+                "/sandbox/conversion/stablecoins/{id}/settle",
+                post(sandbox::settle_conversion),
+            );
+    }
+    Router::new()
+        .route("/health", get(health))
+        .route("/oauth2/token", post(oauth::token))
+        .nest("/v2", v2)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(Problem::internal(
+                "a request handler panicked",
+            ))
+        }))
+        .with_state(state)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found("no such route")
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route",
+    )
+}
+
+/// A started server. Dropping it does not stop it; call [`Running::stop`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub bootstrap: Bootstrap,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops serving and every background worker at once, as a crash would.
+    pub fn stop(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Opens the database, prepares the bootstrap customer and credential,
+/// starts the background workers and begins serving.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let store: Arc<dyn Store> = Arc::new(stableport_store::open(&config.database_url).await?);
+    let keys = Keys::new(&store.signing_key(&random_hex(32)).await?);
+    let bootstrap = bootstrap::prepare(store.as_ref(), &config).await?;
+    let (batcher, mut tasks) = Batcher::spawn(store.clone());
+    tasks.push(settler::spawn(store.clone(), config.settlement));
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let app = router(Arc::new(App {
+        store,
+        keys,
+        config,
+        batcher,
+    }));
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(%e, "server stopped");
+        }
+    }));
+    Ok(Running {
+        addr,
+        bootstrap,
+        tasks,
+    })
+}

@@ -1,0 +1,308 @@
+//! /v2/conversion/stablecoins: the legacy Stablecoin Conversion API.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use stableport_domain::amount::format_units;
+use stableport_domain::conversion::{check_pair, pair_decimals};
+use stableport_domain::{Amount, Asset, ZERO_UUID};
+use stableport_store::{
+    Conversion, ConversionFilter, CreateOutcome, NewConversion, Order, StoreError, TimeRange,
+};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{scope, Auth};
+use crate::config::Settlement;
+use crate::extract::{parse_uuid, JsonBody, Params};
+use crate::pagination::{self, Defaults};
+use crate::problem::{ApiResult, Problem};
+use crate::profiles::{owned_profile, ListBody};
+use crate::time;
+
+const PAGING: Defaults = Defaults {
+    list: "conversions",
+    limit: 100,
+    max_limit: 1000,
+    order: Order::Desc,
+};
+const MAX_REF_ID: usize = 255;
+const MAX_METADATA_ENTRIES: usize = 50;
+const MAX_METADATA_TEXT: usize = 512;
+
+#[derive(Serialize)]
+pub struct ConversionBody {
+    id: Uuid,
+    profile_id: Uuid,
+    amount: String,
+    source_asset: &'static str,
+    target_asset: &'static str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ref_id: Option<String>,
+    identity_id: String,
+    account_id: String,
+    created_at: String,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settled_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancelled_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient_profile_id: Option<Uuid>,
+}
+
+pub fn conversion_body(c: Conversion) -> ConversionBody {
+    ConversionBody {
+        id: c.id,
+        profile_id: c.profile_id,
+        amount: c.amount,
+        source_asset: c.source_asset.code(),
+        target_asset: c.target_asset.code(),
+        status: c.status.as_str(),
+        ref_id: c.ref_id,
+        identity_id: c.identity_id,
+        account_id: c.account_id,
+        created_at: time::format(c.created_at),
+        updated_at: time::format(c.updated_at),
+        settled_at: c.settled_at.map(time::format),
+        cancelled_at: c.cancelled_at.map(time::format),
+        metadata: c.metadata.and_then(|m| serde_json::from_str(&m).ok()),
+        recipient_profile_id: c.recipient_profile_id,
+    }
+}
+
+/// Every field as an option, so a missing one gets our message, not serde's.
+#[derive(Deserialize)]
+pub struct CreateRequest {
+    profile_id: Option<String>,
+    amount: Option<String>,
+    source_asset: Option<String>,
+    target_asset: Option<String>,
+    ref_id: Option<String>,
+    identity_id: Option<String>,
+    account_id: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+    recipient_profile_id: Option<String>,
+}
+
+fn required(field: &str, value: Option<String>) -> ApiResult<String> {
+    value.ok_or_else(|| Problem::bad_request(format!("{field} is required")))
+}
+
+fn asset_field(field: &str, value: Option<String>) -> ApiResult<Asset> {
+    let text = required(field, value)?;
+    text.parse().map_err(|_| {
+        Problem::bad_request(format!(
+            "{field}: unsupported asset {text:?}; supported: {}",
+            Asset::supported_list()
+        ))
+    })
+}
+
+fn uuid_or_zero(field: &str, value: Option<String>) -> ApiResult<String> {
+    match value {
+        None => Ok(ZERO_UUID.to_string()),
+        Some(text) => Ok(parse_uuid(field, &text)?.to_string()),
+    }
+}
+
+fn checked_metadata(metadata: Option<BTreeMap<String, String>>) -> ApiResult<Option<String>> {
+    let Some(map) = metadata else { return Ok(None) };
+    if map.len() > MAX_METADATA_ENTRIES {
+        return Err(Problem::bad_request(format!(
+            "metadata holds at most {MAX_METADATA_ENTRIES} entries"
+        )));
+    }
+    if map
+        .iter()
+        .any(|(k, v)| k.is_empty() || k.len() > MAX_METADATA_TEXT || v.len() > MAX_METADATA_TEXT)
+    {
+        return Err(Problem::bad_request(format!(
+            "metadata keys must be 1 to {MAX_METADATA_TEXT} bytes and values at most {MAX_METADATA_TEXT} bytes"
+        )));
+    }
+    Ok(Some(
+        serde_json::to_string(&map).map_err(Problem::internal)?,
+    ))
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateRequest>,
+) -> ApiResult<Json<ConversionBody>> {
+    auth.require(scope::WRITE_CONVERSION)?;
+    let profile_text = required("profile_id", body.profile_id)?;
+    let profile_id = parse_uuid("profile_id", &profile_text)?;
+    let source = asset_field("source_asset", body.source_asset)?;
+    let target = asset_field("target_asset", body.target_asset)?;
+    check_pair(source, target).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let amount_text = required("amount", body.amount)?;
+    let amount = Amount::parse(&amount_text, pair_decimals(source, target)).map_err(|e| {
+        Problem::bad_request(format!(
+            "amount {amount_text:?} {e} for {source} -> {target}"
+        ))
+    })?;
+    let identity_id = uuid_or_zero("identity_id", body.identity_id)?;
+    let account_id = uuid_or_zero("account_id", body.account_id)?;
+    let recipient = body
+        .recipient_profile_id
+        .map(|r| parse_uuid("recipient_profile_id", &r))
+        .transpose()?;
+    if let Some(ref_id) = &body.ref_id {
+        if ref_id.is_empty() || ref_id.chars().count() > MAX_REF_ID {
+            return Err(Problem::bad_request(format!(
+                "ref_id must be 1 to {MAX_REF_ID} characters"
+            )));
+        }
+    }
+    let metadata = checked_metadata(body.metadata)?;
+    owned_profile(&app, &auth, "profile_id", &profile_id.to_string()).await?;
+    if let Some(recipient) = recipient {
+        owned_profile(&app, &auth, "recipient_profile_id", &recipient.to_string()).await?;
+    }
+
+    let now = time::now();
+    let settle_after = match app.config.settlement {
+        Settlement::After(delay) => {
+            Some(now.saturating_add(i64::try_from(delay.as_micros()).unwrap_or(i64::MAX)))
+        }
+        Settlement::Manual => None,
+    };
+    let request = NewConversion {
+        id: Uuid::new_v4(),
+        customer_id: auth.customer,
+        profile_id,
+        recipient_profile_id: recipient,
+        amount: amount.to_string(),
+        source_asset: source,
+        target_asset: target,
+        source_units: amount.units(source),
+        target_units: amount.units(target),
+        ref_id: body.ref_id,
+        identity_id,
+        account_id,
+        metadata,
+        now,
+        settle_after,
+    };
+    match app.batcher.create(request.clone()).await? {
+        CreateOutcome::Created(c) => Ok(Json(conversion_body(c))),
+        CreateOutcome::InsufficientFunds { available } => {
+            Err(insufficient_funds(&request, available))
+        }
+        CreateOutcome::RefIdExists(existing) => Err(Problem::typed(
+            StatusCode::CONFLICT,
+            "already-exists",
+            "Already Exists",
+            format!(
+                "conversion already exists with ref_id '{}'",
+                existing.ref_id.clone().unwrap_or_default()
+            ),
+            json!({ "existing": conversion_body(*existing) }),
+        )),
+    }
+}
+
+fn insufficient_funds(c: &NewConversion, available: i64) -> Problem {
+    let available = format_units(available, c.source_asset);
+    Problem::typed(
+        StatusCode::FORBIDDEN,
+        "insufficient-funds",
+        "Insufficient Funds",
+        format!(
+            "insufficient {} funds in profile {}: {} needed, {available} available",
+            c.source_asset, c.profile_id, c.amount
+        ),
+        json!({
+            "asset": c.source_asset.code(),
+            "needed": c.amount,
+            "available": available,
+            "profile_id": c.profile_id,
+        }),
+    )
+}
+
+fn not_found(id: Uuid, customer: Uuid) -> Problem {
+    Problem::not_found(format!(
+        "conversion with id {id} not found for customer with id {customer}"
+    ))
+}
+
+/// Maps a refused settle or cancel to the problem a client sees.
+pub fn transition_problem(e: StoreError, id: Uuid, customer: Uuid, verb: &str) -> Problem {
+    match e {
+        StoreError::NotFound => not_found(id, customer),
+        StoreError::NotPending(status) => Problem::conflict(format!(
+            "conversion {id} is {status} and cannot be {verb}; only a CREATED conversion can"
+        )),
+        other => other.into(),
+    }
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversionBody>> {
+    auth.require(scope::READ_CONVERSION)?;
+    let id = parse_uuid("id", &id)?;
+    let found = app.store.conversion(auth.customer, id).await?;
+    Ok(Json(conversion_body(
+        found.ok_or_else(|| not_found(id, auth.customer))?,
+    )))
+}
+
+pub async fn cancel(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversionBody>> {
+    auth.require(scope::WRITE_CONVERSION)?;
+    let id = parse_uuid("id", &id)?;
+    let cancelled = app
+        .store
+        .cancel_conversion(auth.customer, id, time::now())
+        .await
+        .map_err(|e| transition_problem(e, id, auth.customer, "cancelled"))?;
+    Ok(Json(conversion_body(cancelled)))
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    auth: Auth,
+    params: Params,
+) -> ApiResult<Json<ListBody<ConversionBody>>> {
+    auth.require(scope::READ_CONVERSION)?;
+    let filter = ConversionFilter {
+        profile_id: params.uuid("profile_id")?,
+        ref_id: params.one("ref_id")?.map(str::to_string),
+        created_at: TimeRange {
+            gte: params.time("created_at.begin")?,
+            lte: params.time("created_at.end")?,
+            ..TimeRange::default()
+        },
+        updated_at: TimeRange {
+            gte: params.time("updated_at.begin")?,
+            lte: params.time("updated_at.end")?,
+            ..TimeRange::default()
+        },
+        page: pagination::page(&params, &app.keys, &PAGING)?,
+    };
+    let rows = app.store.list_conversions(auth.customer, &filter).await?;
+    let (rows, next_page_cursor) =
+        pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |c| {
+            (c.created_at, c.id.to_string())
+        });
+    Ok(Json(ListBody {
+        items: rows.into_iter().map(conversion_body).collect(),
+        next_page_cursor,
+    }))
+}

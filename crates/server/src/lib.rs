@@ -1,0 +1,20 @@
+//! The Stableport server: the Paxos v2 API over HTTP, its background
+//! workers, and the `stableport` command line.
+
+pub mod app;
+pub mod auth;
+pub mod batcher;
+pub mod bootstrap;
+pub mod config;
+pub mod conversions;
+pub mod extract;
+pub mod oauth;
+pub mod pagination;
+pub mod problem;
+pub mod profiles;
+pub mod sandbox;
+pub mod settler;
+pub mod time;
+
+pub use app::{start, Running};
+pub use config::{Config, Environment, Settlement};

@@ -1,0 +1,259 @@
+//! /v2/profiles: profiles and their balances.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use stableport_domain::amount::format_units;
+use stableport_domain::Asset;
+use stableport_store::{Order, Profile, ProfileFilter, ProfileKind, TimeRange};
+use uuid::Uuid;
+
+use crate::app::{App, AppState};
+use crate::auth::{scope, Auth};
+use crate::extract::{parse_uuid, JsonBody, Params};
+use crate::pagination::{self, Defaults};
+use crate::problem::{ApiResult, Problem};
+
+const PAGING: Defaults = Defaults {
+    list: "profiles",
+    limit: 1000,
+    max_limit: 1000,
+    order: Order::Asc,
+};
+const MAX_NICKNAME: usize = 100;
+const MAX_DESCRIPTION: usize = 1000;
+
+#[derive(Serialize)]
+pub struct ProfileBody {
+    id: Uuid,
+    nickname: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+}
+
+impl From<Profile> for ProfileBody {
+    fn from(p: Profile) -> Self {
+        ProfileBody {
+            id: p.id,
+            nickname: p.nickname,
+            kind: p.kind.as_str(),
+            description: p.description,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ListBody<T> {
+    pub items: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct BalanceBody {
+    asset: &'static str,
+    available: String,
+    trading: &'static str,
+}
+
+/// The caller's profile named in a path or field: a UUID, or "default".
+pub async fn owned_profile(app: &App, auth: &Auth, field: &str, raw: &str) -> ApiResult<Profile> {
+    let found = if raw == "default" {
+        app.store.default_profile(auth.customer).await?
+    } else {
+        let id = parse_uuid(field, raw)?;
+        app.store.profile(auth.customer, id).await?
+    };
+    found.ok_or_else(|| {
+        Problem::not_found(format!(
+            "profile with id {raw} not found for customer with id {}",
+            auth.customer
+        ))
+    })
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    auth: Auth,
+    params: Params,
+) -> ApiResult<Json<ListBody<ProfileBody>>> {
+    auth.require(scope::READ_PROFILE)?;
+    let ids = params.all("ids");
+    if ids.len() > 100 {
+        return Err(Problem::bad_request("ids accepts at most 100 values"));
+    }
+    let filter = ProfileFilter {
+        created_at: TimeRange {
+            lt: params.time("created_at.lt")?,
+            lte: params.time("created_at.lte")?,
+            eq: params.time("created_at.eq")?,
+            gte: params.time("created_at.gte")?,
+            gt: params.time("created_at.gt")?,
+        },
+        nickname_prefix: params.one("nickname")?.map(str::to_string),
+        ids: ids
+            .into_iter()
+            .map(|id| parse_uuid("ids", id))
+            .collect::<ApiResult<_>>()?,
+        page: pagination::page(&params, &app.keys, &PAGING)?,
+    };
+    if let Some(order_by) = params.one("order_by")? {
+        if order_by != "CREATED_AT" {
+            return Err(Problem::bad_request(format!(
+                "order_by must be CREATED_AT, got {order_by:?}"
+            )));
+        }
+    }
+    let rows = app.store.list_profiles(auth.customer, &filter).await?;
+    let (rows, next_page_cursor) =
+        pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |p| {
+            (p.created_at, p.id.to_string())
+        });
+    Ok(Json(ListBody {
+        items: rows.into_iter().map(Into::into).collect(),
+        next_page_cursor,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct CreateRequest {
+    nickname: Option<String>,
+    description: Option<String>,
+}
+
+fn checked_nickname(nickname: Option<String>) -> ApiResult<String> {
+    let nickname = nickname.ok_or_else(|| Problem::bad_request("nickname is required"))?;
+    let trimmed = nickname.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_NICKNAME {
+        return Err(Problem::bad_request(format!(
+            "nickname must be 1 to {MAX_NICKNAME} characters"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateRequest>,
+) -> ApiResult<Json<ProfileBody>> {
+    auth.require(scope::WRITE_PROFILE)?;
+    let nickname = checked_nickname(body.nickname)?;
+    if body
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+    {
+        return Err(Problem::bad_request(format!(
+            "description must be at most {MAX_DESCRIPTION} characters"
+        )));
+    }
+    let now = crate::time::now();
+    let profile = Profile {
+        id: Uuid::new_v4(),
+        customer_id: auth.customer,
+        nickname,
+        description: body.description,
+        kind: ProfileKind::Normal,
+        created_at: now,
+        updated_at: now,
+    };
+    app.store.create_profile(&profile).await?;
+    Ok(Json(profile.into()))
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ProfileBody>> {
+    auth.require(scope::READ_PROFILE)?;
+    Ok(Json(
+        owned_profile(&app, &auth, "profile_id", &id).await?.into(),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateRequest {
+    nickname: Option<String>,
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateRequest>,
+) -> ApiResult<Json<ProfileBody>> {
+    auth.require(scope::WRITE_PROFILE)?;
+    let nickname = checked_nickname(body.nickname)?;
+    let profile = owned_profile(&app, &auth, "profile_id", &id).await?;
+    let updated = app
+        .store
+        .rename_profile(auth.customer, profile.id, &nickname, crate::time::now())
+        .await?;
+    Ok(Json(updated.into()))
+}
+
+fn parse_asset(text: &str) -> ApiResult<Asset> {
+    text.parse().map_err(|_| {
+        Problem::bad_request(format!(
+            "unsupported asset {text:?}; supported: {}",
+            Asset::supported_list()
+        ))
+    })
+}
+
+pub async fn balances(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<ListBody<BalanceBody>>> {
+    auth.require(scope::READ_PROFILE)?;
+    let wanted = params
+        .all("assets")
+        .into_iter()
+        .map(parse_asset)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let profile = owned_profile(&app, &auth, "profile_id", &id).await?;
+    let items = app
+        .store
+        .balances(profile.id)
+        .await?
+        .into_iter()
+        .filter(|b| wanted.is_empty() || wanted.contains(&b.asset))
+        .map(|b| BalanceBody {
+            asset: b.asset.code(),
+            available: format_units(b.available, b.asset),
+            trading: "0",
+        })
+        .collect();
+    Ok(Json(ListBody {
+        items,
+        next_page_cursor: None,
+    }))
+}
+
+pub async fn balance(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path((id, asset)): Path<(String, String)>,
+) -> ApiResult<Json<BalanceBody>> {
+    auth.require(scope::READ_PROFILE)?;
+    let asset = parse_asset(&asset)?;
+    let profile = owned_profile(&app, &auth, "profile_id", &id).await?;
+    let available = app
+        .store
+        .balances(profile.id)
+        .await?
+        .into_iter()
+        .find(|b| b.asset == asset)
+        .map_or(0, |b| b.available);
+    Ok(Json(BalanceBody {
+        asset: asset.code(),
+        available: format_units(available, asset),
+        trading: "0",
+    }))
+}

@@ -1,0 +1,93 @@
+//! /v2/sandbox: funding and settlement controls that exist only in sandbox mode.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use stableport_domain::{Amount, Asset};
+use stableport_store::NewDeposit;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{scope, Auth};
+use crate::conversions::{conversion_body, ConversionBody};
+use crate::extract::{parse_uuid, JsonBody};
+use crate::problem::{ApiResult, Problem};
+use crate::profiles::owned_profile;
+
+const CRYPTO_NETWORKS: &[&str] = &["ETHEREUM", "SOLANA", "STELLAR", "BASE", "POLYGON"];
+
+#[derive(Deserialize)]
+pub struct DepositRequest {
+    asset: Option<String>,
+    amount: Option<String>,
+    crypto_network: Option<String>,
+    #[allow(dead_code)]
+    crypto_address: Option<String>,
+}
+
+pub async fn deposit(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(profile_id): Path<String>,
+    JsonBody(body): JsonBody<DepositRequest>,
+) -> ApiResult<Json<Value>> {
+    auth.require(scope::READ_PROFILE)?;
+    let asset_text = body
+        .asset
+        .ok_or_else(|| Problem::bad_request("asset is required"))?;
+    let asset: Asset = asset_text.parse().map_err(|_| {
+        Problem::bad_request(format!(
+            "asset: unsupported asset {asset_text:?}; supported: {}",
+            Asset::supported_list()
+        ))
+    })?;
+    let amount_text = body
+        .amount
+        .ok_or_else(|| Problem::bad_request("amount is required"))?;
+    let amount = Amount::parse(&amount_text, asset.decimals())
+        .map_err(|e| Problem::bad_request(format!("amount {amount_text:?} {e}")))?;
+    match (&body.crypto_network, asset.is_stablecoin()) {
+        (Some(_), false) => {
+            return Err(Problem::bad_request(
+                "crypto_network must be omitted for a fiat deposit",
+            ))
+        }
+        (Some(network), true) if !CRYPTO_NETWORKS.contains(&network.as_str()) => {
+            return Err(Problem::bad_request(format!(
+                "crypto_network {network:?} is not supported; supported: {}",
+                CRYPTO_NETWORKS.join(", ")
+            )))
+        }
+        _ => {}
+    }
+    let profile = owned_profile(&app, &auth, "profile_id", &profile_id).await?;
+    let activity_id = Uuid::new_v4();
+    app.store
+        .deposit(&NewDeposit {
+            activity_id,
+            customer_id: auth.customer,
+            profile_id: profile.id,
+            asset,
+            units: amount.units(asset),
+            now: crate::time::now(),
+        })
+        .await?;
+    Ok(Json(json!({ "activity_id": activity_id })))
+}
+
+/// Settles a CREATED conversion now, for `--settlement manual`.
+pub async fn settle_conversion(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversionBody>> {
+    auth.require(scope::WRITE_CONVERSION)?;
+    let id = parse_uuid("id", &id)?;
+    let settled = app
+        .store
+        .settle_conversion(auth.customer, id, crate::time::now())
+        .await
+        .map_err(|e| crate::conversions::transition_problem(e, id, auth.customer, "settled"))?;
+    Ok(Json(conversion_body(settled)))
+}

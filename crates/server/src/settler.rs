@@ -1,0 +1,34 @@
+//! The background settler: moves CREATED conversions to SETTLED once their
+//! settlement time has come. Runs on every replica; the store's claim makes
+//! each settlement happen exactly once. Conversions left CREATED by a crash
+//! are simply due when the server is back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stableport_store::Store;
+use tokio::task::JoinHandle;
+
+use crate::config::Settlement;
+
+const BATCH: i64 = 500;
+
+pub fn spawn(store: Arc<dyn Store>, settlement: Settlement) -> JoinHandle<()> {
+    let tick = match settlement {
+        Settlement::After(delay) => {
+            (delay / 4).clamp(Duration::from_millis(10), Duration::from_millis(250))
+        }
+        // Nothing new becomes due; look rarely for conversions left from an earlier run.
+        Settlement::Manual => Duration::from_secs(1),
+    };
+    tokio::spawn(async move {
+        loop {
+            match store.settle_due(crate::time::now(), BATCH).await {
+                Ok(n) if n as i64 == BATCH => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(%e, "settlement failed; will retry"),
+            }
+            tokio::time::sleep(tick).await;
+        }
+    })
+}

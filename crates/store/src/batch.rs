@@ -1,0 +1,207 @@
+//! Ledger writes inside one transaction: balance checks on profile accounts
+//! as each posting is applied, then the journal entries, postings and outbox
+//! events of the whole transaction in a few multi-row INSERTs.
+
+use sqlx::{Any, Transaction};
+use stableport_domain::amount::MAX_BALANCE_UNITS;
+use stableport_domain::{Account, Asset, Posting};
+use uuid::Uuid;
+
+use crate::sql::{Sql, Val};
+use crate::Result;
+
+/// Why a set of postings could not be applied.
+#[derive(Debug)]
+pub enum Refused {
+    /// A debit found less than it needed.
+    Insufficient { available: i64 },
+    /// A credit would push a balance past MAX_BALANCE_UNITS.
+    Limit,
+}
+
+/// Applies the profile postings to stored balances: a debit only where the
+/// balance covers it, checked in the UPDATE itself so that concurrent
+/// writers (other replicas) can never overdraw. All or nothing.
+pub async fn apply_balances(
+    tx: &mut Transaction<'static, Any>,
+    postings: &[Posting],
+) -> Result<Result<(), Refused>> {
+    for (i, posting) in postings.iter().enumerate() {
+        let Some(profile) = posting.account.profile_id() else {
+            continue;
+        };
+        if let Err(refused) = change_balance(tx, profile, posting.asset, posting.units).await? {
+            for applied in postings[..i]
+                .iter()
+                .filter(|p| p.account.profile_id().is_some())
+            {
+                let profile = applied.account.profile_id().unwrap_or_default();
+                change_balance(tx, profile, applied.asset, -applied.units)
+                    .await?
+                    .ok();
+            }
+            return Ok(Err(refused));
+        }
+    }
+    Ok(Ok(()))
+}
+
+async fn change_balance(
+    tx: &mut Transaction<'static, Any>,
+    profile: Uuid,
+    asset: Asset,
+    units: i64,
+) -> Result<Result<(), Refused>> {
+    let (sql, bound) = if units < 0 {
+        ("UPDATE balances SET available = available + $1 WHERE profile_id = $2 AND asset = $3 AND available >= $4", -units)
+    } else {
+        ("UPDATE balances SET available = available + $1 WHERE profile_id = $2 AND asset = $3 AND available <= $4", MAX_BALANCE_UNITS - units)
+    };
+    let updated = sqlx::query(sql)
+        .bind(units)
+        .bind(profile.to_string())
+        .bind(asset.code())
+        .bind(bound)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if updated == 1 {
+        return Ok(Ok(()));
+    }
+    if units >= 0 {
+        return Ok(Err(Refused::Limit));
+    }
+    let available: Option<i64> =
+        sqlx::query_scalar("SELECT available FROM balances WHERE profile_id = $1 AND asset = $2")
+            .bind(profile.to_string())
+            .bind(asset.code())
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(Err(Refused::Insufficient {
+        available: available.unwrap_or(0),
+    }))
+}
+
+struct Entry {
+    id: Uuid,
+    customer: Uuid,
+    kind: &'static str,
+    reference: Uuid,
+    postings: Vec<Posting>,
+    at: i64,
+}
+
+struct Event {
+    customer: Uuid,
+    kind: &'static str,
+    object: Uuid,
+    payload: String,
+    at: i64,
+}
+
+/// Rows to insert at the end of a transaction.
+#[derive(Default)]
+pub struct LedgerRows {
+    entries: Vec<Entry>,
+    events: Vec<Event>,
+}
+
+/// Rows per multi-row INSERT, well under both backends' parameter limits.
+const CHUNK: usize = 200;
+
+impl LedgerRows {
+    pub fn entry(
+        &mut self,
+        customer: Uuid,
+        kind: &'static str,
+        reference: Uuid,
+        postings: Vec<Posting>,
+        at: i64,
+    ) {
+        debug_assert!(stableport_domain::ledger::is_balanced(&postings));
+        self.entries.push(Entry {
+            id: Uuid::new_v4(),
+            customer,
+            kind,
+            reference,
+            postings,
+            at,
+        });
+    }
+
+    pub fn event(
+        &mut self,
+        customer: Uuid,
+        kind: &'static str,
+        object: Uuid,
+        payload: String,
+        at: i64,
+    ) {
+        self.events.push(Event {
+            customer,
+            kind,
+            object,
+            payload,
+            at,
+        });
+    }
+
+    pub async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
+        for chunk in self.entries.chunks(CHUNK) {
+            let mut sql = Sql::new("INSERT INTO journal_entries (id, customer_id, kind, reference_id, created_at) VALUES ");
+            for (i, e) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.row(vec![
+                    e.id.into(),
+                    e.customer.into(),
+                    e.kind.into(),
+                    e.reference.into(),
+                    e.at.into(),
+                ]);
+            }
+            sql.query().execute(&mut **tx).await?;
+        }
+        let postings: Vec<(Uuid, &Posting)> = self
+            .entries
+            .iter()
+            .flat_map(|e| e.postings.iter().map(move |p| (e.id, p)))
+            .collect();
+        for chunk in postings.chunks(CHUNK) {
+            let mut sql =
+                Sql::new("INSERT INTO postings (entry_id, account, asset, amount) VALUES ");
+            for (i, (entry, p)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                let account: Account = p.account;
+                sql.row(vec![
+                    (*entry).into(),
+                    account.key().into(),
+                    p.asset.code().into(),
+                    Val::Int(p.units),
+                ]);
+            }
+            sql.query().execute(&mut **tx).await?;
+        }
+        for chunk in self.events.chunks(CHUNK) {
+            let mut sql = Sql::new("INSERT INTO events (id, customer_id, type, object_id, payload, created_at) VALUES ");
+            for (i, e) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.row(vec![
+                    Uuid::new_v4().into(),
+                    e.customer.into(),
+                    e.kind.into(),
+                    e.object.into(),
+                    e.payload.clone().into(),
+                    e.at.into(),
+                ]);
+            }
+            sql.query().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}

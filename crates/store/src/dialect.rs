@@ -1,0 +1,105 @@
+//! What differs between the two backends.
+
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// SQLite takes the write lock up front, so a transaction never has to
+    /// give up half-way because another writer got there first.
+    pub fn begin_write(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
+    /// Rows claimed by a background worker: other replicas skip them.
+    /// SQLite has a single writer, so it needs no row locks.
+    pub fn claim_suffix(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// Two pools: one for writes, one for reads. SQLite allows one writer, so
+    /// its write pool has a single connection and writes queue in-process
+    /// instead of spinning on the database lock.
+    pub async fn connect(self, url: &str) -> Result<(AnyPool, AnyPool), sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        match self {
+            Backend::Sqlite => {
+                let url = sqlite_url(url);
+                let write = sqlite_pool(1).connect(&url).await?;
+                let read = sqlite_pool(8).connect(&url).await?;
+                Ok((write, read))
+            }
+            Backend::Postgres => {
+                let options: AnyConnectOptions = url.parse()?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(24)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?;
+                Ok((pool.clone(), pool))
+            }
+        }
+    }
+}
+
+/// Creates the file when it does not exist yet.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// WAL with synchronous=FULL: a commit is on disk before it is acknowledged.
+fn sqlite_pool(size: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(size)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                for pragma in [
+                    "PRAGMA busy_timeout = 10000",
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = FULL",
+                    "PRAGMA foreign_keys = ON",
+                ] {
+                    conn.execute(pragma).await?;
+                }
+                Ok(())
+            })
+        })
+}

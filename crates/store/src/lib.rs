@@ -1,0 +1,94 @@
+//! Persistence for Stableport: one [`Store`] trait, served by one SQL
+//! implementation over `sqlx::Any` that runs on SQLite (the embedded default)
+//! and PostgreSQL. The SQL is written once in the dialect both share; what
+//! differs (connection set-up, transaction start, row claiming) lives in
+//! `sqlite.rs` and `postgres.rs`.
+
+mod batch;
+mod dialect;
+mod migrations;
+pub mod model;
+mod sql;
+mod store;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+pub use dialect::Backend;
+pub use model::*;
+pub use store::SqlStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error("the balance would exceed the maximum a profile may hold")]
+    BalanceLimit,
+    #[error("conversion is {0}, not CREATED")]
+    NotPending(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+/// Everything the server asks of its storage. Every method that touches a
+/// customer's data takes the customer id and filters on it.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// The HMAC key that signs access tokens and cursors, shared by every
+    /// replica. The first caller's candidate wins.
+    async fn signing_key(&self, candidate: &str) -> Result<String>;
+
+    async fn first_customer(&self) -> Result<Option<Uuid>>;
+    async fn customer_exists(&self, customer: Uuid) -> Result<bool>;
+    /// Creates a customer with its DEFAULT profile; returns that profile's id.
+    async fn create_customer(&self, customer: Uuid, now: i64) -> Result<Uuid>;
+    /// Creates the credential, or replaces the secret and scopes of an existing one.
+    async fn upsert_credential(&self, credential: &Credential) -> Result<()>;
+    async fn credential(&self, client_id: &str) -> Result<Option<Credential>>;
+
+    async fn create_profile(&self, profile: &Profile) -> Result<()>;
+    async fn profile(&self, customer: Uuid, id: Uuid) -> Result<Option<Profile>>;
+    async fn default_profile(&self, customer: Uuid) -> Result<Option<Profile>>;
+    async fn list_profiles(&self, customer: Uuid, filter: &ProfileFilter) -> Result<Vec<Profile>>;
+    async fn rename_profile(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+        nickname: &str,
+        now: i64,
+    ) -> Result<Profile>;
+    async fn balances(&self, profile: Uuid) -> Result<Vec<Balance>>;
+
+    async fn deposit(&self, deposit: &NewDeposit) -> Result<()>;
+
+    /// Creates conversions in one transaction (group commit). Each request
+    /// gets its own outcome; one refused request does not affect the others.
+    async fn create_conversions(&self, batch: &[NewConversion]) -> Result<Vec<CreateOutcome>>;
+    async fn conversion(&self, customer: Uuid, id: Uuid) -> Result<Option<Conversion>>;
+    async fn list_conversions(
+        &self,
+        customer: Uuid,
+        filter: &ConversionFilter,
+    ) -> Result<Vec<Conversion>>;
+    async fn settle_conversion(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Conversion>;
+    async fn cancel_conversion(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Conversion>;
+    /// Settles up to `limit` conversions whose settlement time has come;
+    /// returns how many it settled. Safe to run on every replica at once.
+    async fn settle_due(&self, now: i64, limit: i64) -> Result<usize>;
+
+    async fn audit(&self) -> Result<AuditReport>;
+}
+
+/// Opens the store a URL names (`sqlite://PATH` or `postgres://...`) and
+/// brings its schema up to date.
+pub async fn open(url: &str) -> Result<SqlStore> {
+    SqlStore::open(url).await
+}

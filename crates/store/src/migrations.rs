@@ -1,0 +1,42 @@
+//! The schema, in SQL both backends accept. Amounts are BIGINT counts of an
+//! asset's smallest unit; times are BIGINT microseconds; ids are TEXT UUIDs.
+
+use sqlx::AnyPool;
+
+use crate::{Backend, Result};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_core.sql"))];
+
+pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
+    let mut tx = pool.begin_with(backend.begin_write()).await?;
+    if backend == Backend::Postgres {
+        // Replicas starting together must not migrate at the same time.
+        sqlx::query("SELECT pg_advisory_xact_lock(7461626c65)")
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("CREATE TABLE IF NOT EXISTS stableport_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(&mut *tx)
+        .await?;
+    for (version, script) in MIGRATIONS {
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM stableport_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if applied.is_some() {
+            continue;
+        }
+        for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO stableport_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(*version)
+            .bind(crate::sql::now_micros())
+            .execute(&mut *tx)
+            .await?;
+        tracing::info!(version, "applied migration");
+    }
+    tx.commit().await?;
+    Ok(())
+}

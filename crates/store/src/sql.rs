@@ -1,0 +1,239 @@
+//! A small dynamic-SQL builder with `$n` placeholders (which both SQLite and
+//! PostgreSQL accept), and the decoding of rows into the model.
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, Row};
+use stableport_domain::Asset;
+use uuid::Uuid;
+
+use crate::model::*;
+use crate::{Result, StoreError};
+
+pub fn now_micros() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX)
+}
+
+#[derive(Clone, Debug)]
+pub enum Val {
+    Int(i64),
+    Text(String),
+    OptInt(Option<i64>),
+    OptText(Option<String>),
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::Int(v)
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Self {
+        Val::Text(v)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Self {
+        Val::Text(v.to_string())
+    }
+}
+impl From<Uuid> for Val {
+    fn from(v: Uuid) -> Self {
+        Val::Text(v.to_string())
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(v: Option<i64>) -> Self {
+        Val::OptInt(v)
+    }
+}
+impl From<Option<String>> for Val {
+    fn from(v: Option<String>) -> Self {
+        Val::OptText(v)
+    }
+}
+
+#[derive(Default)]
+pub struct Sql {
+    text: String,
+    args: Vec<Val>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Sql {
+        Sql {
+            text: text.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub fn bind(&mut self, value: impl Into<Val>) -> &mut Self {
+        self.args.push(value.into());
+        self.text.push('$');
+        self.text.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Appends `(v1, v2, ...)` for one row of a multi-row INSERT.
+    pub fn row(&mut self, values: Vec<Val>) -> &mut Self {
+        self.text.push('(');
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self.text.push(')');
+        self
+    }
+
+    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        // Statements whose text varies with the data would only churn the
+        // prepared-statement cache.
+        let mut q = sqlx::query(&self.text).persistent(self.args.len() <= 16);
+        for arg in &self.args {
+            q = match arg {
+                Val::Int(v) => q.bind(*v),
+                Val::Text(v) => q.bind(v.as_str()),
+                Val::OptInt(v) => q.bind(*v),
+                Val::OptText(v) => q.bind(v.as_deref()),
+            };
+        }
+        q
+    }
+
+    pub fn time_range(&mut self, column: &str, range: &TimeRange) -> &mut Self {
+        for (op, bound) in [
+            (">", range.gt),
+            (">=", range.gte),
+            ("<", range.lt),
+            ("<=", range.lte),
+            ("=", range.eq),
+        ] {
+            if let Some(t) = bound {
+                self.push(&format!(" AND {column} {op} ")).bind(t);
+            }
+        }
+        self
+    }
+
+    /// Keyset pagination on (created_at, id): stable while rows are added.
+    pub fn page(&mut self, page: &Page) -> &mut Self {
+        let (cmp, dir) = match page.order {
+            Order::Asc => (">", "ASC"),
+            Order::Desc => ("<", "DESC"),
+        };
+        if let Some((created_at, id)) = &page.after {
+            self.push(&format!(" AND (created_at, id) {cmp} ("))
+                .bind(*created_at)
+                .push(", ")
+                .bind(id.as_str())
+                .push(")");
+        }
+        self.push(&format!(" ORDER BY created_at {dir}, id {dir} LIMIT "))
+            .bind(page.limit)
+    }
+}
+
+fn uuid(row: &AnyRow, column: &str) -> Result<Uuid> {
+    let text: String = row.try_get(column)?;
+    Uuid::parse_str(&text)
+        .map_err(|_| StoreError::Corrupt(format!("{column} {text:?} is not a UUID")))
+}
+
+fn opt_uuid(row: &AnyRow, column: &str) -> Result<Option<Uuid>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| {
+        Uuid::parse_str(&t)
+            .map_err(|_| StoreError::Corrupt(format!("{column} {t:?} is not a UUID")))
+    })
+    .transpose()
+}
+
+pub fn asset(row: &AnyRow, column: &str) -> Result<Asset> {
+    let text: String = row.try_get(column)?;
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{column} {text:?} is not an asset")))
+}
+
+pub const PROFILE_COLUMNS: &str =
+    "id, customer_id, nickname, description, kind, created_at, updated_at";
+
+pub fn profile(row: &AnyRow) -> Result<Profile> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Profile {
+        id: uuid(row, "id")?,
+        customer_id: uuid(row, "customer_id")?,
+        nickname: row.try_get("nickname")?,
+        description: row.try_get("description")?,
+        kind: if kind == "DEFAULT" {
+            ProfileKind::Default
+        } else {
+            ProfileKind::Normal
+        },
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub const CONVERSION_COLUMNS: &str = "id, customer_id, profile_id, recipient_profile_id, amount, source_asset, \
+     target_asset, source_units, target_units, status, ref_id, identity_id, account_id, metadata, created_at, \
+     updated_at, settled_at, cancelled_at";
+
+pub fn conversion(row: &AnyRow) -> Result<Conversion> {
+    let status: String = row.try_get("status")?;
+    Ok(Conversion {
+        id: uuid(row, "id")?,
+        customer_id: uuid(row, "customer_id")?,
+        profile_id: uuid(row, "profile_id")?,
+        recipient_profile_id: opt_uuid(row, "recipient_profile_id")?,
+        amount: row.try_get("amount")?,
+        source_asset: asset(row, "source_asset")?,
+        target_asset: asset(row, "target_asset")?,
+        source_units: row.try_get("source_units")?,
+        target_units: row.try_get("target_units")?,
+        status: status.parse().map_err(StoreError::Corrupt)?,
+        ref_id: row.try_get("ref_id")?,
+        identity_id: row.try_get("identity_id")?,
+        account_id: row.try_get("account_id")?,
+        metadata: row.try_get("metadata")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        settled_at: row.try_get("settled_at")?,
+        cancelled_at: row.try_get("cancelled_at")?,
+    })
+}
+
+/// The values of a new conversion, in CONVERSION_COLUMNS order, plus settle_after.
+pub fn conversion_values(c: &NewConversion) -> Vec<Val> {
+    vec![
+        c.id.into(),
+        c.customer_id.into(),
+        c.profile_id.into(),
+        c.recipient_profile_id.map(|p| p.to_string()).into(),
+        c.amount.clone().into(),
+        c.source_asset.code().into(),
+        c.target_asset.code().into(),
+        c.source_units.into(),
+        c.target_units.into(),
+        "CREATED".into(),
+        c.ref_id.clone().into(),
+        c.identity_id.clone().into(),
+        c.account_id.clone().into(),
+        c.metadata.clone().into(),
+        c.now.into(),
+        c.now.into(),
+        Option::<i64>::None.into(),
+        Option::<i64>::None.into(),
+        c.settle_after.into(),
+    ]
+}

@@ -1,0 +1,678 @@
+//! The SQL implementation of [`Store`].
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use sqlx::{Any, AnyPool, Row, Transaction};
+use stableport_domain::{ledger, Asset, ConversionStatus};
+use uuid::Uuid;
+
+use crate::batch::{apply_balances, LedgerRows, Refused};
+use crate::model::*;
+use crate::sql::{self, Sql, CONVERSION_COLUMNS, PROFILE_COLUMNS};
+use crate::{migrations, Backend, Result, Store, StoreError};
+
+pub struct SqlStore {
+    backend: Backend,
+    write: AnyPool,
+    read: AnyPool,
+}
+
+impl SqlStore {
+    pub async fn open(url: &str) -> Result<SqlStore> {
+        let backend = Backend::from_url(url).ok_or_else(|| {
+            StoreError::Database(sqlx::Error::Configuration(
+                format!("unsupported database URL {url:?}: use sqlite://PATH or postgres://...")
+                    .into(),
+            ))
+        })?;
+        let (write, read) = backend.connect(url).await?;
+        migrations::run(&write, backend).await?;
+        Ok(SqlStore {
+            backend,
+            write,
+            read,
+        })
+    }
+
+    /// The underlying pool, for tests that need to reach past the API.
+    pub fn pool(&self) -> &AnyPool {
+        &self.write
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Any>> {
+        Ok(self.write.begin_with(self.backend.begin_write()).await?)
+    }
+
+    async fn conversion_in(
+        tx: &mut Transaction<'static, Any>,
+        customer: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Conversion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = $1 AND id = $2"
+        ))
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+        row.as_ref().map(sql::conversion).transpose()
+    }
+
+    /// Moves a CREATED conversion to SETTLED or CANCELLED with its postings
+    /// and event. Returns false when it was no longer CREATED (another
+    /// worker got there first) or the recipient's balance is at its limit.
+    async fn finish(
+        tx: &mut Transaction<'static, Any>,
+        rows: &mut LedgerRows,
+        c: &Conversion,
+        to: ConversionStatus,
+        now: i64,
+    ) -> Result<bool> {
+        let (postings, kind, time_column) = match to {
+            ConversionStatus::Settled => (
+                ledger::conversion_settled(
+                    c.recipient(),
+                    c.source_asset,
+                    c.source_units,
+                    c.target_asset,
+                    c.target_units,
+                ),
+                "conversion.settled",
+                "settled_at",
+            ),
+            _ => (
+                ledger::conversion_cancelled(c.profile_id, c.source_asset, c.source_units),
+                "conversion.cancelled",
+                "cancelled_at",
+            ),
+        };
+        let moved = sqlx::query(&format!(
+            "UPDATE conversions SET status = $1, updated_at = $2, {time_column} = $2, settle_after = NULL \
+             WHERE id = $3 AND status = 'CREATED'"
+        ))
+        .bind(to.as_str())
+        .bind(now)
+        .bind(c.id.to_string())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if moved == 0 {
+            return Ok(false);
+        }
+        if let Err(refused) = apply_balances(tx, &postings).await? {
+            tracing::error!(conversion = %c.id, ?refused, "cannot credit the recipient; conversion left CREATED");
+            return Err(StoreError::BalanceLimit);
+        }
+        rows.entry(c.customer_id, kind, c.id, postings, now);
+        rows.event(c.customer_id, kind, c.id, event_payload(c.id, to), now);
+        Ok(true)
+    }
+
+    async fn transition(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+        to: ConversionStatus,
+        now: i64,
+    ) -> Result<Conversion> {
+        let mut tx = self.begin().await?;
+        let current = Self::conversion_in(&mut tx, customer, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if !current.status.is_pending() {
+            return Err(StoreError::NotPending(current.status.to_string()));
+        }
+        let mut rows = LedgerRows::default();
+        if !Self::finish(&mut tx, &mut rows, &current, to, now).await? {
+            return Err(StoreError::NotPending("no longer CREATED".into()));
+        }
+        rows.insert(&mut tx).await?;
+        let updated = Self::conversion_in(&mut tx, customer, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+}
+
+fn event_payload(id: Uuid, status: ConversionStatus) -> String {
+    format!(r#"{{"object":"conversion","id":"{id}","status":"{status}"}}"#)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn signing_key(&self, candidate: &str) -> Result<String> {
+        sqlx::query("INSERT INTO server_keys (name, value) VALUES ('signing', $1) ON CONFLICT (name) DO NOTHING")
+            .bind(candidate)
+            .execute(&self.write)
+            .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM server_keys WHERE name = 'signing'")
+                .fetch_one(&self.write)
+                .await?,
+        )
+    }
+
+    async fn first_customer(&self) -> Result<Option<Uuid>> {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM customers ORDER BY created_at, id LIMIT 1")
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(id.and_then(|s| Uuid::parse_str(&s).ok()))
+    }
+
+    async fn customer_exists(&self, customer: Uuid) -> Result<bool> {
+        let found: Option<String> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1")
+            .bind(customer.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn create_customer(&self, customer: Uuid, now: i64) -> Result<Uuid> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO customers (id, created_at) VALUES ($1, $2)")
+            .bind(customer.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let profile = Profile {
+            id: Uuid::new_v4(),
+            customer_id: customer,
+            nickname: "default".into(),
+            description: None,
+            kind: ProfileKind::Default,
+            created_at: now,
+            updated_at: now,
+        };
+        insert_profile(&mut tx, &profile).await?;
+        tx.commit().await?;
+        Ok(profile.id)
+    }
+
+    async fn upsert_credential(&self, c: &Credential) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO credentials (client_id, customer_id, secret_salt, secret_hash, scopes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (client_id) DO UPDATE SET \
+             customer_id = excluded.customer_id, secret_salt = excluded.secret_salt, \
+             secret_hash = excluded.secret_hash, scopes = excluded.scopes",
+        )
+        .bind(&c.client_id)
+        .bind(c.customer_id.to_string())
+        .bind(&c.secret_salt)
+        .bind(&c.secret_hash)
+        .bind(&c.scopes)
+        .bind(c.created_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn credential(&self, client_id: &str) -> Result<Option<Credential>> {
+        let row = sqlx::query(
+            "SELECT client_id, customer_id, secret_salt, secret_hash, scopes, created_at FROM credentials WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let customer: String = row.try_get("customer_id")?;
+        Ok(Some(Credential {
+            client_id: row.try_get("client_id")?,
+            customer_id: Uuid::parse_str(&customer)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            secret_salt: row.try_get("secret_salt")?,
+            secret_hash: row.try_get("secret_hash")?,
+            scopes: row.try_get("scopes")?,
+            created_at: row.try_get("created_at")?,
+        }))
+    }
+
+    async fn create_profile(&self, profile: &Profile) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let taken: Option<String> =
+            sqlx::query_scalar("SELECT id FROM profiles WHERE customer_id = $1 AND nickname = $2")
+                .bind(profile.customer_id.to_string())
+                .bind(&profile.nickname)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "a profile with nickname '{}' already exists",
+                profile.nickname
+            )));
+        }
+        insert_profile(&mut tx, profile).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn profile(&self, customer: Uuid, id: Uuid) -> Result<Option<Profile>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE customer_id = $1 AND id = $2"
+        ))
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(sql::profile).transpose()
+    }
+
+    async fn default_profile(&self, customer: Uuid) -> Result<Option<Profile>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE customer_id = $1 AND kind = 'DEFAULT'"
+        ))
+        .bind(customer.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(sql::profile).transpose()
+    }
+
+    async fn list_profiles(&self, customer: Uuid, filter: &ProfileFilter) -> Result<Vec<Profile>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE customer_id = "
+        ));
+        q.bind(customer);
+        q.time_range("created_at", &filter.created_at);
+        if let Some(prefix) = &filter.nickname_prefix {
+            let len = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
+            q.push(" AND lower(substr(nickname, 1, ")
+                .bind(len)
+                .push(")) = lower(")
+                .bind(prefix.as_str())
+                .push(")");
+        }
+        if !filter.ids.is_empty() {
+            q.push(" AND id IN (");
+            for (i, id) in filter.ids.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(*id);
+            }
+            q.push(")");
+        }
+        q.page(&filter.page);
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(sql::profile).collect()
+    }
+
+    async fn rename_profile(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+        nickname: &str,
+        now: i64,
+    ) -> Result<Profile> {
+        let mut tx = self.begin().await?;
+        let taken: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM profiles WHERE customer_id = $1 AND nickname = $2 AND id <> $3",
+        )
+        .bind(customer.to_string())
+        .bind(nickname)
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "a profile with nickname '{nickname}' already exists"
+            )));
+        }
+        let updated = sqlx::query(
+            "UPDATE profiles SET nickname = $1, updated_at = $2 WHERE customer_id = $3 AND id = $4",
+        )
+        .bind(nickname)
+        .bind(now)
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        sql::profile(&row)
+    }
+
+    async fn balances(&self, profile: Uuid) -> Result<Vec<Balance>> {
+        let rows = sqlx::query("SELECT asset, available FROM balances WHERE profile_id = $1")
+            .bind(profile.to_string())
+            .fetch_all(&self.read)
+            .await?;
+        let mut balances = rows
+            .iter()
+            .map(|row| {
+                Ok(Balance {
+                    asset: sql::asset(row, "asset")?,
+                    available: row.try_get("available")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        balances.sort_by_key(|b| b.asset);
+        Ok(balances)
+    }
+
+    async fn deposit(&self, d: &NewDeposit) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let postings = ledger::deposit(d.profile_id, d.asset, d.units);
+        if apply_balances(&mut tx, &postings).await?.is_err() {
+            return Err(StoreError::BalanceLimit);
+        }
+        let mut rows = LedgerRows::default();
+        rows.entry(
+            d.customer_id,
+            "sandbox.deposit",
+            d.activity_id,
+            postings,
+            d.now,
+        );
+        rows.event(
+            d.customer_id,
+            "sandbox.deposit",
+            d.activity_id,
+            format!(
+                r#"{{"object":"deposit","profile_id":"{}","asset":"{}"}}"#,
+                d.profile_id, d.asset
+            ),
+            d.now,
+        );
+        rows.insert(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_conversions(&self, batch: &[NewConversion]) -> Result<Vec<CreateOutcome>> {
+        let mut tx = self.begin().await?;
+        let mut outcomes: Vec<Option<CreateOutcome>> = vec![None; batch.len()];
+
+        // 1. Debit each source, checked in the database.
+        let mut debited = Vec::with_capacity(batch.len());
+        for (i, c) in batch.iter().enumerate() {
+            let postings = ledger::conversion_created(c.profile_id, c.source_asset, c.source_units);
+            match apply_balances(&mut tx, &postings).await? {
+                Ok(()) => debited.push(i),
+                Err(Refused::Insufficient { available }) => {
+                    outcomes[i] = Some(CreateOutcome::InsufficientFunds { available })
+                }
+                Err(Refused::Limit) => unreachable!("a debit never hits the upper limit"),
+            }
+        }
+
+        // 2. Insert the debited ones; a ref_id already taken is skipped.
+        let mut inserted = HashSet::new();
+        for chunk in debited.chunks(100) {
+            let mut q = Sql::new(&format!(
+                "INSERT INTO conversions ({CONVERSION_COLUMNS}, settle_after) VALUES "
+            ));
+            for (n, i) in chunk.iter().enumerate() {
+                if n > 0 {
+                    q.push(", ");
+                }
+                q.row(sql::conversion_values(&batch[*i]));
+            }
+            q.push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
+            for row in q.query().fetch_all(&mut *tx).await? {
+                inserted.insert(row.try_get::<String, _>("id")?);
+            }
+        }
+
+        // 3. Post the created ones; refund and report the duplicates.
+        let mut rows = LedgerRows::default();
+        for i in debited {
+            let c = &batch[i];
+            let postings = ledger::conversion_created(c.profile_id, c.source_asset, c.source_units);
+            if inserted.contains(&c.id.to_string()) {
+                rows.entry(c.customer_id, "conversion.created", c.id, postings, c.now);
+                rows.event(
+                    c.customer_id,
+                    "conversion.created",
+                    c.id,
+                    event_payload(c.id, ConversionStatus::Created),
+                    c.now,
+                );
+                outcomes[i] = Some(CreateOutcome::Created(created(c)));
+                continue;
+            }
+            let refund: Vec<_> = postings
+                .iter()
+                .map(|p| ledger::Posting {
+                    units: -p.units,
+                    ..p.clone()
+                })
+                .collect();
+            apply_balances(&mut tx, &refund)
+                .await?
+                .map_err(|_| StoreError::BalanceLimit)?;
+            let existing = sqlx::query(&format!(
+                "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = $1 AND ref_id = $2"
+            ))
+            .bind(c.customer_id.to_string())
+            .bind(c.ref_id.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+            outcomes[i] = Some(CreateOutcome::RefIdExists(Box::new(sql::conversion(
+                &existing,
+            )?)));
+        }
+        rows.insert(&mut tx).await?;
+        tx.commit().await?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every request has an outcome"))
+            .collect())
+    }
+
+    async fn conversion(&self, customer: Uuid, id: Uuid) -> Result<Option<Conversion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = $1 AND id = $2"
+        ))
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(sql::conversion).transpose()
+    }
+
+    async fn list_conversions(
+        &self,
+        customer: Uuid,
+        filter: &ConversionFilter,
+    ) -> Result<Vec<Conversion>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = "
+        ));
+        q.bind(customer);
+        if let Some(profile) = filter.profile_id {
+            q.push(" AND profile_id = ").bind(profile);
+        }
+        if let Some(ref_id) = &filter.ref_id {
+            q.push(" AND ref_id = ").bind(ref_id.as_str());
+        }
+        q.time_range("created_at", &filter.created_at);
+        q.time_range("updated_at", &filter.updated_at);
+        q.page(&filter.page);
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(sql::conversion).collect()
+    }
+
+    async fn settle_conversion(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Conversion> {
+        self.transition(customer, id, ConversionStatus::Settled, now)
+            .await
+    }
+
+    async fn cancel_conversion(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Conversion> {
+        self.transition(customer, id, ConversionStatus::Cancelled, now)
+            .await
+    }
+
+    async fn settle_due(&self, now: i64, limit: i64) -> Result<usize> {
+        let mut tx = self.begin().await?;
+        let due = sqlx::query(&format!(
+            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE status = 'CREATED' AND settle_after <= $1 \
+             ORDER BY settle_after LIMIT $2{}",
+            self.backend.claim_suffix()
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut rows = LedgerRows::default();
+        let mut settled = 0;
+        for row in &due {
+            let c = sql::conversion(row)?;
+            match Self::finish(&mut tx, &mut rows, &c, ConversionStatus::Settled, now).await {
+                Ok(true) => settled += 1,
+                Ok(false) => {}
+                // A recipient at its balance limit must not hold up the rest.
+                Err(StoreError::BalanceLimit) => {
+                    sqlx::query("UPDATE conversions SET status = 'CREATED', settle_after = NULL, settled_at = NULL WHERE id = $1")
+                        .bind(c.id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        rows.insert(&mut tx).await?;
+        tx.commit().await?;
+        Ok(settled)
+    }
+
+    async fn audit(&self) -> Result<AuditReport> {
+        let mut report = AuditReport {
+            entries: sqlx::query_scalar("SELECT COUNT(*) FROM journal_entries")
+                .fetch_one(&self.read)
+                .await?,
+            postings: sqlx::query_scalar("SELECT COUNT(*) FROM postings")
+                .fetch_one(&self.read)
+                .await?,
+            profile_balances: sqlx::query_scalar("SELECT COUNT(*) FROM balances")
+                .fetch_one(&self.read)
+                .await?,
+            discrepancies: Vec::new(),
+        };
+        let totals = sqlx::query(
+            "SELECT asset, CAST(SUM(amount) AS BIGINT) AS total FROM postings GROUP BY asset",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for row in &totals {
+            let total: i64 = row.try_get("total")?;
+            if total != 0 {
+                let asset: String = row.try_get("asset")?;
+                report.discrepancies.push(format!(
+                    "asset {asset}: all accounts sum to {total} units, not 0"
+                ));
+            }
+        }
+        let unbalanced = sqlx::query(
+            "SELECT entry_id, asset, CAST(SUM(amount) AS BIGINT) AS total FROM postings \
+             GROUP BY entry_id, asset HAVING SUM(amount) <> 0",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for row in &unbalanced {
+            let (entry, asset, total): (String, String, i64) = (
+                row.try_get("entry_id")?,
+                row.try_get("asset")?,
+                row.try_get("total")?,
+            );
+            report.discrepancies.push(format!(
+                "journal entry {entry}: {asset} postings sum to {total} units, not 0"
+            ));
+        }
+        let mismatched = sqlx::query(
+            "SELECT b.profile_id, b.asset, b.available, CAST(COALESCE(p.total, 0) AS BIGINT) AS posted \
+             FROM balances b LEFT JOIN (SELECT account, asset, SUM(amount) AS total FROM postings GROUP BY account, asset) p \
+             ON p.account = 'profile:' || b.profile_id AND p.asset = b.asset \
+             WHERE b.available <> COALESCE(p.total, 0)",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for row in &mismatched {
+            let (profile, asset, available, posted): (String, String, i64, i64) = (
+                row.try_get("profile_id")?,
+                row.try_get("asset")?,
+                row.try_get("available")?,
+                row.try_get("posted")?,
+            );
+            report.discrepancies.push(format!(
+                "profile {profile} {asset}: balance is {available} units but its postings sum to {posted}"
+            ));
+        }
+        let orphans = sqlx::query(
+            "SELECT DISTINCT p.account FROM postings p WHERE p.account LIKE 'profile:%' AND NOT EXISTS \
+             (SELECT 1 FROM balances b WHERE 'profile:' || b.profile_id = p.account)",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for row in &orphans {
+            let account: String = row.try_get("account")?;
+            report
+                .discrepancies
+                .push(format!("{account} has postings but no stored balance"));
+        }
+        Ok(report)
+    }
+}
+
+async fn insert_profile(tx: &mut Transaction<'static, Any>, p: &Profile) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(p.id.to_string())
+    .bind(p.customer_id.to_string())
+    .bind(&p.nickname)
+    .bind(p.description.clone())
+    .bind(p.kind.as_str())
+    .bind(p.created_at)
+    .bind(p.updated_at)
+    .execute(&mut **tx)
+    .await?;
+    for asset in Asset::ALL {
+        sqlx::query("INSERT INTO balances (profile_id, asset, available) VALUES ($1, $2, 0)")
+            .bind(p.id.to_string())
+            .bind(asset.code())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn created(c: &NewConversion) -> Conversion {
+    Conversion {
+        id: c.id,
+        customer_id: c.customer_id,
+        profile_id: c.profile_id,
+        recipient_profile_id: c.recipient_profile_id,
+        amount: c.amount.clone(),
+        source_asset: c.source_asset,
+        target_asset: c.target_asset,
+        source_units: c.source_units,
+        target_units: c.target_units,
+        status: ConversionStatus::Created,
+        ref_id: c.ref_id.clone(),
+        identity_id: c.identity_id.clone(),
+        account_id: c.account_id.clone(),
+        metadata: c.metadata.clone(),
+        created_at: c.now,
+        updated_at: c.now,
+        settled_at: None,
+        cancelled_at: None,
+    }
+}
