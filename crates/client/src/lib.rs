@@ -1,1 +1,322 @@
+//! A typed client for the Paxos v2 API as Stableport serves it. Used by the
+//! test suite, the load generator and anyone scripting against a server.
+//! Amounts are strings, exactly as on the wire: no floats.
 
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("HTTP error: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("{} {}: {}", .0.status, .0.title, .0.detail)]
+    Api(Box<Problem>),
+    #[error("OAuth2 {status}: {error}: {description}")]
+    OAuth { status: u16, error: String, description: String },
+    #[error("unexpected response {status}: {body}")]
+    Unexpected { status: u16, body: String },
+}
+
+impl Error {
+    /// The problem+json body of an API error, if this is one.
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            Error::Api(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// RFC 7807 problem details.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(default)]
+    pub meta: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Token {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub scope: String,
+    pub token_type: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Profile {
+    pub id: String,
+    pub nickname: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Balance {
+    pub asset: String,
+    pub available: String,
+    pub trading: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    #[serde(default)]
+    pub next_page_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CreateConversion {
+    pub profile_id: String,
+    pub amount: String,
+    pub source_asset: String,
+    pub target_asset: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ref_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_profile_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Conversion {
+    pub id: String,
+    pub profile_id: String,
+    pub amount: String,
+    pub source_asset: String,
+    pub target_asset: String,
+    pub status: String,
+    #[serde(default)]
+    pub ref_id: Option<String>,
+    pub identity_id: String,
+    pub account_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub settled_at: Option<String>,
+    #[serde(default)]
+    pub cancelled_at: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub recipient_profile_id: Option<String>,
+}
+
+/// Query parameters of List Stablecoin Conversions.
+#[derive(Debug, Clone, Default)]
+pub struct ListConversions {
+    pub profile_id: Option<String>,
+    pub ref_id: Option<String>,
+    pub created_at_begin: Option<String>,
+    pub created_at_end: Option<String>,
+    pub updated_at_begin: Option<String>,
+    pub updated_at_end: Option<String>,
+    pub order: Option<String>,
+    pub limit: Option<u32>,
+    pub page_cursor: Option<String>,
+}
+
+impl ListConversions {
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let fields = [
+            ("profile_id", &self.profile_id),
+            ("ref_id", &self.ref_id),
+            ("created_at.begin", &self.created_at_begin),
+            ("created_at.end", &self.created_at_end),
+            ("updated_at.begin", &self.updated_at_begin),
+            ("updated_at.end", &self.updated_at_end),
+            ("order", &self.order),
+            ("page_cursor", &self.page_cursor),
+        ];
+        let mut query: Vec<_> = fields.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))).collect();
+        if let Some(limit) = self.limit {
+            query.push(("limit", limit.to_string()));
+        }
+        query
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// `base` is the server's root, e.g. `http://127.0.0.1:8080` (no `/v2`).
+    pub fn new(base: impl Into<String>) -> Client {
+        Client { http: reqwest::Client::new(), base: base.into().trim_end_matches('/').to_string(), token: None }
+    }
+
+    /// Shares the connection pool of `self` but uses another token.
+    pub fn with_token(&self, token: impl Into<String>) -> Client {
+        Client { token: Some(token.into()), ..self.clone() }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Client credentials grant; `scope` None asks for all the client holds.
+    pub async fn token(&self, client_id: &str, client_secret: &str, scope: Option<&str>) -> Result<Token> {
+        let mut form = vec![("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", client_secret)];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let response = self.http.post(format!("{}/oauth2/token", self.base)).form(&form).send().await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if status.is_success() {
+            return serde_json::from_value(body.clone())
+                .map_err(|_| Error::Unexpected { status: status.as_u16(), body: body.to_string() });
+        }
+        Err(Error::OAuth {
+            status: status.as_u16(),
+            error: body["error"].as_str().unwrap_or_default().to_string(),
+            description: body["error_description"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Fetches a token and returns a client that uses it.
+    pub async fn login(&self, client_id: &str, client_secret: &str, scope: Option<&str>) -> Result<Client> {
+        let token = self.token(client_id, client_secret, scope).await?;
+        Ok(self.with_token(token.access_token))
+    }
+
+    /// Sends any request and returns the status and the JSON body (Null when
+    /// the body is not JSON). For testing inputs the typed calls cannot express.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<(StatusCode, Option<String>, Value)> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some((content_type, bytes)) = body {
+            if !content_type.is_empty() {
+                request = request.header("content-type", content_type);
+            }
+            request = request.body(bytes);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let bytes = response.bytes().await?;
+        Ok((status, content_type, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T> {
+        let mut request = self.http.request(method, format!("{}/v2{path}", self.base)).query(query);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|_| Error::Unexpected {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        match serde_json::from_slice::<Problem>(&bytes) {
+            Ok(problem) => Err(Error::Api(Box::new(problem))),
+            Err(_) => Err(Error::Unexpected { status: status.as_u16(), body: String::from_utf8_lossy(&bytes).into_owned() }),
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
+        self.call(Method::GET, path, query, None::<&Value>).await
+    }
+
+    pub async fn profiles(&self) -> Result<List<Profile>> {
+        self.get("/profiles", &[]).await
+    }
+
+    pub async fn list_profiles(&self, query: &[(&str, String)]) -> Result<List<Profile>> {
+        self.get("/profiles", query).await
+    }
+
+    pub async fn create_profile(&self, nickname: &str, description: Option<&str>) -> Result<Profile> {
+        let body = serde_json::json!({ "nickname": nickname, "description": description });
+        self.call(Method::POST, "/profiles", &[], Some(&body)).await
+    }
+
+    pub async fn profile(&self, id: &str) -> Result<Profile> {
+        self.get(&format!("/profiles/{id}"), &[]).await
+    }
+
+    pub async fn update_profile(&self, id: &str, nickname: &str) -> Result<Profile> {
+        let body = serde_json::json!({ "nickname": nickname });
+        self.call(Method::PUT, &format!("/profiles/{id}"), &[], Some(&body)).await
+    }
+
+    pub async fn balances(&self, profile: &str, assets: &[&str]) -> Result<List<Balance>> {
+        let query: Vec<_> = assets.iter().map(|a| ("assets", a.to_string())).collect();
+        self.get(&format!("/profiles/{profile}/balances"), &query).await
+    }
+
+    pub async fn balance(&self, profile: &str, asset: &str) -> Result<Balance> {
+        self.get(&format!("/profiles/{profile}/balances/{asset}"), &[]).await
+    }
+
+    /// Sandbox: credits the profile from outside. Returns the activity id.
+    pub async fn deposit(&self, profile: &str, asset: &str, amount: &str) -> Result<String> {
+        let body = serde_json::json!({ "asset": asset, "amount": amount });
+        let response: Value =
+            self.call(Method::POST, &format!("/sandbox/profiles/{profile}/deposit"), &[], Some(&body)).await?;
+        Ok(response["activity_id"].as_str().unwrap_or_default().to_string())
+    }
+
+    pub async fn create_conversion(&self, request: &CreateConversion) -> Result<Conversion> {
+        self.call(Method::POST, "/conversion/stablecoins", &[], Some(request)).await
+    }
+
+    pub async fn conversion(&self, id: &str) -> Result<Conversion> {
+        self.get(&format!("/conversion/stablecoins/{id}"), &[]).await
+    }
+
+    pub async fn list_conversions(&self, query: &ListConversions) -> Result<List<Conversion>> {
+        self.get("/conversion/stablecoins", &query.query()).await
+    }
+
+    pub async fn cancel_conversion(&self, id: &str) -> Result<Conversion> {
+        self.call(Method::DELETE, &format!("/conversion/stablecoins/{id}"), &[], None::<&Value>).await
+    }
+
+    /// Sandbox: settles a CREATED conversion now.
+    pub async fn settle_conversion(&self, id: &str) -> Result<Conversion> {
+        self.call(Method::POST, &format!("/sandbox/conversion/stablecoins/{id}/settle"), &[], None::<&Value>).await
+    }
+}
