@@ -16,7 +16,11 @@ pub enum Error {
     #[error("{} {}: {}", .0.status, .0.title, .0.detail)]
     Api(Box<Problem>),
     #[error("OAuth2 {status}: {error}: {description}")]
-    OAuth { status: u16, error: String, description: String },
+    OAuth {
+        status: u16,
+        error: String,
+        description: String,
+    },
     #[error("unexpected response {status}: {body}")]
     Unexpected { status: u16, body: String },
 }
@@ -145,7 +149,10 @@ impl ListConversions {
             ("order", &self.order),
             ("page_cursor", &self.page_cursor),
         ];
-        let mut query: Vec<_> = fields.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))).collect();
+        let mut query: Vec<_> = fields
+            .into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+            .collect();
         if let Some(limit) = self.limit {
             query.push(("limit", limit.to_string()));
         }
@@ -163,12 +170,19 @@ pub struct Client {
 impl Client {
     /// `base` is the server's root, e.g. `http://127.0.0.1:8080` (no `/v2`).
     pub fn new(base: impl Into<String>) -> Client {
-        Client { http: reqwest::Client::new(), base: base.into().trim_end_matches('/').to_string(), token: None }
+        Client {
+            http: reqwest::Client::new(),
+            base: base.into().trim_end_matches('/').to_string(),
+            token: None,
+        }
     }
 
     /// Shares the connection pool of `self` but uses another token.
     pub fn with_token(&self, token: impl Into<String>) -> Client {
-        Client { token: Some(token.into()), ..self.clone() }
+        Client {
+            token: Some(token.into()),
+            ..self.clone()
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -176,27 +190,51 @@ impl Client {
     }
 
     /// Client credentials grant; `scope` None asks for all the client holds.
-    pub async fn token(&self, client_id: &str, client_secret: &str, scope: Option<&str>) -> Result<Token> {
-        let mut form = vec![("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", client_secret)];
+    pub async fn token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scope: Option<&str>,
+    ) -> Result<Token> {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+        ];
         if let Some(scope) = scope {
             form.push(("scope", scope));
         }
-        let response = self.http.post(format!("{}/oauth2/token", self.base)).form(&form).send().await?;
+        let response = self
+            .http
+            .post(format!("{}/oauth2/token", self.base))
+            .form(&form)
+            .send()
+            .await?;
         let status = response.status();
         let body: Value = response.json().await?;
         if status.is_success() {
-            return serde_json::from_value(body.clone())
-                .map_err(|_| Error::Unexpected { status: status.as_u16(), body: body.to_string() });
+            return serde_json::from_value(body.clone()).map_err(|_| Error::Unexpected {
+                status: status.as_u16(),
+                body: body.to_string(),
+            });
         }
         Err(Error::OAuth {
             status: status.as_u16(),
             error: body["error"].as_str().unwrap_or_default().to_string(),
-            description: body["error_description"].as_str().unwrap_or_default().to_string(),
+            description: body["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         })
     }
 
     /// Fetches a token and returns a client that uses it.
-    pub async fn login(&self, client_id: &str, client_secret: &str, scope: Option<&str>) -> Result<Client> {
+    pub async fn login(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scope: Option<&str>,
+    ) -> Result<Client> {
         let token = self.token(client_id, client_secret, scope).await?;
         Ok(self.with_token(token.access_token))
     }
@@ -221,10 +259,17 @@ impl Client {
         }
         let response = request.send().await?;
         let status = response.status();
-        let content_type =
-            response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let bytes = response.bytes().await?;
-        Ok((status, content_type, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+        Ok((
+            status,
+            content_type,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
     }
 
     async fn call<T: DeserializeOwned>(
@@ -234,7 +279,10 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<T> {
-        let mut request = self.http.request(method, format!("{}/v2{path}", self.base)).query(query);
+        let mut request = self
+            .http
+            .request(method, format!("{}/v2{path}", self.base))
+            .query(query);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
@@ -252,7 +300,10 @@ impl Client {
         }
         match serde_json::from_slice::<Problem>(&bytes) {
             Ok(problem) => Err(Error::Api(Box::new(problem))),
-            Err(_) => Err(Error::Unexpected { status: status.as_u16(), body: String::from_utf8_lossy(&bytes).into_owned() }),
+            Err(_) => Err(Error::Unexpected {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            }),
         }
     }
 
@@ -268,7 +319,11 @@ impl Client {
         self.get("/profiles", query).await
     }
 
-    pub async fn create_profile(&self, nickname: &str, description: Option<&str>) -> Result<Profile> {
+    pub async fn create_profile(
+        &self,
+        nickname: &str,
+        description: Option<&str>,
+    ) -> Result<Profile> {
         let body = serde_json::json!({ "nickname": nickname, "description": description });
         self.call(Method::POST, "/profiles", &[], Some(&body)).await
     }
@@ -279,32 +334,46 @@ impl Client {
 
     pub async fn update_profile(&self, id: &str, nickname: &str) -> Result<Profile> {
         let body = serde_json::json!({ "nickname": nickname });
-        self.call(Method::PUT, &format!("/profiles/{id}"), &[], Some(&body)).await
+        self.call(Method::PUT, &format!("/profiles/{id}"), &[], Some(&body))
+            .await
     }
 
     pub async fn balances(&self, profile: &str, assets: &[&str]) -> Result<List<Balance>> {
         let query: Vec<_> = assets.iter().map(|a| ("assets", a.to_string())).collect();
-        self.get(&format!("/profiles/{profile}/balances"), &query).await
+        self.get(&format!("/profiles/{profile}/balances"), &query)
+            .await
     }
 
     pub async fn balance(&self, profile: &str, asset: &str) -> Result<Balance> {
-        self.get(&format!("/profiles/{profile}/balances/{asset}"), &[]).await
+        self.get(&format!("/profiles/{profile}/balances/{asset}"), &[])
+            .await
     }
 
     /// Sandbox: credits the profile from outside. Returns the activity id.
     pub async fn deposit(&self, profile: &str, asset: &str, amount: &str) -> Result<String> {
         let body = serde_json::json!({ "asset": asset, "amount": amount });
-        let response: Value =
-            self.call(Method::POST, &format!("/sandbox/profiles/{profile}/deposit"), &[], Some(&body)).await?;
-        Ok(response["activity_id"].as_str().unwrap_or_default().to_string())
+        let response: Value = self
+            .call(
+                Method::POST,
+                &format!("/sandbox/profiles/{profile}/deposit"),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(response["activity_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
     }
 
     pub async fn create_conversion(&self, request: &CreateConversion) -> Result<Conversion> {
-        self.call(Method::POST, "/conversion/stablecoins", &[], Some(request)).await
+        self.call(Method::POST, "/conversion/stablecoins", &[], Some(request))
+            .await
     }
 
     pub async fn conversion(&self, id: &str) -> Result<Conversion> {
-        self.get(&format!("/conversion/stablecoins/{id}"), &[]).await
+        self.get(&format!("/conversion/stablecoins/{id}"), &[])
+            .await
     }
 
     pub async fn list_conversions(&self, query: &ListConversions) -> Result<List<Conversion>> {
@@ -312,11 +381,23 @@ impl Client {
     }
 
     pub async fn cancel_conversion(&self, id: &str) -> Result<Conversion> {
-        self.call(Method::DELETE, &format!("/conversion/stablecoins/{id}"), &[], None::<&Value>).await
+        self.call(
+            Method::DELETE,
+            &format!("/conversion/stablecoins/{id}"),
+            &[],
+            None::<&Value>,
+        )
+        .await
     }
 
     /// Sandbox: settles a CREATED conversion now.
     pub async fn settle_conversion(&self, id: &str) -> Result<Conversion> {
-        self.call(Method::POST, &format!("/sandbox/conversion/stablecoins/{id}/settle"), &[], None::<&Value>).await
+        self.call(
+            Method::POST,
+            &format!("/sandbox/conversion/stablecoins/{id}/settle"),
+            &[],
+            None::<&Value>,
+        )
+        .await
     }
 }

@@ -61,7 +61,7 @@ pub struct Keys {
     cursor: Vec<u8>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
     cus: Uuid,

@@ -27,16 +27,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 Problem::new(status, format!("cannot read request body: {rejection}"))
             }
         })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(Problem::bad_request(
-                "request body is empty; expected a JSON object",
-            ));
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => {
+                return Err(Problem::bad_request(
+                    "request body is empty; expected a JSON object",
+                ))
+            }
+            Some(b'{') => {}
+            // serde would read a struct from an array too; the API takes objects only.
+            Some(_) => {
+                return Err(Problem::bad_request(
+                    "invalid JSON body: expected a JSON object",
+                ))
+            }
         }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            if path == "." || path.is_empty() {
+            let syntax = !matches!(inner.classify(), serde_json::error::Category::Data);
+            if syntax || path == "." || path.is_empty() {
                 Problem::bad_request(format!("invalid JSON body: {inner}"))
             } else {
                 Problem::bad_request(format!("invalid value for field {path}: {inner}"))

@@ -11,7 +11,7 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
     let mut tx = pool.begin_with(backend.begin_write()).await?;
     if backend == Backend::Postgres {
         // Replicas starting together must not migrate at the same time.
-        sqlx::query("SELECT pg_advisory_xact_lock(7461626c65)")
+        sqlx::query("SELECT pg_advisory_xact_lock(746162)")
             .execute(&mut *tx)
             .await?;
     }

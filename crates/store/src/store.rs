@@ -280,12 +280,13 @@ impl Store for SqlStore {
         q.bind(customer);
         q.time_range("created_at", &filter.created_at);
         if let Some(prefix) = &filter.nickname_prefix {
-            let len = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
-            q.push(" AND lower(substr(nickname, 1, ")
-                .bind(len)
-                .push(")) = lower(")
-                .bind(prefix.as_str())
-                .push(")");
+            let escaped = prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            q.push(" AND lower(nickname) LIKE lower(")
+                .bind(format!("{escaped}%"))
+                .push(") ESCAPE '\\'");
         }
         if !filter.ids.is_empty() {
             q.push(" AND id IN (");

@@ -1,0 +1,256 @@
+//! OAuth2 client credentials and scope checks.
+
+use reqwest::Method;
+use serde_json::Value;
+use stableport_client::{Client, Error};
+
+use crate::common::*;
+use crate::on_both_backends;
+
+on_both_backends!(
+    issues_tokens_per_rfc6749,
+    refuses_bad_credentials,
+    checks_scopes_per_route,
+    refuses_bad_tokens,
+    tokens_work_on_every_replica
+);
+
+async fn issues_tokens_per_rfc6749(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let anon = server.anonymous();
+
+    let all = anon
+        .token(&server.client_id, &server.client_secret, None)
+        .await
+        .unwrap();
+    assert_eq!(all.expires_in, 3599);
+    assert_eq!(all.token_type, "bearer");
+    assert!(
+        all.scope.contains("conversion:write_conversion_stablecoin")
+            && all.scope.contains("funding:read_profile")
+    );
+
+    let narrow = anon
+        .token(
+            &server.client_id,
+            &server.client_secret,
+            Some("funding:read_profile"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(narrow.scope, "funding:read_profile");
+
+    // The credentials may also come in an HTTP Basic header.
+    let response = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", server.url))
+        .basic_auth(&server.client_id, Some(&server.client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["access_token"].as_str().is_some_and(|t| !t.is_empty()));
+}
+
+async fn refuses_bad_credentials(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let anon = server.anonymous();
+
+    let wrong = anon
+        .token(&server.client_id, "not-the-secret", None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&wrong, Error::OAuth { status: 401, error, .. } if error == "invalid_client"),
+        "{wrong:?}"
+    );
+    let unknown = anon
+        .token("nobody", &server.client_secret, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&unknown, Error::OAuth { status: 401, error, .. } if error == "invalid_client"),
+        "{unknown:?}"
+    );
+    let scope = anon
+        .token(
+            &server.client_id,
+            &server.client_secret,
+            Some("funding:read_profile exchange:write_order"),
+        )
+        .await;
+    assert!(
+        matches!(&scope, Err(Error::OAuth { status: 400, error, description }) if error == "invalid_scope" && description.contains("exchange:write_order")),
+        "{scope:?}"
+    );
+
+    let http = reqwest::Client::new();
+    let grant = http
+        .post(format!("{}/oauth2/token", server.url))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", &server.client_id),
+            ("client_secret", &server.client_secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), 400);
+    assert_eq!(
+        grant.json::<Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
+    let missing = http
+        .post(format!("{}/oauth2/token", server.url))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+    assert_eq!(
+        missing.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+}
+
+async fn checks_scopes_per_route(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let full = server.client().await;
+    let profile = funded_profile(&full, "USD", "100").await;
+    let read_only = Client::new(&server.url)
+        .login(
+            &server.client_id,
+            &server.client_secret,
+            Some("conversion:read_conversion_stablecoin"),
+        )
+        .await
+        .unwrap();
+
+    let request = stableport_client::CreateConversion {
+        profile_id: profile.clone(),
+        amount: "1".into(),
+        source_asset: "USD".into(),
+        target_asset: "USDP".into(),
+        ..Default::default()
+    };
+    let p = problem(read_only.create_conversion(&request).await, 403, "");
+    assert_eq!(p.title, "Forbidden");
+    assert_eq!(p.kind, "about:blank");
+    assert_eq!(
+        p.detail,
+        "insufficient scopes: found 'conversion:read_conversion_stablecoin', required one of '[conversion:write_conversion_stablecoin]'"
+    );
+    problem(
+        read_only.profiles().await,
+        403,
+        "required one of '[funding:read_profile]'",
+    );
+    problem(
+        read_only.create_profile("x", None).await,
+        403,
+        "required one of '[funding:write_profile]'",
+    );
+    problem(
+        read_only.deposit(&profile, "USD", "1").await,
+        403,
+        "required one of '[funding:read_profile]'",
+    );
+    assert!(read_only
+        .list_conversions(&Default::default())
+        .await
+        .is_ok());
+    // Nothing moved.
+    assert_eq!(available(&full, &profile, "USD").await, "100");
+}
+
+async fn refuses_bad_tokens(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let anon = server.anonymous();
+    raw_problem(
+        anon.raw(Method::GET, "/v2/profiles", None).await.unwrap(),
+        401,
+        "missing Authorization",
+    );
+    raw_problem(
+        anon.with_token("garbage")
+            .raw(Method::GET, "/v2/profiles", None)
+            .await
+            .unwrap(),
+        401,
+        "invalid",
+    );
+
+    // A token signed with the server's own key but already expired.
+    let key: String = sqlx::query_scalar("SELECT value FROM server_keys WHERE name = 'signing'")
+        .fetch_one(db.store().await.pool())
+        .await
+        .unwrap();
+    let keys = stableport_server::auth::Keys::new(&key);
+    let customer = server.customer_id.parse().unwrap();
+    let now = chrono_now();
+    let expired = keys.issue(
+        &server.client_id,
+        customer,
+        "funding:read_profile",
+        now - 4000,
+    );
+    raw_problem(
+        anon.with_token(expired)
+            .raw(Method::GET, "/v2/profiles", None)
+            .await
+            .unwrap(),
+        401,
+        "expired",
+    );
+    let fresh = keys.issue(&server.client_id, customer, "funding:read_profile", now);
+    assert_eq!(
+        anon.with_token(fresh)
+            .raw(Method::GET, "/v2/profiles", None)
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    // A token signed with any other key is refused.
+    let forged = stableport_server::auth::Keys::new(&"ab".repeat(32)).issue(
+        "x",
+        customer,
+        "funding:read_profile",
+        now,
+    );
+    raw_problem(
+        anon.with_token(forged)
+            .raw(Method::GET, "/v2/profiles", None)
+            .await
+            .unwrap(),
+        401,
+        "invalid",
+    );
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+async fn tokens_work_on_every_replica(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let a = TestServer::start(&db).await;
+    let b = TestServer::start(&db).await;
+    let token = a
+        .anonymous()
+        .token(&a.client_id, &a.client_secret, None)
+        .await
+        .unwrap()
+        .access_token;
+    let on_b = Client::new(&b.url).with_token(token);
+    let profile = on_b.profile("default").await.unwrap();
+    assert_eq!(profile.kind, "DEFAULT");
+}

@@ -1,0 +1,269 @@
+//! The test harness: a real server on a real database (a fresh SQLite file or
+//! a fresh PostgreSQL database per test), reached over HTTP by our client.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use stableport_client::{Balance, Client, Error, Problem};
+use stableport_server::{Config, Running};
+use stableport_store::Store;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL. Neither is ever
+/// skipped: if PostgreSQL is unreachable, the postgres tests fail.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::common::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("STABLEPORT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh, empty database.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("stableport.db").display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let admin = postgres_admin_url();
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("PostgreSQL at {admin} is required for the postgres tests: {e}")
+                    });
+                let name = format!("sptest_{}", uuid::Uuid::new_v4().simple());
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    pub async fn store(&self) -> stableport_store::SqlStore {
+        stableport_store::open(&self.url).await.expect("open store")
+    }
+
+    /// Runs the ledger audit and fails the test on any discrepancy.
+    pub async fn assert_ledger_sound(&self) {
+        let report = self.store().await.audit().await.expect("audit");
+        assert!(
+            report.discrepancies.is_empty(),
+            "ledger discrepancies: {:#?}",
+            report.discrepancies
+        );
+    }
+}
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub customer_id: String,
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb) -> TestServer {
+        TestServer::start_with(db, |_| {}).await
+    }
+
+    pub async fn start_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config::new(db.url.clone());
+        config.listen = "127.0.0.1:0".into();
+        config.settlement = stableport_server::Settlement::After(Duration::ZERO);
+        tweak(&mut config);
+        let running = stableport_server::start(config)
+            .await
+            .expect("server starts");
+        let b = running.bootstrap.clone();
+        TestServer {
+            url: format!("http://{}", running.addr),
+            client_id: b.client_id.unwrap_or_default(),
+            client_secret: b.client_secret.unwrap_or_default(),
+            customer_id: b.customer_id.to_string(),
+            running: Some(running),
+        }
+    }
+
+    /// A client holding a token with every scope.
+    pub async fn client(&self) -> Client {
+        Client::new(&self.url)
+            .login(&self.client_id, &self.client_secret, None)
+            .await
+            .expect("login")
+    }
+
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.url)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub async fn default_profile(client: &Client) -> String {
+    client.profile("default").await.expect("default profile").id
+}
+
+pub async fn funded_profile(client: &Client, asset: &str, amount: &str) -> String {
+    let nickname = format!("p-{}", uuid::Uuid::new_v4().simple());
+    let profile = client
+        .create_profile(&nickname, None)
+        .await
+        .expect("create profile")
+        .id;
+    client
+        .deposit(&profile, asset, amount)
+        .await
+        .expect("deposit");
+    profile
+}
+
+pub async fn available(client: &Client, profile: &str, asset: &str) -> String {
+    client
+        .balance(profile, asset)
+        .await
+        .expect("balance")
+        .available
+}
+
+pub async fn balances(client: &Client, profile: &str) -> Vec<Balance> {
+    client.balances(profile, &[]).await.expect("balances").items
+}
+
+/// Asserts an API error is a problem+json with this status whose detail
+/// contains `needle`, and returns it.
+pub fn problem(result: Result<impl std::fmt::Debug, Error>, status: u16, needle: &str) -> Problem {
+    let err = result.expect_err("expected an error");
+    let problem = err
+        .problem()
+        .unwrap_or_else(|| panic!("expected problem+json, got {err:?}"))
+        .clone();
+    assert_eq!(problem.status, status, "{problem:?}");
+    assert!(
+        problem.detail.contains(needle),
+        "detail {:?} should contain {needle:?}",
+        problem.detail
+    );
+    problem
+}
+
+/// Asserts a raw response is problem+json with this status and a detail
+/// containing `needle`.
+pub fn raw_problem(
+    response: (reqwest::StatusCode, Option<String>, Value),
+    status: u16,
+    needle: &str,
+) {
+    let (code, content_type, body) = response;
+    assert_eq!(code.as_u16(), status, "body: {body}");
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/problem+json"),
+        "body: {body}"
+    );
+    assert_eq!(body["status"], status, "body: {body}");
+    assert!(
+        body["type"].is_string() && body["title"].is_string(),
+        "body: {body}"
+    );
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(needle),
+        "detail {detail:?} should contain {needle:?}"
+    );
+}
+
+/// Polls until `check` holds, failing after a generous timeout.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Creates a second customer through the CLI, as an operator would, and
+/// returns a client logged in as it.
+pub async fn other_customer(server: &TestServer, db: &TestDb) -> Client {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_stableport"))
+        .args([
+            "credentials",
+            "create",
+            "--new-customer",
+            "--scopes",
+            "all",
+            "--database-url",
+            &db.url,
+        ])
+        .output()
+        .await
+        .expect("run stableport credentials create");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let created: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    Client::new(&server.url)
+        .login(
+            created["client_id"].as_str().unwrap(),
+            created["client_secret"].as_str().unwrap(),
+            None,
+        )
+        .await
+        .expect("login as the other customer")
+}

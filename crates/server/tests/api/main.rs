@@ -1,0 +1,8 @@
+//! End-to-end tests of the HTTP API, each on SQLite and on PostgreSQL.
+
+mod common;
+
+mod auth;
+mod bad_input;
+mod conversions;
+mod profiles;
