@@ -1,0 +1,351 @@
+//! The `stableport` binary as an operator runs it: first start, credentials,
+//! production mode, audit, and a crash in the middle of settlement.
+
+#[path = "../api/common.rs"]
+#[allow(dead_code)]
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Backend, TestDb};
+use reqwest::Method;
+use serde_json::Value;
+use stableport_client::{Client, CreateConversion};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_stableport");
+
+on_both_backends!(
+    prints_working_credentials_on_start,
+    creates_credentials_while_running,
+    production_hides_sandbox_and_secrets,
+    audit_finds_discrepancies,
+    settles_after_a_crash
+);
+
+struct Server {
+    child: Child,
+    url: String,
+    printed: Vec<String>,
+}
+
+impl Server {
+    async fn spawn(db: &TestDb, args: &[&str]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", &listen, "--database-url", &db.url])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn stableport serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = Vec::new();
+        let read = async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let last = line.contains("client_secret:")
+                    || line.contains("secret as configured")
+                    || line.contains("no credential");
+                printed.push(line);
+                if last {
+                    break;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), read)
+            .await
+            .expect("server printed its banner");
+        let url = format!("http://{listen}");
+        let health = reqwest::get(format!("{url}/health")).await.expect("health");
+        assert_eq!(health.status(), 200);
+        Server {
+            child,
+            url,
+            printed,
+        }
+    }
+
+    fn printed(&self, label: &str) -> Option<String> {
+        self.printed.iter().find_map(|l| {
+            l.trim()
+                .strip_prefix(label)
+                .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+        })
+    }
+
+    async fn login(&self) -> Client {
+        let id = self.printed("client_id:").expect("client_id printed");
+        let secret = self
+            .printed("client_secret:")
+            .expect("client_secret printed");
+        Client::new(&self.url)
+            .login(&id, &secret, None)
+            .await
+            .expect("printed credentials work")
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    async fn crash(mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+async fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .await
+        .expect("run stableport");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+async fn prints_working_credentials_on_start(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let first = Server::spawn(&db, &[]).await;
+    let client = first.login().await;
+    let profiles = client.profiles().await.unwrap().items;
+    assert_eq!(profiles.len(), 1);
+    assert_eq!(profiles[0].kind, "DEFAULT");
+    first.crash().await;
+
+    // A restart prints a fresh working credential for the same customer.
+    let again = Server::spawn(&db, &[]).await;
+    assert_eq!(
+        again.login().await.profiles().await.unwrap().items,
+        profiles
+    );
+    again.crash().await;
+
+    // A fixed credential, from flags or environment.
+    let fixed = Server::spawn(
+        &db,
+        &[
+            "--client-id",
+            "ci-client",
+            "--client-secret",
+            "ci-secret-value",
+        ],
+    )
+    .await;
+    assert!(
+        fixed.printed("client_secret:").is_none(),
+        "a configured secret is not echoed"
+    );
+    let client = Client::new(&fixed.url)
+        .login("ci-client", "ci-secret-value", None)
+        .await
+        .unwrap();
+    assert_eq!(client.profiles().await.unwrap().items, profiles);
+}
+
+async fn creates_credentials_while_running(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = Server::spawn(&db, &[]).await;
+    let customer = server.printed("customer_id:").unwrap();
+
+    let (ok, out, err) = cli(&[
+        "credentials",
+        "create",
+        "--customer",
+        &customer,
+        "--scopes",
+        "funding:read_profile",
+        "--database-url",
+        &db.url,
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["customer_id"], customer.as_str());
+    let token = Client::new(&server.url)
+        .token(
+            created["client_id"].as_str().unwrap(),
+            created["client_secret"].as_str().unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(token.scope, "funding:read_profile");
+
+    let (ok, out, err) = cli(&[
+        "credentials",
+        "create",
+        "--new-customer",
+        "--scopes",
+        "all",
+        "--database-url",
+        &db.url,
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let other: Value = serde_json::from_str(&out).unwrap();
+    assert_ne!(other["customer_id"], customer.as_str());
+    let client = Client::new(&server.url)
+        .login(
+            other["client_id"].as_str().unwrap(),
+            other["client_secret"].as_str().unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.profiles().await.unwrap().items[0].kind, "DEFAULT");
+
+    let (ok, _, err) = cli(&[
+        "credentials",
+        "create",
+        "--customer",
+        &uuid::Uuid::new_v4().to_string(),
+        "--scopes",
+        "all",
+        "--database-url",
+        &db.url,
+    ])
+    .await;
+    assert!(!ok && err.contains("does not exist"), "{err}");
+    let (ok, _, err) = cli(&[
+        "credentials",
+        "create",
+        "--customer",
+        &customer,
+        "--scopes",
+        "funding:steal",
+        "--database-url",
+        &db.url,
+    ])
+    .await;
+    assert!(!ok && err.contains("unknown scope"), "{err}");
+}
+
+async fn production_hides_sandbox_and_secrets(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = Server::spawn(&db, &["--environment", "production"]).await;
+    assert!(server.printed("client_secret:").is_none());
+    assert!(
+        server
+            .printed
+            .iter()
+            .any(|l| l.contains("credentials create")),
+        "{:?}",
+        server.printed
+    );
+    let customer = server.printed("customer_id:").unwrap();
+    let (ok, out, err) = cli(&[
+        "credentials",
+        "create",
+        "--customer",
+        &customer,
+        "--scopes",
+        "all",
+        "--database-url",
+        &db.url,
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let client = Client::new(&server.url)
+        .login(
+            created["client_id"].as_str().unwrap(),
+            created["client_secret"].as_str().unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    let profile = client.profile("default").await.unwrap().id;
+    let body = br#"{"asset":"USD","amount":"1"}"#.to_vec();
+    let (status, _, _) = client
+        .raw(
+            Method::POST,
+            &format!("/v2/sandbox/profiles/{profile}/deposit"),
+            Some(("application/json", body)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "no sandbox routes in production");
+    assert_eq!(
+        client.balance(&profile, "USD").await.unwrap().available,
+        "0"
+    );
+}
+
+async fn audit_finds_discrepancies(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = Server::spawn(&db, &["--settlement-delay", "0s"]).await;
+    let client = server.login().await;
+    let profile = client.profile("default").await.unwrap().id;
+    client.deposit(&profile, "USD", "100").await.unwrap();
+    for target in ["USDP", "PYUSD"] {
+        let request = CreateConversion {
+            profile_id: profile.clone(),
+            amount: "10".into(),
+            source_asset: "USD".into(),
+            target_asset: target.into(),
+            ..Default::default()
+        };
+        client.create_conversion(&request).await.unwrap();
+    }
+    let (ok, out, err) = cli(&["audit", "--database-url", &db.url]).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("ledger is sound"), "{out}");
+
+    // Someone edits a balance behind the ledger's back.
+    sqlx::query(
+        "UPDATE balances SET available = available + 1 WHERE profile_id = $1 AND asset = 'USD'",
+    )
+    .bind(&profile)
+    .execute(db.store().await.pool())
+    .await
+    .unwrap();
+    let (ok, out, _) = cli(&["audit", "--database-url", &db.url]).await;
+    assert!(!ok, "audit must fail: {out}");
+    assert!(
+        out.contains(&format!(
+            "profile {profile} USD: balance is 8001 units but its postings sum to 8000"
+        )),
+        "{out}"
+    );
+}
+
+async fn settles_after_a_crash(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = Server::spawn(&db, &["--settlement-delay", "2s"]).await;
+    let client = server.login().await;
+    let profile = client.profile("default").await.unwrap().id;
+    client.deposit(&profile, "USD", "5").await.unwrap();
+    let request = CreateConversion {
+        profile_id: profile.clone(),
+        amount: "5".into(),
+        source_asset: "USD".into(),
+        target_asset: "USDC".into(),
+        ..Default::default()
+    };
+    let conversion = client.create_conversion(&request).await.unwrap();
+    server.crash().await;
+
+    let back = Server::spawn(&db, &["--settlement-delay", "2s"]).await;
+    let client = back.login().await;
+    common::eventually("settlement after restart", || async {
+        client.conversion(&conversion.id).await.unwrap().status == "SETTLED"
+    })
+    .await;
+    assert_eq!(
+        client.balance(&profile, "USDC").await.unwrap().available,
+        "5"
+    );
+    assert_eq!(
+        client.balance(&profile, "USD").await.unwrap().available,
+        "0"
+    );
+    db.assert_ledger_sound().await;
+}
