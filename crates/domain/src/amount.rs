@@ -59,14 +59,11 @@ impl Amount {
         if significant_frac.len() > max_decimals as usize {
             return Err(AmountError::TooPrecise(max_decimals));
         }
+        let whole = if whole.is_empty() { "0" } else { whole };
         let canonical = if significant_frac.is_empty() {
-            format!("{}", if whole.is_empty() { "0" } else { whole })
+            whole.to_string()
         } else {
-            format!(
-                "{}.{}",
-                if whole.is_empty() { "0" } else { whole },
-                significant_frac
-            )
+            format!("{whole}.{significant_frac}")
         };
         let value: Decimal = canonical.parse().map_err(|_| AmountError::Malformed)?;
         if value.is_zero() {

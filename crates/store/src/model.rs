@@ -140,6 +140,9 @@ impl Conversion {
     }
 }
 
+/// The common case, Created, is the large one: boxing it would cost an
+/// allocation per request for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum CreateOutcome {
     Created(Conversion),

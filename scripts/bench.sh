@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Reproduces BENCHMARKS.md with one command: builds the release binaries, then
+# RUNS times (interleaved, so drift hits every series alike):
+#   1. stableport on a fresh SQLite file       + stableport-bench
+#   2. stableport on a fresh PostgreSQL database + stableport-bench
+#   3. pgbench tpcb-like on a scratch PostgreSQL database (baseline)
+#   4. sqlite3 CLI: durable single-row autocommits (baseline)
+# and prints the medians. Servers are stopped (by PID) and databases dropped on exit.
+#
+# Knobs (environment): RUNS=3 CONCURRENCY=64 DURATION=15 WARMUP=3 PORT=18080
+#   PG_URL_BASE=postgres://postgres@127.0.0.1:5432  PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres
+#   BACKENDS="sqlite postgres"  OUT=<dir for raw results>  SKIP_BUILD=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-3}
+CONCURRENCY=${CONCURRENCY:-64}
+DURATION=${DURATION:-15}   # seconds
+WARMUP=${WARMUP:-3}        # seconds
+PORT=${PORT:-18080}
+BACKENDS=${BACKENDS:-"sqlite postgres"}
+export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+PG_URL_BASE=${PG_URL_BASE:-postgres://$PGUSER@$PGHOST:$PGPORT}
+OUT=${OUT:-$(mktemp -d /tmp/stableport-bench.XXXXXX)}
+mkdir -p "$OUT"
+PGBENCH=${PGBENCH:-$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -n1 || true)}
+CLIENT_ID=bench-client
+CLIENT_SECRET=bench-secret-$$-$RANDOM
+TAG=sp_bench_$$
+SERVER_PID=
+DATABASES=()
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill -INT "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+cleanup() {
+    stop_server
+    for db in "${DATABASES[@]}"; do
+        psql -q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_server() { # name url
+    if curl -s -o /dev/null "http://127.0.0.1:$PORT/health"; then
+        echo "port $PORT is already in use; set PORT=" >&2
+        exit 1
+    fi
+    target/release/stableport serve --listen "127.0.0.1:$PORT" --database-url "$2" \
+        --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --settlement-delay 1s \
+        >"$OUT/server-$1.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 300); do
+        if curl -sf -o /dev/null "http://127.0.0.1:$PORT/health"; then return 0; fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    echo "server $1 did not become healthy; see $OUT/server-$1.log" >&2
+    exit 1
+}
+
+bench() { # name
+    target/release/stableport-bench --url "http://127.0.0.1:$PORT" \
+        --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" \
+        --scenario create-conversion --concurrency "$CONCURRENCY" \
+        --duration "${DURATION}s" --warmup "${WARMUP}s" \
+        --server-pid "$SERVER_PID" --json >"$OUT/$1.json"
+    jq -c '{requests, errors, throughput_rps, latency_ms, server_cpu_s, bench_cpu_s}' "$OUT/$1.json" >&2
+}
+
+run_sqlite() { # run
+    local db="$OUT/sqlite-$1.db"
+    rm -f "$db" "$db-wal" "$db-shm"
+    start_server "sqlite-$1" "sqlite://$db"
+    bench "sqlite-$1"
+    stop_server
+}
+
+run_postgres() { # run
+    local db="${TAG}_$1"
+    psql -q -c "CREATE DATABASE $db" >/dev/null
+    DATABASES+=("$db")
+    start_server "postgres-$1" "$PG_URL_BASE/$db"
+    bench "postgres-$1"
+    stop_server
+    psql -q -c "DROP DATABASE IF EXISTS $db" >/dev/null
+}
+
+run_pgbench() { # run
+    local dir="$OUT/pgbench-$1"
+    mkdir -p "$dir"
+    # -l: per-transaction log, for the percentiles pgbench does not print.
+    (cd "$dir" && "$PGBENCH" -b tpcb-like -c "$CONCURRENCY" -j 2 -T "$DURATION" -l) \
+        >"$OUT/pgbench-$1.txt" 2>&1
+    local tps latencies
+    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$OUT/pgbench-$1.txt" | head -n1)
+    latencies=$(cat "$dir"/pgbench_log.* | awk '{print $3 / 1000}' | sort -n)
+    local n
+    n=$(printf '%s\n' "$latencies" | wc -l)
+    pct() { printf '%s\n' "$latencies" | sed -n "$(( ($1 * n + 999) / 1000 ))p"; }
+    jq -n --argjson tps "$tps" --argjson p50 "$(pct 500)" --argjson p90 "$(pct 900)" \
+        --argjson p99 "$(pct 990)" --argjson max "$(pct 1000)" \
+        '{throughput_rps: $tps, errors: 0, latency_ms: {p50: $p50, p90: $p90, p99: $p99, max: $max}}' \
+        >"$OUT/pgbench-$1.json"
+    rm -rf "$dir"
+    jq -c . "$OUT/pgbench-$1.json" >&2
+}
+
+run_sqlite_baseline() { # run
+    local db="$OUT/baseline-$1.db" n=3000
+    rm -f "$db" "$db-wal" "$db-shm"
+    sqlite3 "$db" "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);" >/dev/null
+    {
+        echo "PRAGMA synchronous=FULL;"
+        for _ in $(seq "$n"); do echo "INSERT INTO t(v) VALUES('x');"; done
+    } >"$OUT/baseline.sql"
+    local start end
+    start=$(date +%s.%N)
+    sqlite3 "$db" <"$OUT/baseline.sql"
+    end=$(date +%s.%N)
+    jq -n --argjson n "$n" --argjson s "$(echo "$end - $start" | bc -l)" \
+        '{throughput_rps: ($n / $s), commits: $n, seconds: $s}' >"$OUT/sqlite3-$1.json"
+    rm -f "$db" "$db-wal" "$db-shm"
+    jq -c . "$OUT/sqlite3-$1.json" >&2
+}
+
+if [ -z "${SKIP_BUILD:-}" ]; then
+    log "building"
+    cargo build --release -p stableport-server -p stableport-bench
+fi
+
+series=()
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+    [ -n "$PGBENCH" ] || { echo "pgbench not found; set PGBENCH=" >&2; exit 1; }
+    psql -q -c "CREATE DATABASE ${TAG}_pgbench" >/dev/null
+    DATABASES+=("${TAG}_pgbench")
+    log "pgbench -i -s 10"
+    PGDATABASE=${TAG}_pgbench "$PGBENCH" -i -s 10 -q >"$OUT/pgbench-init.txt" 2>&1
+fi
+for run in $(seq "$RUNS"); do
+    if [[ " $BACKENDS " == *" sqlite "* ]]; then
+        log "run $run: stableport on SQLite"
+        run_sqlite "$run"
+        if command -v sqlite3 >/dev/null && command -v bc >/dev/null; then
+            log "run $run: sqlite3 durable autocommits"
+            run_sqlite_baseline "$run"
+        fi
+    fi
+    if [[ " $BACKENDS " == *" postgres "* ]]; then
+        log "run $run: stableport on PostgreSQL"
+        run_postgres "$run"
+        log "run $run: pgbench tpcb-like"
+        PGDATABASE=${TAG}_pgbench run_pgbench "$run"
+    fi
+done
+
+median() { # series jq-path
+    local files=("$OUT"/"$1"-[0-9]*.json)
+    [ -e "${files[0]}" ] || { echo "-"; return; }
+    jq -s "map($2) | sort | .[length / 2 | floor]" "${files[@]}"
+}
+
+echo
+echo "Medians of $RUNS runs, concurrency $CONCURRENCY, ${DURATION}s window (raw results in $OUT):"
+printf '%-12s %12s %9s %9s %9s %9s %8s\n' series "req/s" "p50 ms" "p90 ms" "p99 ms" "max ms" errors
+for s in sqlite postgres pgbench sqlite3; do
+    [ -e "$OUT/$s-1.json" ] || continue
+    if [ "$s" = sqlite3 ]; then
+        printf '%-12s %12.0f %9s %9s %9s %9s %8s\n' "$s" "$(median $s .throughput_rps)" - - - - -
+    else
+        printf '%-12s %12.0f %9.2f %9.2f %9.2f %9.2f %8s\n' "$s" "$(median $s .throughput_rps)" \
+            "$(median $s .latency_ms.p50)" "$(median $s .latency_ms.p90)" "$(median $s .latency_ms.p99)" \
+            "$(median $s .latency_ms.max)" "$(median $s .errors)"
+    fi
+done
+ratio() { jq -n "$(median "$1" .throughput_rps) / $(median "$2" .throughput_rps)"; }
+[ -e "$OUT/postgres-1.json" ] && [ -e "$OUT/pgbench-1.json" ] &&
+    printf 'stableport(PostgreSQL) / pgbench tpcb-like: %.2f\n' "$(ratio postgres pgbench)"
+[ -e "$OUT/sqlite-1.json" ] && [ -e "$OUT/sqlite3-1.json" ] &&
+    printf 'stableport(SQLite) / sqlite3 single-row durable commits: %.2f\n' "$(ratio sqlite sqlite3)"
+exit 0
