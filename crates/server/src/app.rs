@@ -55,7 +55,7 @@ pub fn router(state: AppState) -> Router {
             )
             .route(
                 "/sandbox/conversion/stablecoins/{id}/settle",
-                post(sandbox::settle_conversion),
+                post(conversions::settle),
             );
     }
     Router::new()

@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stableport_domain::amount::format_units;
 use stableport_domain::conversion::{check_pair, pair_decimals};
-use stableport_domain::{Amount, Asset, ZERO_UUID};
+use stableport_domain::{Amount, Asset, ConversionStatus, ZERO_UUID};
 use stableport_store::{
     Conversion, ConversionFilter, CreateOutcome, NewConversion, Order, StoreError, TimeRange,
 };
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::auth::{scope, Auth};
 use crate::config::Settlement;
 use crate::extract::{parse_uuid, JsonBody, Params};
@@ -237,7 +237,7 @@ fn not_found(id: Uuid, customer: Uuid) -> Problem {
 }
 
 /// Maps a refused settle or cancel to the problem a client sees.
-pub fn transition_problem(e: StoreError, id: Uuid, customer: Uuid, verb: &str) -> Problem {
+fn transition_problem(e: StoreError, id: Uuid, customer: Uuid, verb: &str) -> Problem {
     match e {
         StoreError::NotFound => not_found(id, customer),
         StoreError::NotPending(status) => Problem::conflict(format!(
@@ -265,14 +265,41 @@ pub async fn cancel(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConversionBody>> {
+    finish(&app, &auth, &id, ConversionStatus::Cancelled).await
+}
+
+/// Sandbox: settles a CREATED conversion now, for `--settlement manual`.
+pub async fn settle(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversionBody>> {
+    finish(&app, &auth, &id, ConversionStatus::Settled).await
+}
+
+/// Settles or cancels a CREATED conversion.
+async fn finish(
+    app: &App,
+    auth: &Auth,
+    id: &str,
+    to: ConversionStatus,
+) -> ApiResult<Json<ConversionBody>> {
     auth.require(scope::WRITE_CONVERSION)?;
-    let id = parse_uuid("id", &id)?;
-    let cancelled = app
-        .store
-        .cancel_conversion(auth.customer, id, time::now())
-        .await
-        .map_err(|e| transition_problem(e, id, auth.customer, "cancelled"))?;
-    Ok(Json(conversion_body(cancelled)))
+    let id = parse_uuid("id", id)?;
+    let now = time::now();
+    let (result, verb) = match to {
+        ConversionStatus::Settled => (
+            app.store.settle_conversion(auth.customer, id, now).await,
+            "settled",
+        ),
+        _ => (
+            app.store.cancel_conversion(auth.customer, id, now).await,
+            "cancelled",
+        ),
+    };
+    result
+        .map(|c| Json(conversion_body(c)))
+        .map_err(|e| transition_problem(e, id, auth.customer, verb))
 }
 
 pub async fn list(

@@ -1,4 +1,4 @@
-//! /v2/sandbox: funding and settlement controls that exist only in sandbox mode.
+//! /v2/sandbox: funding that exists only in sandbox mode.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -10,8 +10,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{scope, Auth};
-use crate::conversions::{conversion_body, ConversionBody};
-use crate::extract::{parse_uuid, JsonBody};
+use crate::extract::JsonBody;
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::owned_profile;
 
@@ -74,20 +73,4 @@ pub async fn deposit(
         })
         .await?;
     Ok(Json(json!({ "activity_id": activity_id })))
-}
-
-/// Settles a CREATED conversion now, for `--settlement manual`.
-pub async fn settle_conversion(
-    State(app): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ConversionBody>> {
-    auth.require(scope::WRITE_CONVERSION)?;
-    let id = parse_uuid("id", &id)?;
-    let settled = app
-        .store
-        .settle_conversion(auth.customer, id, crate::time::now())
-        .await
-        .map_err(|e| crate::conversions::transition_problem(e, id, auth.customer, "settled"))?;
-    Ok(Json(conversion_body(settled)))
 }
