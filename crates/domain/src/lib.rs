@@ -1,10 +1,13 @@
 //! Stableport's domain: assets, exact amounts, conversion rules and ledger
 //! postings. Nothing here does I/O, so every rule can be tested in isolation.
 
+pub mod address;
 pub mod amount;
 pub mod asset;
+pub mod bank;
 pub mod conversion;
 pub mod ledger;
+pub mod network;
 
 pub use amount::{Amount, AmountError};
 pub use asset::Asset;
