@@ -353,8 +353,10 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
         tally.merge(joined.context("worker panicked")?);
     }
     tally.latencies.sort_unstable();
+    // Tick counts, so round away the float noise of the subtraction.
+    let round = |x: f64| (x * 100.0).round() / 100.0;
     let used = |start: Option<(f64, f64)>, end: Option<(f64, f64)>| match (start, end) {
-        (Some((u0, s0)), Some((u1, s1))) => Some((u1 - u0, s1 - s0)),
+        (Some((u0, s0)), Some((u1, s1))) => Some((round(u1 - u0), round(s1 - s0))),
         _ => None,
     };
     Ok(Report {

@@ -16,7 +16,10 @@ use crate::batcher::Batcher;
 use crate::bootstrap::{self, Bootstrap};
 use crate::config::Config;
 use crate::problem::Problem;
-use crate::{conversions, oauth, profiles, sandbox, settler};
+use crate::{
+    approver, conversions, crypto_addresses, fiat_accounts, oauth, orchestrations, profiles,
+    settler, transfers,
+};
 
 pub struct App {
     pub store: Arc<dyn Store>,
@@ -27,37 +30,16 @@ pub struct App {
 
 pub type AppState = Arc<App>;
 
+/// Every resource module contributes its routes; `/v2/sandbox` ones only in sandbox mode.
 pub fn router(state: AppState) -> Router {
-    let mut v2 = Router::new()
-        .route("/profiles", get(profiles::list).post(profiles::create))
-        .route(
-            "/profiles/{profile_id}",
-            get(profiles::get).put(profiles::update),
-        )
-        .route("/profiles/{profile_id}/balances", get(profiles::balances))
-        .route(
-            "/profiles/{profile_id}/balances/{asset}",
-            get(profiles::balance),
-        )
-        .route(
-            "/conversion/stablecoins",
-            get(conversions::list).post(conversions::create),
-        )
-        .route(
-            "/conversion/stablecoins/{id}",
-            get(conversions::get).delete(conversions::cancel),
-        );
-    if state.config.is_sandbox() {
-        v2 = v2
-            .route(
-                "/sandbox/profiles/{profile_id}/deposit",
-                post(sandbox::deposit),
-            )
-            .route(
-                "/sandbox/conversion/stablecoins/{id}/settle",
-                post(conversions::settle),
-            );
-    }
+    let sandbox = state.config.is_sandbox();
+    let v2 = Router::new()
+        .merge(profiles::routes(sandbox))
+        .merge(conversions::routes(sandbox))
+        .merge(fiat_accounts::routes(sandbox))
+        .merge(crypto_addresses::routes(sandbox))
+        .merge(orchestrations::routes(sandbox))
+        .merge(transfers::routes(sandbox));
     Router::new()
         .route("/health", get(health))
         .route("/oauth2/token", post(oauth::token))
@@ -112,6 +94,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let bootstrap = bootstrap::prepare(store.as_ref(), &config).await?;
     let (batcher, mut tasks) = Batcher::spawn(store.clone());
     tasks.push(settler::spawn(store.clone(), config.settlement));
+    tasks.push(approver::spawn(
+        store.clone(),
+        config.fiat_account_approval_delay,
+    ));
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;

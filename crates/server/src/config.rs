@@ -28,6 +28,8 @@ pub struct Config {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub max_body_bytes: usize,
+    /// How long a new fiat account stays PENDING before it is APPROVED.
+    pub fiat_account_approval_delay: Duration,
 }
 
 impl Config {
@@ -40,6 +42,7 @@ impl Config {
             client_id: None,
             client_secret: None,
             max_body_bytes: 64 * 1024,
+            fiat_account_approval_delay: Duration::ZERO,
         }
     }
 

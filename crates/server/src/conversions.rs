@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::routing::{self, post};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stableport_domain::amount::format_units;
@@ -23,6 +24,19 @@ use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::{owned_profile, ListBody};
 use crate::time;
+
+pub fn routes(sandbox: bool) -> Router<AppState> {
+    let routes = Router::new()
+        .route("/conversion/stablecoins", routing::get(list).post(create))
+        .route(
+            "/conversion/stablecoins/{id}",
+            routing::get(get).delete(cancel),
+        );
+    if !sandbox {
+        return routes;
+    }
+    routes.route("/sandbox/conversion/stablecoins/{id}/settle", post(settle))
+}
 
 const PAGING: Defaults = Defaults {
     list: "conversions",

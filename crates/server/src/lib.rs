@@ -2,19 +2,24 @@
 //! workers, and the `stableport` command line.
 
 pub mod app;
+pub mod approver;
 pub mod auth;
 pub mod batcher;
 pub mod bootstrap;
 pub mod config;
 pub mod conversions;
+pub mod crypto_addresses;
 pub mod extract;
+pub mod fiat_accounts;
 pub mod oauth;
+pub mod orchestrations;
 pub mod pagination;
 pub mod problem;
 pub mod profiles;
 pub mod sandbox;
 pub mod settler;
 pub mod time;
+pub mod transfers;
 
 pub use app::{start, Running};
 pub use config::{Config, Environment, Settlement};

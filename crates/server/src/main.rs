@@ -71,6 +71,9 @@ struct Serve {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body_bytes: usize,
+    /// How long a new fiat account stays PENDING before it is APPROVED (sandbox).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    fiat_account_approval_delay: std::time::Duration,
 }
 
 #[derive(Subcommand)]
@@ -137,6 +140,7 @@ async fn serve(args: Serve) -> anyhow::Result<ExitCode> {
     config.client_id = args.client_id;
     config.client_secret = args.client_secret;
     config.max_body_bytes = args.max_body_bytes;
+    config.fiat_account_approval_delay = args.fiat_account_approval_delay;
     let running = stableport_server::start(config.clone()).await?;
     let b = &running.bootstrap;
     println!(

@@ -1,7 +1,8 @@
 //! /v2/profiles: profiles and their balances.
 
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::routing::{self, post};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use stableport_domain::amount::format_units;
 use stableport_domain::Asset;
@@ -13,6 +14,24 @@ use crate::auth::{scope, Auth};
 use crate::extract::{parse_uuid, JsonBody, Params};
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
+
+pub fn routes(sandbox: bool) -> Router<AppState> {
+    let routes = Router::new()
+        .route("/profiles", routing::get(list).post(create))
+        .route("/profiles/{profile_id}", routing::get(get).put(update))
+        .route("/profiles/{profile_id}/balances", routing::get(balances))
+        .route(
+            "/profiles/{profile_id}/balances/{asset}",
+            routing::get(balance),
+        );
+    if !sandbox {
+        return routes;
+    }
+    routes.route(
+        "/sandbox/profiles/{profile_id}/deposit",
+        post(crate::sandbox::deposit),
+    )
+}
 
 const PAGING: Defaults = Defaults {
     list: "profiles",

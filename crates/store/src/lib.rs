@@ -5,6 +5,7 @@
 //! `sqlite.rs` and `postgres.rs`.
 
 mod batch;
+mod destinations;
 mod dialect;
 mod migrations;
 pub mod model;
@@ -14,6 +15,7 @@ mod store;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+pub use destinations::DestinationStore;
 pub use dialect::Backend;
 pub use model::*;
 pub use store::SqlStore;
@@ -39,7 +41,7 @@ pub enum StoreError {
 /// Everything the server asks of its storage. Every method that touches a
 /// customer's data takes the customer id and filters on it.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: DestinationStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// The HMAC key that signs access tokens and cursors, shared by every

@@ -5,7 +5,10 @@ use sqlx::AnyPool;
 
 use crate::{Backend, Result};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_core.sql")),
+    (2, include_str!("../migrations/0002_destinations.sql")),
+];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
     let mut tx = pool.begin_with(backend.begin_write()).await?;

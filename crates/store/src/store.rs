@@ -13,9 +13,9 @@ use crate::sql::{self, Sql, CONVERSION_COLUMNS, PROFILE_COLUMNS};
 use crate::{migrations, Backend, Result, Store, StoreError};
 
 pub struct SqlStore {
-    backend: Backend,
-    write: AnyPool,
-    read: AnyPool,
+    pub(crate) backend: Backend,
+    pub(crate) write: AnyPool,
+    pub(crate) read: AnyPool,
 }
 
 impl SqlStore {
@@ -40,7 +40,7 @@ impl SqlStore {
         &self.write
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, Any>> {
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {
         Ok(self.write.begin_with(self.backend.begin_write()).await?)
     }
 

@@ -5,4 +5,5 @@ mod common;
 mod auth;
 mod bad_input;
 mod conversions;
+mod destinations;
 mod profiles;

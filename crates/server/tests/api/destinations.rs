@@ -1,0 +1,1 @@
+//! Fiat accounts and crypto destination addresses.

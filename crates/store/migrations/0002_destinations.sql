@@ -1,0 +1,1 @@
+-- fiat accounts and crypto destination addresses
