@@ -32,6 +32,20 @@ DATABASES=()
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# Before each measurement: flush dirty pages (PostgreSQL's included) so that
+# one series' write-back does not land in the next one's window.
+# "busy total" jiffies of the whole machine, and how many CPUs it has.
+cpu_sample() { awk '/^cpu /{t=0; for(i=2;i<=9;i++) t+=$i; print t-$5-$6, t} /^cpu[0-9]/{n++} END{print n}' /proc/stat | paste -sd' '; }
+cpus_busy() { # sample-before sample-after
+    echo "$1 $2" | awk '{printf "%.2f", ($4-$1)/($5-$2)*$3}'
+}
+
+settle() {
+    sync
+    if [[ " $BACKENDS " == *" postgres "* ]]; then psql -q -c CHECKPOINT >/dev/null; fi
+    sleep 1
+}
+
 stop_server() {
     [ -n "$SERVER_PID" ] || return 0
     kill -INT "$SERVER_PID" 2>/dev/null || true
@@ -77,13 +91,14 @@ bench() { # name
         --scenario create-conversion --concurrency "$CONCURRENCY" \
         --duration "${DURATION}s" --warmup "${WARMUP}s" \
         --server-pid "$SERVER_PID" --json >"$OUT/$1.json"
-    jq -c '{requests, errors, throughput_rps, latency_ms, server_cpu_s, bench_cpu_s}' "$OUT/$1.json" >&2
+    jq -c '{requests, errors, throughput_rps, latency_ms, server_cpu_s, bench_cpu_s, machine_cpus_busy}' "$OUT/$1.json" >&2
 }
 
 run_sqlite() { # run
     local db="$OUT/sqlite-$1.db"
     rm -f "$db" "$db-wal" "$db-shm"
     start_server "sqlite-$1" "sqlite://$db"
+    settle
     bench "sqlite-$1"
     stop_server
 }
@@ -93,6 +108,7 @@ run_postgres() { # run
     psql -q -c "CREATE DATABASE $db" >/dev/null
     DATABASES+=("$db")
     start_server "postgres-$1" "$PG_URL_BASE/$db"
+    settle
     bench "postgres-$1"
     stop_server
     psql -q -c "DROP DATABASE IF EXISTS $db" >/dev/null
@@ -101,31 +117,38 @@ run_postgres() { # run
 run_pgbench() { # run
     local dir="$OUT/pgbench-$1"
     mkdir -p "$dir"
+    settle
     # -l: per-transaction log, for the percentiles pgbench does not print.
+    local before after
+    before=$(cpu_sample)
     (cd "$dir" && "$PGBENCH" -b tpcb-like -c "$CONCURRENCY" -j 2 -T "$DURATION" -l) \
         >"$OUT/pgbench-$1.txt" 2>&1
-    local tps latencies
+    after=$(cpu_sample)
+    local tps failed latencies
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$OUT/pgbench-$1.txt" | head -n1)
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$OUT/pgbench-$1.txt" | head -n1)
     latencies=$(cat "$dir"/pgbench_log.* | awk '{print $3 / 1000}' | sort -n)
     local n
     n=$(printf '%s\n' "$latencies" | wc -l)
     pct() { printf '%s\n' "$latencies" | sed -n "$(( ($1 * n + 999) / 1000 ))p"; }
-    jq -n --argjson tps "$tps" --argjson p50 "$(pct 500)" --argjson p90 "$(pct 900)" \
-        --argjson p99 "$(pct 990)" --argjson max "$(pct 1000)" \
-        '{throughput_rps: $tps, errors: 0, latency_ms: {p50: $p50, p90: $p90, p99: $p99, max: $max}}' \
+    jq -n --argjson tps "$tps" --argjson failed "${failed:-0}" --argjson p50 "$(pct 500)" --argjson p90 "$(pct 900)" \
+        --argjson p99 "$(pct 990)" --argjson max "$(pct 1000)" --argjson busy "$(cpus_busy "$before" "$after")" \
+        '{throughput_rps: $tps, errors: $failed, latency_ms: {p50: $p50, p90: $p90, p99: $p99, max: $max},
+          machine_cpus_busy: {busy: $busy}}' \
         >"$OUT/pgbench-$1.json"
     rm -rf "$dir"
     jq -c . "$OUT/pgbench-$1.json" >&2
 }
 
 run_sqlite_baseline() { # run
-    local db="$OUT/baseline-$1.db" n=3000
+    local db="$OUT/baseline-$1.db" n=10000
     rm -f "$db" "$db-wal" "$db-shm"
     sqlite3 "$db" "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);" >/dev/null
     {
         echo "PRAGMA synchronous=FULL;"
         for _ in $(seq "$n"); do echo "INSERT INTO t(v) VALUES('x');"; done
     } >"$OUT/baseline.sql"
+    settle
     local start end
     start=$(date +%s.%N)
     sqlite3 "$db" <"$OUT/baseline.sql"
@@ -174,15 +197,18 @@ median() { # series jq-path
 
 echo
 echo "Medians of $RUNS runs, concurrency $CONCURRENCY, ${DURATION}s window (raw results in $OUT):"
-printf '%-12s %12s %9s %9s %9s %9s %8s\n' series "req/s" "p50 ms" "p90 ms" "p99 ms" "max ms" errors
+printf '%-12s %12s %9s %9s %9s %9s %8s %11s %9s\n' series "req/s" "p50 ms" "p90 ms" "p99 ms" "max ms" errors \
+    "server cpu" "CPUs busy"
 for s in sqlite postgres pgbench sqlite3; do
     [ -e "$OUT/$s-1.json" ] || continue
     if [ "$s" = sqlite3 ]; then
         printf '%-12s %12.0f %9s %9s %9s %9s %8s\n' "$s" "$(median $s .throughput_rps)" - - - - -
     else
-        printf '%-12s %12.0f %9.2f %9.2f %9.2f %9.2f %8s\n' "$s" "$(median $s .throughput_rps)" \
+        printf '%-12s %12.0f %9.2f %9.2f %9.2f %9.2f %8s %10s%% %9s\n' "$s" "$(median $s .throughput_rps)" \
             "$(median $s .latency_ms.p50)" "$(median $s .latency_ms.p90)" "$(median $s .latency_ms.p99)" \
-            "$(median $s .latency_ms.max)" "$(median $s .errors)"
+            "$(median $s .latency_ms.max)" "$(median $s .errors)" \
+            "$(median $s "if .server_cpu_s then (.server_cpu_s.user + .server_cpu_s.system) / .duration_s * 100 | round else \"-\" end")" \
+            "$(median $s .machine_cpus_busy.busy)"
     fi
 done
 ratio() { jq -n "$(median "$1" .throughput_rps) / $(median "$2" .throughput_rps)"; }

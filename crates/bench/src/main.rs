@@ -195,6 +195,8 @@ struct Report {
     cpu: Option<(f64, f64)>,
     /// The same for the process given by --server-pid.
     server_cpu: Option<(f64, f64)>,
+    /// (busy, all) CPUs of the whole machine in the window, if known.
+    machine_cpu: Option<(f64, usize)>,
 }
 
 fn ms(nanos: u64) -> f64 {
@@ -232,6 +234,7 @@ impl Report {
             },
             "bench_cpu_s": self.cpu.map(|(user, system)| json!({ "user": user, "system": system })),
             "server_cpu_s": self.server_cpu.map(|(user, system)| json!({ "user": user, "system": system })),
+            "machine_cpus_busy": self.machine_cpu.map(|(busy, cpus)| json!({ "busy": busy, "of": cpus })),
         })
     }
 
@@ -272,6 +275,9 @@ impl Report {
                 );
             }
         }
+        if let Some((busy, cpus)) = self.machine_cpu {
+            println!("machine     {busy:.2} of {cpus} CPUs busy");
+        }
     }
 }
 
@@ -302,6 +308,23 @@ fn process_cpu(pid: &str) -> Option<(f64, f64)> {
     let stime: f64 = fields.get(12)?.parse().ok()?;
     // USER_HZ is 100 on every Linux platform Rust targets.
     Some((utime / 100.0, stime / 100.0))
+}
+
+/// (busy, total) jiffies over all CPUs and the number of CPUs, from /proc/stat.
+fn machine_cpu() -> Option<(u64, u64, usize)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let mut lines = stat.lines();
+    let all: Vec<u64> = lines
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total: u64 = all.iter().take(8).sum();
+    let idle = all.get(3)? + all.get(4).copied().unwrap_or(0);
+    let cpus = lines.filter(|l| l.starts_with("cpu")).count();
+    Some((total - idle, total, cpus))
 }
 
 /// A suffix that makes this run's nicknames unique.
@@ -345,9 +368,11 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
     let server = cli.server_pid.map(|pid| pid.to_string());
     let cpu_start = process_cpu("self");
     let server_start = server.as_deref().and_then(process_cpu);
+    let machine_start = machine_cpu();
     tokio::time::sleep_until(until.into()).await;
     let cpu_end = process_cpu("self");
     let server_end = server.as_deref().and_then(process_cpu);
+    let machine_end = machine_cpu();
     let mut tally = Tally::default();
     while let Some(joined) = workers.join_next().await {
         tally.merge(joined.context("worker panicked")?);
@@ -368,6 +393,13 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
         tally,
         cpu: used(cpu_start, cpu_end),
         server_cpu: used(server_start, server_end),
+        machine_cpu: match (machine_start, machine_end) {
+            (Some((b0, t0, cpus)), Some((b1, t1, _))) if t1 > t0 => Some((
+                round((b1 - b0) as f64 / (t1 - t0) as f64 * cpus as f64),
+                cpus,
+            )),
+            _ => None,
+        },
     })
 }
 

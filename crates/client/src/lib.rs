@@ -2,6 +2,10 @@
 //! test suite, the load generator and anyone scripting against a server.
 //! Amounts are strings, exactly as on the wire: no floats.
 
+mod orchestrations;
+
+pub use orchestrations::*;
+
 use std::collections::BTreeMap;
 
 use reqwest::{Method, StatusCode};
@@ -400,4 +404,450 @@ impl Client {
         )
         .await
     }
+
+    pub async fn create_fiat_account(&self, request: &CreateFiatAccount) -> Result<FiatAccount> {
+        self.call(Method::POST, "/transfer/fiat-accounts", &[], Some(request))
+            .await
+    }
+
+    pub async fn fiat_account(&self, id: &str) -> Result<FiatAccount> {
+        self.get(&format!("/transfer/fiat-accounts/{id}"), &[])
+            .await
+    }
+
+    /// Get Fiat Account with `include_deleted=true`.
+    pub async fn fiat_account_including_deleted(&self, id: &str) -> Result<FiatAccount> {
+        let query = [("include_deleted", "true".to_string())];
+        self.get(&format!("/transfer/fiat-accounts/{id}"), &query)
+            .await
+    }
+
+    /// List Fiat Accounts: the items are abbreviated (see [`FiatAccount`]).
+    pub async fn list_fiat_accounts(&self, query: &ListFiatAccounts) -> Result<List<FiatAccount>> {
+        self.get("/transfer/fiat-accounts", &query.query()).await
+    }
+
+    pub async fn update_fiat_account(
+        &self,
+        id: &str,
+        request: &UpdateFiatAccount,
+    ) -> Result<FiatAccount> {
+        self.call(
+            Method::PUT,
+            &format!("/transfer/fiat-accounts/{id}"),
+            &[],
+            Some(request),
+        )
+        .await
+    }
+
+    pub async fn delete_fiat_account(&self, id: &str) -> Result<()> {
+        let _: Value = self
+            .call(
+                Method::DELETE,
+                &format!("/transfer/fiat-accounts/{id}"),
+                &[],
+                None::<&Value>,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Sandbox: sets the account's status and whether withdrawals to it fail.
+    pub async fn sandbox_fiat_account(
+        &self,
+        id: &str,
+        request: &SandboxFiatAccount,
+    ) -> Result<FiatAccount> {
+        self.call(
+            Method::PUT,
+            &format!("/sandbox/fiat-accounts/{id}"),
+            &[],
+            Some(request),
+        )
+        .await
+    }
+
+    /// Creates or updates a crypto destination address; returns it unwrapped.
+    pub async fn put_crypto_address(
+        &self,
+        request: &PutCryptoAddress,
+    ) -> Result<CryptoDestinationAddress> {
+        let response: CryptoAddressResponse = self
+            .call(
+                Method::PUT,
+                "/transfer/crypto-destination-address",
+                &[],
+                Some(request),
+            )
+            .await?;
+        Ok(response.address)
+    }
+
+    pub async fn list_crypto_addresses(
+        &self,
+        query: &ListCryptoAddresses,
+    ) -> Result<CryptoAddressList> {
+        self.get("/transfer/crypto-destination-addresses", &query.query())
+            .await
+    }
+
+    /// Sandbox: makes withdrawals to the address fail, or succeed again.
+    pub async fn sandbox_crypto_address(
+        &self,
+        id: &str,
+        fail_withdrawals: bool,
+    ) -> Result<CryptoDestinationAddress> {
+        let body = serde_json::json!({ "fail_withdrawals": fail_withdrawals });
+        let response: CryptoAddressResponse = self
+            .call(
+                Method::PUT,
+                &format!("/sandbox/crypto-destination-addresses/{id}"),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(response.address)
+    }
+}
+
+/// `fiat_account_owner`, and a travel-rule beneficiary: one of the two.
+/// In List Fiat Accounts both read None (the names are left out).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct FiatAccountOwner {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_details: Option<PersonDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub institution_details: Option<InstitutionDetails>,
+}
+
+impl FiatAccountOwner {
+    pub fn person(first_name: &str, last_name: &str) -> FiatAccountOwner {
+        FiatAccountOwner {
+            person_details: Some(PersonDetails {
+                first_name: first_name.into(),
+                last_name: last_name.into(),
+            }),
+            institution_details: None,
+        }
+    }
+
+    pub fn institution(name: &str) -> FiatAccountOwner {
+        FiatAccountOwner {
+            person_details: None,
+            institution_details: Some(InstitutionDetails { name: name.into() }),
+        }
+    }
+}
+
+/// In an update, an empty name leaves the stored one as it is.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct PersonDetails {
+    pub first_name: String,
+    pub last_name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct InstitutionDetails {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct MailingAddress {
+    pub country: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub province: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip_code: Option<String>,
+}
+
+/// Exactly one network is set. Stableport serves `wire` and `cubix`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct FiatNetworkInstructions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire: Option<WireInstructions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cubix: Option<CubixInstructions>,
+}
+
+/// In List Fiat Accounts, `account_number` is masked to its last 4 digits
+/// and the mailing addresses are None.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct WireInstructions {
+    pub account_number: String,
+    #[serde(default)]
+    pub fiat_account_owner_address: Option<MailingAddress>,
+    pub routing_details: WireRoutingDetails,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intermediary_routing_details: Option<WireRoutingDetails>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct WireRoutingDetails {
+    /// ABA or SWIFT.
+    pub routing_number_type: String,
+    pub routing_number: String,
+    pub bank_name: String,
+    #[serde(default)]
+    pub bank_address: Option<MailingAddress>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct CubixInstructions {
+    pub account_id: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CreateFiatAccount {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ref_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    pub fiat_account_owner: FiatAccountOwner,
+    pub fiat_network_instructions: FiatNetworkInstructions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct FiatAccount {
+    pub id: String,
+    #[serde(default)]
+    pub ref_id: Option<String>,
+    #[serde(default)]
+    pub identity_id: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    pub fiat_account_owner: FiatAccountOwner,
+    pub fiat_network_instructions: FiatNetworkInstructions,
+    /// PENDING, APPROVED or REJECTED.
+    pub status: String,
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// TransferPublicUpdateFiatAccountBody. Empty strings and None leave a
+/// field as it is; metadata keys are added or changed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpdateFiatAccount {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fiat_account_owner: Option<FiatAccountOwner>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fiat_network_instructions: Option<UpdateFiatNetworkInstructions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpdateFiatNetworkInstructions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wire: Option<UpdateWire>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpdateWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fiat_account_owner_address: Option<MailingAddress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing_details: Option<UpdateRoutingDetails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intermediary_routing_details: Option<UpdateRoutingDetails>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpdateRoutingDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bank_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bank_address: Option<MailingAddress>,
+}
+
+/// Query parameters of List Fiat Accounts.
+#[derive(Debug, Clone, Default)]
+pub struct ListFiatAccounts {
+    pub ids: Vec<String>,
+    pub ref_ids: Vec<String>,
+    pub created_at_lt: Option<String>,
+    pub created_at_lte: Option<String>,
+    pub created_at_eq: Option<String>,
+    pub created_at_gte: Option<String>,
+    pub created_at_gt: Option<String>,
+    pub include_deleted: Option<bool>,
+    pub order: Option<String>,
+    pub limit: Option<u32>,
+    pub page_cursor: Option<String>,
+}
+
+impl ListFiatAccounts {
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let mut query = created_at_query([
+            &self.created_at_lt,
+            &self.created_at_lte,
+            &self.created_at_eq,
+            &self.created_at_gte,
+            &self.created_at_gt,
+        ]);
+        query.extend(self.ids.iter().map(|v| ("ids", v.clone())));
+        query.extend(self.ref_ids.iter().map(|v| ("ref_ids", v.clone())));
+        if let Some(include) = self.include_deleted {
+            query.push(("include_deleted", include.to_string()));
+        }
+        query.extend(page_query(&self.order, self.limit, &self.page_cursor));
+        query
+    }
+}
+
+/// Sandbox controls of a fiat account; None leaves a field as it is.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SandboxFiatAccount {
+    /// PENDING, APPROVED or REJECTED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_withdrawals: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct TravelruleMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beneficiary: Option<FiatAccountOwner>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vasp: Option<Vasp>,
+    /// VASP or PRIVATE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custodian_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct Vasp {
+    pub id: String,
+}
+
+/// PutCryptoDestinationAddressRequest: `id`, or `crypto_network` and `address`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PutCryptoAddress {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crypto_network: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bookmarked_status: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub travelrule_metadata: Option<TravelruleMetadata>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct CryptoDestinationAddress {
+    pub id: String,
+    pub crypto_network: String,
+    pub address: String,
+    pub nickname: String,
+    pub status: String,
+    pub created_at: String,
+    pub bookmarked: bool,
+    #[serde(default)]
+    pub travelrule_metadata: Option<TravelruleMetadata>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct CryptoAddressResponse {
+    address: CryptoDestinationAddress,
+}
+
+/// ListCryptoDestinationAddressesResponse.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CryptoAddressList {
+    pub addresses: Vec<CryptoDestinationAddress>,
+    #[serde(default)]
+    pub next_page_cursor: Option<String>,
+}
+
+/// Query parameters of List Crypto Destination Addresses.
+#[derive(Debug, Clone, Default)]
+pub struct ListCryptoAddresses {
+    pub ids: Vec<String>,
+    pub crypto_networks: Vec<String>,
+    pub addresses: Vec<String>,
+    pub nicknames: Vec<String>,
+    pub bookmarked_status: Option<bool>,
+    pub created_at_lt: Option<String>,
+    pub created_at_lte: Option<String>,
+    pub created_at_eq: Option<String>,
+    pub created_at_gte: Option<String>,
+    pub created_at_gt: Option<String>,
+    pub order: Option<String>,
+    pub limit: Option<u32>,
+    pub page_cursor: Option<String>,
+}
+
+impl ListCryptoAddresses {
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let mut query = created_at_query([
+            &self.created_at_lt,
+            &self.created_at_lte,
+            &self.created_at_eq,
+            &self.created_at_gte,
+            &self.created_at_gt,
+        ]);
+        query.extend(self.ids.iter().map(|v| ("ids", v.clone())));
+        query.extend(
+            self.crypto_networks
+                .iter()
+                .map(|v| ("crypto_networks", v.clone())),
+        );
+        query.extend(self.addresses.iter().map(|v| ("addresses", v.clone())));
+        query.extend(self.nicknames.iter().map(|v| ("nicknames", v.clone())));
+        if let Some(bookmarked) = self.bookmarked_status {
+            query.push(("bookmarked_status", bookmarked.to_string()));
+        }
+        query.extend(page_query(&self.order, self.limit, &self.page_cursor));
+        query
+    }
+}
+
+/// `created_at.lt`, `.lte`, `.eq`, `.gte`, `.gt`, in that order.
+fn created_at_query(bounds: [&Option<String>; 5]) -> Vec<(&'static str, String)> {
+    [
+        "created_at.lt",
+        "created_at.lte",
+        "created_at.eq",
+        "created_at.gte",
+        "created_at.gt",
+    ]
+    .into_iter()
+    .zip(bounds)
+    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+    .collect()
+}
+
+fn page_query(
+    order: &Option<String>,
+    limit: Option<u32>,
+    page_cursor: &Option<String>,
+) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
+    if let Some(order) = order {
+        query.push(("order", order.clone()));
+    }
+    if let Some(limit) = limit {
+        query.push(("limit", limit.to_string()));
+    }
+    if let Some(cursor) = page_cursor {
+        query.push(("page_cursor", cursor.clone()));
+    }
+    query
 }

@@ -7,6 +7,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
+use crate::network::CryptoNetwork;
 use crate::Asset;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -16,6 +17,12 @@ pub enum Account {
     Issuance,
     /// Source funds of conversions that are CREATED but not yet settled.
     ConversionsInFlight,
+    /// Source funds of orchestrations that are PROCESSING.
+    OrchestrationsInFlight,
+    /// Funds that left for a bank account over a fiat network (WIRE, CUBIX).
+    Bank(&'static str),
+    /// Funds that left for an address on a blockchain.
+    Chain(CryptoNetwork),
 }
 
 impl Account {
@@ -38,6 +45,9 @@ impl fmt::Display for Account {
             Account::Profile(id) => write!(f, "profile:{id}"),
             Account::Issuance => f.write_str("system:issuance"),
             Account::ConversionsInFlight => f.write_str("system:conversions_in_flight"),
+            Account::OrchestrationsInFlight => f.write_str("system:orchestrations_in_flight"),
+            Account::Bank(network) => write!(f, "system:bank:{network}"),
+            Account::Chain(network) => write!(f, "system:chain:{}", network.code()),
         }
     }
 }
@@ -110,6 +120,56 @@ pub fn conversion_settled(
 pub fn conversion_cancelled(profile: Uuid, source: Asset, units: i64) -> Vec<Posting> {
     transfer(
         Account::ConversionsInFlight,
+        Account::Profile(profile),
+        source,
+        units,
+    )
+    .to_vec()
+}
+
+/// An orchestration starts: the source leaves the profile at once.
+pub fn orchestration_started(profile: Uuid, source: Asset, units: i64) -> Vec<Posting> {
+    transfer(
+        Account::Profile(profile),
+        Account::OrchestrationsInFlight,
+        source,
+        units,
+    )
+    .to_vec()
+}
+
+/// An orchestration completes: the source is converted 1:1 (redeemed and the
+/// destination asset issued, unless they are the same asset) and delivered.
+pub fn orchestration_completed(
+    source: Asset,
+    source_units: i64,
+    destination: Asset,
+    destination_units: i64,
+    to: Account,
+) -> Vec<Posting> {
+    if source == destination {
+        return transfer(Account::OrchestrationsInFlight, to, source, source_units).to_vec();
+    }
+    let mut postings = transfer(
+        Account::OrchestrationsInFlight,
+        Account::Issuance,
+        source,
+        source_units,
+    )
+    .to_vec();
+    postings.extend(transfer(
+        Account::Issuance,
+        to,
+        destination,
+        destination_units,
+    ));
+    postings
+}
+
+/// An orchestration fails: the source returns to the profile unconverted.
+pub fn orchestration_failed(profile: Uuid, source: Asset, units: i64) -> Vec<Posting> {
+    transfer(
+        Account::OrchestrationsInFlight,
         Account::Profile(profile),
         source,
         units,

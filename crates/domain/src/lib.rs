@@ -8,6 +8,7 @@ pub mod bank;
 pub mod conversion;
 pub mod ledger;
 pub mod network;
+pub mod orchestration;
 
 pub use amount::{Amount, AmountError};
 pub use asset::Asset;

@@ -51,6 +51,13 @@ pub mod scope {
     pub const WRITE_CONVERSION: &str = "conversion:write_conversion_stablecoin";
     pub const READ_PROFILE: &str = "funding:read_profile";
     pub const WRITE_PROFILE: &str = "funding:write_profile";
+    pub const READ_ORCHESTRATION: &str = "orchestration:read_orchestration";
+    pub const WRITE_ORCHESTRATION: &str = "orchestration:write_orchestration";
+    pub const READ_TRANSFER: &str = "transfer:read_transfer";
+    pub const READ_FIAT_ACCOUNT: &str = "transfer:read_fiat_account";
+    pub const WRITE_FIAT_ACCOUNT: &str = "transfer:write_fiat_account";
+    pub const READ_CRYPTO_ADDRESS: &str = "transfer:read_crypto_destination_address";
+    pub const WRITE_CRYPTO_ADDRESS: &str = "transfer:write_crypto_destination_address";
 }
 
 /// Keys derived from the shared signing secret.

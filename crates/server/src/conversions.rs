@@ -3,14 +3,12 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::routing::{self, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use stableport_domain::amount::format_units;
+use serde_json::Value;
 use stableport_domain::conversion::{check_pair, pair_decimals};
-use stableport_domain::{Amount, Asset, ConversionStatus, ZERO_UUID};
+use stableport_domain::{Amount, ConversionStatus};
 use stableport_store::{
     Conversion, ConversionFilter, CreateOutcome, NewConversion, Order, StoreError, TimeRange,
 };
@@ -20,6 +18,9 @@ use crate::app::{App, AppState};
 use crate::auth::{scope, Auth};
 use crate::config::Settlement;
 use crate::extract::{parse_uuid, JsonBody, Params};
+use crate::fields::{
+    already_exists, asset_field, checked_metadata, insufficient_funds, required, uuid_or_zero,
+};
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::{owned_profile, ListBody};
@@ -45,8 +46,6 @@ const PAGING: Defaults = Defaults {
     order: Order::Desc,
 };
 const MAX_REF_ID: usize = 255;
-const MAX_METADATA_ENTRIES: usize = 50;
-const MAX_METADATA_TEXT: usize = 512;
 
 #[derive(Serialize)]
 pub struct ConversionBody {
@@ -104,47 +103,6 @@ pub struct CreateRequest {
     account_id: Option<String>,
     metadata: Option<BTreeMap<String, String>>,
     recipient_profile_id: Option<String>,
-}
-
-fn required(field: &str, value: Option<String>) -> ApiResult<String> {
-    value.ok_or_else(|| Problem::bad_request(format!("{field} is required")))
-}
-
-fn asset_field(field: &str, value: Option<String>) -> ApiResult<Asset> {
-    let text = required(field, value)?;
-    text.parse().map_err(|_| {
-        Problem::bad_request(format!(
-            "{field}: unsupported asset {text:?}; supported: {}",
-            Asset::supported_list()
-        ))
-    })
-}
-
-fn uuid_or_zero(field: &str, value: Option<String>) -> ApiResult<String> {
-    match value {
-        None => Ok(ZERO_UUID.to_string()),
-        Some(text) => Ok(parse_uuid(field, &text)?.to_string()),
-    }
-}
-
-fn checked_metadata(metadata: Option<BTreeMap<String, String>>) -> ApiResult<Option<String>> {
-    let Some(map) = metadata else { return Ok(None) };
-    if map.len() > MAX_METADATA_ENTRIES {
-        return Err(Problem::bad_request(format!(
-            "metadata holds at most {MAX_METADATA_ENTRIES} entries"
-        )));
-    }
-    if map
-        .iter()
-        .any(|(k, v)| k.is_empty() || k.len() > MAX_METADATA_TEXT || v.len() > MAX_METADATA_TEXT)
-    {
-        return Err(Problem::bad_request(format!(
-            "metadata keys must be 1 to {MAX_METADATA_TEXT} bytes and values at most {MAX_METADATA_TEXT} bytes"
-        )));
-    }
-    Ok(Some(
-        serde_json::to_string(&map).map_err(Problem::internal)?,
-    ))
 }
 
 pub async fn create(
@@ -209,39 +167,18 @@ pub async fn create(
     };
     match app.batcher.create(request.clone()).await? {
         CreateOutcome::Created(c) => Ok(Json(conversion_body(c))),
-        CreateOutcome::InsufficientFunds { available } => {
-            Err(insufficient_funds(&request, available))
-        }
-        CreateOutcome::RefIdExists(existing) => Err(Problem::typed(
-            StatusCode::CONFLICT,
-            "already-exists",
-            "Already Exists",
-            format!(
-                "conversion already exists with ref_id '{}'",
-                existing.ref_id.clone().unwrap_or_default()
-            ),
-            json!({ "existing": conversion_body(*existing) }),
+        CreateOutcome::InsufficientFunds { available } => Err(insufficient_funds(
+            request.source_asset,
+            request.profile_id,
+            &request.amount,
+            available,
+        )),
+        CreateOutcome::RefIdExists(existing) => Err(already_exists(
+            "conversion",
+            &existing.ref_id.clone().unwrap_or_default(),
+            serde_json::to_value(conversion_body(*existing)).map_err(Problem::internal)?,
         )),
     }
-}
-
-fn insufficient_funds(c: &NewConversion, available: i64) -> Problem {
-    let available = format_units(available, c.source_asset);
-    Problem::typed(
-        StatusCode::FORBIDDEN,
-        "insufficient-funds",
-        "Insufficient Funds",
-        format!(
-            "insufficient {} funds in profile {}: {} needed, {available} available",
-            c.source_asset, c.profile_id, c.amount
-        ),
-        json!({
-            "asset": c.source_asset.code(),
-            "needed": c.amount,
-            "available": available,
-            "profile_id": c.profile_id,
-        }),
-    )
 }
 
 fn not_found(id: Uuid, customer: Uuid) -> Problem {

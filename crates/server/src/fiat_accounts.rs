@@ -1,9 +1,1033 @@
-//! Placeholder: routes are filled in by the resource's implementation.
+//! /v2/transfer/fiat-accounts: the bank accounts USD withdrawals go to.
+//!
+//! Review: a new or changed account is PENDING for
+//! `--fiat-account-approval-delay`, after which the approver makes it
+//! APPROVED. With the default delay of 0s it is APPROVED in the very response
+//! that creates or changes it, so it can be used at once.
+//!
+//! Delete: the account is marked deleted. It no longer lists or reads (404)
+//! unless `include_deleted=true` is passed, as the spec provides; its ref_id
+//! stays taken, since a ref_id identifies one request forever.
+//!
+//! List Fiat Accounts abbreviates each account as Paxos does: no owner names,
+//! no mailing addresses, and the account number reduced to its last 4 digits.
+//!
+//! Sandbox (ours): `PUT /v2/sandbox/fiat-accounts/{id}` sets the status
+//! (REJECTED, or PENDING to hold it there) and `fail_withdrawals`.
 
-use axum::Router;
+use std::collections::BTreeMap;
 
-use crate::app::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{self, put};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use stableport_domain::bank::{
+    validate_aba_routing, validate_account_number, validate_bic, validate_iban,
+};
+use stableport_domain::network::{FiatNetwork, WireAccountType};
+use stableport_store::{
+    destination_status, FiatAccount, FiatAccountChange, FiatAccountCreated, FiatAccountFilter,
+    NewFiatAccount, Order, StoreError, TimeRange,
+};
+use uuid::Uuid;
 
-pub fn routes(_sandbox: bool) -> Router<AppState> {
-    Router::new()
+use crate::app::{App, AppState};
+use crate::auth::{scope, Auth};
+use crate::extract::{parse_uuid, JsonBody, Params};
+use crate::pagination::{self, Defaults};
+use crate::problem::{ApiResult, Problem};
+use crate::profiles::ListBody;
+use crate::time;
+
+pub fn routes(sandbox: bool) -> Router<AppState> {
+    let routes = Router::new()
+        .route("/transfer/fiat-accounts", routing::get(list).post(create))
+        .route(
+            "/transfer/fiat-accounts/{id}",
+            routing::get(get).put(update).delete(delete),
+        );
+    if !sandbox {
+        return routes;
+    }
+    routes.route("/sandbox/fiat-accounts/{id}", put(sandbox_update))
+}
+
+const PAGING: Defaults = Defaults {
+    list: "fiat_accounts",
+    limit: 100,
+    max_limit: 1000,
+    order: Order::Desc,
+};
+const MAX_REF_ID: usize = 255;
+const MAX_NAME: usize = 100;
+const MAX_METADATA_ENTRIES: usize = 6;
+const MAX_METADATA_TEXT: usize = 100;
+/// MailingAddress in the spec: at most 35 of these characters per field,
+/// which is what a wire message carries.
+const MAX_ADDRESS_FIELD: usize = 35;
+const ADDRESS_PUNCTUATION: &str = " /?:().,&'+-";
+
+// ---------------------------------------------------------------------------
+// The account as stored and returned. Validated on the way in, so reading it
+// back needs no checks.
+
+/// `fiat_account_owner`; also a crypto address's travel-rule beneficiary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Owner {
+    #[serde(rename = "person_details")]
+    Person {
+        first_name: String,
+        last_name: String,
+    },
+    #[serde(rename = "institution_details")]
+    Institution { name: String },
+}
+
+impl Owner {
+    fn key(&self) -> &'static str {
+        match self {
+            Owner::Person { .. } => "person_details",
+            Owner::Institution { .. } => "institution_details",
+        }
+    }
+}
+
+/// `fiat_network_instructions`: exactly one network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum Instructions {
+    #[serde(rename = "wire")]
+    Wire(Box<Wire>),
+    #[serde(rename = "cubix")]
+    Cubix { account_id: String },
+}
+
+impl Instructions {
+    fn network(&self) -> FiatNetwork {
+        match self {
+            Instructions::Wire(_) => FiatNetwork::Wire,
+            Instructions::Cubix { .. } => FiatNetwork::Cubix,
+        }
+    }
+
+    /// The list view: account number masked, mailing addresses left out.
+    fn abbreviated(mut self) -> Instructions {
+        if let Instructions::Wire(wire) = &mut self {
+            let digits: Vec<char> = wire.account_number.chars().collect();
+            let last4: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+            wire.account_number = format!("XXXX{last4}");
+            wire.fiat_account_owner_address = None;
+            wire.routing_details.bank_address = None;
+            if let Some(intermediary) = &mut wire.intermediary_routing_details {
+                intermediary.bank_address = None;
+            }
+        }
+        self
+    }
+}
+
+/// The addresses are always present when stored; None (shown as null, as in
+/// the spec's list example) only in the abbreviated view.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Wire {
+    account_number: String,
+    fiat_account_owner_address: Option<Address>,
+    routing_details: Routing,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    intermediary_routing_details: Option<Routing>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Routing {
+    routing_number_type: String,
+    routing_number: String,
+    bank_name: String,
+    bank_address: Option<Address>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Address {
+    country: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    province: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    zip_code: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct FiatAccountBody {
+    id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ref_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<String>,
+    fiat_account_owner: Value,
+    fiat_network_instructions: Instructions,
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<BTreeMap<String, String>>,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum View {
+    Full,
+    Abbreviated,
+}
+
+fn stored<T: DeserializeOwned>(json: &str) -> ApiResult<T> {
+    serde_json::from_str(json).map_err(Problem::internal)
+}
+
+fn to_json(value: &impl Serialize) -> ApiResult<String> {
+    serde_json::to_string(value).map_err(Problem::internal)
+}
+
+fn account_body(a: FiatAccount, view: View) -> ApiResult<FiatAccountBody> {
+    let owner: Owner = stored(&a.owner)?;
+    let instructions: Instructions = stored(&a.instructions)?;
+    let (owner, instructions) = match view {
+        View::Full => (
+            serde_json::to_value(&owner).map_err(Problem::internal)?,
+            instructions,
+        ),
+        View::Abbreviated => (json!({ owner.key(): null }), instructions.abbreviated()),
+    };
+    Ok(FiatAccountBody {
+        id: a.id,
+        ref_id: a.ref_id,
+        identity_id: a.identity_id,
+        account_id: a.account_id,
+        fiat_account_owner: owner,
+        fiat_network_instructions: instructions,
+        status: a.status,
+        metadata: a.metadata.as_deref().map(stored).transpose()?,
+        created_at: time::format(a.created_at),
+        updated_at: time::format(a.updated_at),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Requests. Every field is optional, so that a missing one gets a message
+// naming it rather than serde's.
+
+#[derive(Deserialize)]
+pub struct CreateRequest {
+    ref_id: Option<String>,
+    identity_id: Option<String>,
+    account_id: Option<String>,
+    fiat_account_owner: Option<OwnerIn>,
+    fiat_network_instructions: Option<InstructionsIn>,
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OwnerIn {
+    person_details: Option<PersonIn>,
+    institution_details: Option<InstitutionIn>,
+    /// Where the spec's update examples misplace the instructions.
+    fiat_network_instructions: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PersonIn {
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct InstitutionIn {
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct InstructionsIn {
+    wire: Option<WireIn>,
+    cubix: Option<CubixIn>,
+    cbit: Option<Value>,
+    dbs_act: Option<Value>,
+    scb: Option<Value>,
+}
+
+#[derive(Default, Deserialize)]
+pub struct WireIn {
+    account_number: Option<String>,
+    fiat_account_owner_address: Option<AddressIn>,
+    routing_details: Option<RoutingIn>,
+    intermediary_routing_details: Option<RoutingIn>,
+}
+
+#[derive(Default, Deserialize)]
+pub struct RoutingIn {
+    routing_number_type: Option<String>,
+    routing_number: Option<String>,
+    bank_name: Option<String>,
+    bank_address: Option<AddressIn>,
+}
+
+#[derive(Default, Deserialize)]
+pub struct AddressIn {
+    country: Option<String>,
+    address1: Option<String>,
+    address2: Option<String>,
+    city: Option<String>,
+    province: Option<String>,
+    zip_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CubixIn {
+    account_id: Option<String>,
+}
+
+fn bad(detail: impl Into<String>) -> Problem {
+    Problem::bad_request(detail)
+}
+
+fn required<T>(field: &str, value: Option<T>) -> ApiResult<T> {
+    value.ok_or_else(|| bad(format!("{field} is required")))
+}
+
+/// A name as a bank prints it: not blank, no control characters.
+fn name(field: &str, value: Option<String>) -> ApiResult<String> {
+    let value = required(field, value)?;
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME {
+        return Err(bad(format!("{field} must be 1 to {MAX_NAME} characters")));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(bad(format!("{field} must not contain control characters")));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Exactly one of a person (first and last name) or an institution (name).
+pub(crate) fn checked_owner(field: &str, owner: Option<OwnerIn>) -> ApiResult<Owner> {
+    let owner = owner.ok_or_else(|| {
+        bad(format!(
+            "{field} is required: set person_details or institution_details"
+        ))
+    })?;
+    if owner.fiat_network_instructions.is_some() {
+        return Err(bad(format!(
+            "{field}.fiat_network_instructions: fiat_network_instructions belongs at the top level of the body"
+        )));
+    }
+    match (owner.person_details, owner.institution_details) {
+        (Some(person), None) => Ok(Owner::Person {
+            first_name: name(
+                &format!("{field}.person_details.first_name"),
+                person.first_name,
+            )?,
+            last_name: name(
+                &format!("{field}.person_details.last_name"),
+                person.last_name,
+            )?,
+        }),
+        (None, Some(institution)) => Ok(Owner::Institution {
+            name: name(
+                &format!("{field}.institution_details.name"),
+                institution.name,
+            )?,
+        }),
+        (Some(_), Some(_)) => Err(bad(format!(
+            "{field} must set only one of person_details and institution_details"
+        ))),
+        (None, None) => Err(bad(format!(
+            "{field} must set person_details or institution_details"
+        ))),
+    }
+}
+
+fn checked_instructions(instructions: Option<InstructionsIn>) -> ApiResult<Instructions> {
+    const FIELD: &str = "fiat_network_instructions";
+    let i = instructions.ok_or_else(|| bad(format!("{FIELD} is required: set wire or cubix")))?;
+    for (kind, given) in [
+        ("cbit", i.cbit.is_some()),
+        ("dbs_act", i.dbs_act.is_some()),
+        ("scb", i.scb.is_some()),
+    ] {
+        if given {
+            return Err(bad(format!(
+                "{FIELD}.{kind} is not supported; supported: wire, cubix"
+            )));
+        }
+    }
+    match (i.wire, i.cubix) {
+        (Some(wire), None) => checked_wire(wire).map(|w| Instructions::Wire(Box::new(w))),
+        (None, Some(cubix)) => {
+            let field = format!("{FIELD}.cubix.account_id");
+            let id = required(&field, cubix.account_id)?;
+            Ok(Instructions::Cubix {
+                account_id: parse_uuid(&field, &id)?.to_string(),
+            })
+        }
+        (Some(_), Some(_)) => Err(bad(format!(
+            "{FIELD} must set exactly one of wire and cubix, not both"
+        ))),
+        (None, None) => Err(bad(format!("{FIELD} must set one of wire or cubix"))),
+    }
+}
+
+fn checked_wire(wire: WireIn) -> ApiResult<Wire> {
+    const FIELD: &str = "fiat_network_instructions.wire";
+    let (routing, kind) =
+        checked_routing(&format!("{FIELD}.routing_details"), wire.routing_details)?;
+    let intermediary = wire
+        .intermediary_routing_details
+        .map(|r| checked_routing(&format!("{FIELD}.intermediary_routing_details"), Some(r)))
+        .transpose()?
+        .map(|(routing, _)| routing);
+    let account_number = checked_account_number(
+        &format!("{FIELD}.account_number"),
+        wire.account_number,
+        kind,
+    )?;
+    let owner_address = checked_address(
+        &format!("{FIELD}.fiat_account_owner_address"),
+        wire.fiat_account_owner_address,
+    )?;
+    Ok(Wire {
+        account_number,
+        fiat_account_owner_address: Some(owner_address),
+        routing_details: routing,
+        intermediary_routing_details: intermediary,
+    })
+}
+
+/// The bank: an ABA routing number (checksummed) or a SWIFT/BIC code.
+fn checked_routing(
+    field: &str,
+    routing: Option<RoutingIn>,
+) -> ApiResult<(Routing, WireAccountType)> {
+    let r = required(field, routing)?;
+    let kind_field = format!("{field}.routing_number_type");
+    let kind_text = required(&kind_field, r.routing_number_type)?;
+    let kind: WireAccountType = kind_text
+        .parse()
+        .map_err(|e| bad(format!("{kind_field}: {e}")))?;
+    let number_field = format!("{field}.routing_number");
+    let number = required(&number_field, r.routing_number)?;
+    match kind {
+        WireAccountType::Aba => validate_aba_routing(&number),
+        WireAccountType::Swift => validate_bic(&number),
+    }
+    .map_err(|e| bad(format!("{number_field}: {e}")))?;
+    let routing = Routing {
+        routing_number_type: kind.code().to_string(),
+        routing_number: number,
+        bank_name: name(&format!("{field}.bank_name"), r.bank_name)?,
+        bank_address: Some(checked_address(
+            &format!("{field}.bank_address"),
+            r.bank_address,
+        )?),
+    };
+    Ok((routing, kind))
+}
+
+/// US (ABA) accounts have plain account numbers. Abroad, an account number
+/// that starts with two letters is an IBAN (no other scheme does); it is
+/// checked and kept in its compact form.
+fn checked_account_number(
+    field: &str,
+    number: Option<String>,
+    kind: WireAccountType,
+) -> ApiResult<String> {
+    let number = required(field, number)?;
+    let looks_like_iban = number
+        .as_bytes()
+        .get(..2)
+        .is_some_and(|b| b.iter().all(u8::is_ascii_alphabetic));
+    match kind {
+        WireAccountType::Swift if looks_like_iban => validate_iban(&number),
+        WireAccountType::Aba if looks_like_iban => {
+            return Err(bad(format!(
+                "{field} looks like an IBAN, which US (ABA) wires do not use; \
+                 send it with routing_number_type SWIFT and the bank's BIC"
+            )))
+        }
+        _ => validate_account_number(&number).map(|()| number),
+    }
+    .map_err(|e| bad(format!("{field}: {e}")))
+}
+
+/// A MailingAddress; empty optional parts are dropped, as in the spec's
+/// examples (`address2: ''`).
+fn checked_address(field: &str, address: Option<AddressIn>) -> ApiResult<Address> {
+    let a = required(field, address)?;
+    let part = |name: &str, value: Option<String>| -> ApiResult<Option<String>> {
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        if value.chars().count() > MAX_ADDRESS_FIELD {
+            return Err(bad(format!(
+                "{field}.{name} must be at most {MAX_ADDRESS_FIELD} characters"
+            )));
+        }
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ADDRESS_PUNCTUATION.contains(c))
+        {
+            return Err(bad(format!(
+                "{field}.{name} may contain only A-Z, a-z, 0-9, spaces and {}",
+                ADDRESS_PUNCTUATION.trim()
+            )));
+        }
+        Ok(Some(value))
+    };
+    Ok(Address {
+        country: part("country", a.country)?
+            .ok_or_else(|| bad(format!("{field}.country is required")))?,
+        address1: part("address1", a.address1)?,
+        address2: part("address2", a.address2)?,
+        city: part("city", a.city)?,
+        province: part("province", a.province)?,
+        zip_code: part("zip_code", a.zip_code)?,
+    })
+}
+
+fn checked_metadata(metadata: Option<BTreeMap<String, String>>) -> ApiResult<Option<String>> {
+    let Some(map) = metadata else { return Ok(None) };
+    if map.len() > MAX_METADATA_ENTRIES {
+        return Err(bad(format!(
+            "metadata holds at most {MAX_METADATA_ENTRIES} key/value pairs, not {}",
+            map.len()
+        )));
+    }
+    for (key, value) in &map {
+        if key.is_empty() || key.chars().count() > MAX_METADATA_TEXT {
+            return Err(bad(format!(
+                "metadata keys must be 1 to {MAX_METADATA_TEXT} characters"
+            )));
+        }
+        if value.chars().count() > MAX_METADATA_TEXT {
+            return Err(bad(format!(
+                "metadata.{key} must be at most {MAX_METADATA_TEXT} characters"
+            )));
+        }
+    }
+    to_json(&map).map(Some)
+}
+
+fn checked_ref_id(ref_id: Option<String>) -> ApiResult<Option<String>> {
+    match ref_id {
+        Some(r) if r.is_empty() || r.chars().count() > MAX_REF_ID => {
+            Err(bad(format!("ref_id must be 1 to {MAX_REF_ID} characters")))
+        }
+        other => Ok(other),
+    }
+}
+
+fn optional_uuid(field: &str, value: Option<String>) -> ApiResult<Option<String>> {
+    value
+        .map(|v| parse_uuid(field, &v).map(|id| id.to_string()))
+        .transpose()
+}
+
+/// When a new or changed account is due for approval.
+fn approve_after(app: &App, now: i64) -> i64 {
+    let delay =
+        i64::try_from(app.config.fiat_account_approval_delay.as_micros()).unwrap_or(i64::MAX);
+    now.saturating_add(delay)
+}
+
+fn not_found(id: Uuid, customer: Uuid) -> Problem {
+    Problem::not_found(format!(
+        "fiat account with id {id} not found for customer with id {customer}"
+    ))
+}
+
+fn store_problem(e: StoreError, id: Uuid, customer: Uuid) -> Problem {
+    match e {
+        StoreError::NotFound => not_found(id, customer),
+        other => other.into(),
+    }
+}
+
+/// The caller's account; a deleted one only when asked for.
+async fn owned(app: &App, auth: &Auth, id: Uuid, include_deleted: bool) -> ApiResult<FiatAccount> {
+    app.store
+        .fiat_account(auth.customer, id)
+        .await?
+        .filter(|a| include_deleted || !a.deleted)
+        .ok_or_else(|| not_found(id, auth.customer))
+}
+
+// ---------------------------------------------------------------------------
+// Handlers.
+
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateRequest>,
+) -> ApiResult<Json<FiatAccountBody>> {
+    auth.require(scope::WRITE_FIAT_ACCOUNT)?;
+    let owner = checked_owner("fiat_account_owner", body.fiat_account_owner)?;
+    let instructions = checked_instructions(body.fiat_network_instructions)?;
+    let ref_id = checked_ref_id(body.ref_id)?;
+    let identity_id = optional_uuid("identity_id", body.identity_id)?;
+    let account_id = optional_uuid("account_id", body.account_id)?;
+    let metadata = checked_metadata(body.metadata)?;
+
+    let now = time::now();
+    let new = NewFiatAccount {
+        id: Uuid::new_v4(),
+        customer_id: auth.customer,
+        ref_id,
+        identity_id,
+        account_id,
+        owner: to_json(&owner)?,
+        network: instructions.network(),
+        instructions: to_json(&instructions)?,
+        metadata,
+        now,
+        approve_after: approve_after(&app, now),
+    };
+    match app.store.create_fiat_account(&new).await? {
+        FiatAccountCreated::Created(account) => Ok(Json(account_body(account, View::Full)?)),
+        FiatAccountCreated::RefIdExists(existing) => Err(Problem::typed(
+            StatusCode::CONFLICT,
+            "already-exists",
+            "Already Exists",
+            format!(
+                "fiat account already exists with ref_id '{}'",
+                existing.ref_id.clone().unwrap_or_default()
+            ),
+            json!({ "existing": account_body(existing, View::Full)? }),
+        )),
+    }
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<FiatAccountBody>> {
+    auth.require(scope::READ_FIAT_ACCOUNT)?;
+    let id = parse_uuid("id", &id)?;
+    let include_deleted = bool_param(&params, "include_deleted")?.unwrap_or(false);
+    let account = owned(&app, &auth, id, include_deleted).await?;
+    Ok(Json(account_body(account, View::Full)?))
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    auth: Auth,
+    params: Params,
+) -> ApiResult<Json<ListBody<FiatAccountBody>>> {
+    auth.require(scope::READ_FIAT_ACCOUNT)?;
+    let filter = FiatAccountFilter {
+        ids: uuid_list(&params, "ids")?,
+        ref_ids: limited_list(&params, "ref_ids")?
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        created_at: created_at_range(&params)?,
+        include_deleted: bool_param(&params, "include_deleted")?.unwrap_or(false),
+        page: pagination::page(&params, &app.keys, &PAGING)?,
+    };
+    check_order_by(&params)?;
+    let rows = app.store.list_fiat_accounts(auth.customer, &filter).await?;
+    let (rows, next_page_cursor) =
+        pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |a| {
+            (a.created_at, a.id.to_string())
+        });
+    Ok(Json(ListBody {
+        items: rows
+            .into_iter()
+            .map(|a| account_body(a, View::Abbreviated))
+            .collect::<ApiResult<_>>()?,
+        next_page_cursor,
+    }))
+}
+
+/// TransferPublicUpdateFiatAccountBody: only what may change. Empty strings
+/// and nulls are ignored, as the spec says.
+#[derive(Deserialize)]
+pub struct UpdateRequest {
+    fiat_account_owner: Option<OwnerIn>,
+    fiat_network_instructions: Option<UpdateInstructionsIn>,
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+pub struct UpdateInstructionsIn {
+    wire: Option<WireIn>,
+    cubix: Option<Value>,
+    cbit: Option<Value>,
+    dbs_act: Option<Value>,
+    scb: Option<Value>,
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateRequest>,
+) -> ApiResult<Json<FiatAccountBody>> {
+    auth.require(scope::WRITE_FIAT_ACCOUNT)?;
+    let id = parse_uuid("id", &id)?;
+    if body.fiat_account_owner.is_none()
+        && body.fiat_network_instructions.is_none()
+        && body.metadata.is_none()
+    {
+        return Err(bad(
+            "nothing to update: set fiat_account_owner, fiat_network_instructions or metadata",
+        ));
+    }
+    let current = owned(&app, &auth, id, false).await?;
+    let mut owner: Owner = stored(&current.owner)?;
+    let mut instructions: Instructions = stored(&current.instructions)?;
+    if let Some(patch) = body.fiat_account_owner {
+        owner = updated_owner(owner, patch)?;
+    }
+    if let Some(patch) = body.fiat_network_instructions {
+        instructions = updated_instructions(instructions, patch)?;
+    }
+    let metadata = updated_metadata(current.metadata.as_deref(), body.metadata)?;
+
+    let now = time::now();
+    let change = FiatAccountChange {
+        owner: to_json(&owner)?,
+        instructions: to_json(&instructions)?,
+        metadata,
+        now,
+        approve_after: approve_after(&app, now),
+    };
+    let updated = app
+        .store
+        .update_fiat_account(&current, &change)
+        .await
+        .map_err(|e| store_problem(e, id, auth.customer))?;
+    Ok(Json(account_body(updated, View::Full)?))
+}
+
+fn nonempty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// Changes names within the owner's kind; the kind itself cannot change.
+fn updated_owner(current: Owner, patch: OwnerIn) -> ApiResult<Owner> {
+    const FIELD: &str = "fiat_account_owner";
+    let merged = match (current, patch.person_details, patch.institution_details) {
+        (current, None, None) if patch.fiat_network_instructions.is_none() => return Ok(current),
+        (
+            Owner::Person {
+                first_name,
+                last_name,
+            },
+            Some(person),
+            None,
+        ) => OwnerIn {
+            person_details: Some(PersonIn {
+                first_name: nonempty(person.first_name).or(Some(first_name)),
+                last_name: nonempty(person.last_name).or(Some(last_name)),
+            }),
+            institution_details: None,
+            fiat_network_instructions: patch.fiat_network_instructions,
+        },
+        (Owner::Institution { name }, None, Some(institution)) => OwnerIn {
+            person_details: None,
+            institution_details: Some(InstitutionIn {
+                name: nonempty(institution.name).or(Some(name)),
+            }),
+            fiat_network_instructions: patch.fiat_network_instructions,
+        },
+        (Owner::Person { .. }, None, Some(_)) => {
+            return Err(bad(format!(
+                "{FIELD} cannot be changed from person to institution"
+            )))
+        }
+        (Owner::Institution { .. }, Some(_), None) => {
+            return Err(bad(format!(
+                "{FIELD} cannot be changed from institution to person"
+            )))
+        }
+        // Both kinds, or the misplaced instructions: the shared checks say which.
+        (_, person, institution) => OwnerIn {
+            person_details: person,
+            institution_details: institution,
+            fiat_network_instructions: patch.fiat_network_instructions,
+        },
+    };
+    checked_owner(FIELD, Some(merged))
+}
+
+/// Changes a wire's mailing addresses and bank names. Account and routing
+/// numbers identify the account: a different one needs a new account.
+fn updated_instructions(
+    current: Instructions,
+    patch: UpdateInstructionsIn,
+) -> ApiResult<Instructions> {
+    const FIELD: &str = "fiat_network_instructions";
+    for (kind, given) in [
+        ("cubix", patch.cubix.is_some()),
+        ("cbit", patch.cbit.is_some()),
+        ("dbs_act", patch.dbs_act.is_some()),
+        ("scb", patch.scb.is_some()),
+    ] {
+        if given {
+            return Err(bad(format!(
+                "{FIELD}.{kind} cannot be updated; only a wire's addresses and bank names can, so create a new fiat account instead"
+            )));
+        }
+    }
+    let Some(patch) = patch.wire else {
+        return Ok(current);
+    };
+    let Instructions::Wire(wire) = current else {
+        return Err(bad(format!(
+            "{FIELD}.wire cannot be updated on a CUBIX account"
+        )));
+    };
+    let wire = *wire;
+    let account_number = unchanged(
+        &format!("{FIELD}.wire.account_number"),
+        patch.account_number,
+        &wire.account_number,
+    )?;
+    let routing_details = Some(updated_routing(
+        &format!("{FIELD}.wire.routing_details"),
+        &wire.routing_details,
+        patch.routing_details,
+    )?);
+    let intermediary_routing_details = match (wire.intermediary_routing_details, patch.intermediary_routing_details) {
+        (current, None) => current.as_ref().map(routing_in),
+        (Some(current), Some(patch)) => Some(updated_routing(
+            &format!("{FIELD}.wire.intermediary_routing_details"),
+            &current,
+            Some(patch),
+        )?),
+        (None, Some(_)) => {
+            return Err(bad(format!(
+                "{FIELD}.wire.intermediary_routing_details cannot be updated: this account has no intermediary bank"
+            )))
+        }
+    };
+    let owner_address = wire
+        .fiat_account_owner_address
+        .as_ref()
+        .map(address_in)
+        .unwrap_or_default()
+        .overlaid(patch.fiat_account_owner_address);
+    checked_wire(WireIn {
+        account_number: Some(account_number),
+        fiat_account_owner_address: Some(owner_address),
+        routing_details,
+        intermediary_routing_details,
+    })
+    .map(|w| Instructions::Wire(Box::new(w)))
+}
+
+/// A field that may be repeated in an update but not changed.
+fn unchanged(field: &str, given: Option<String>, current: &str) -> ApiResult<String> {
+    match nonempty(given) {
+        Some(given) if given != current => Err(bad(format!(
+            "{field} cannot be changed; create a new fiat account instead"
+        ))),
+        _ => Ok(current.to_string()),
+    }
+}
+
+fn updated_routing(
+    field: &str,
+    current: &Routing,
+    patch: Option<RoutingIn>,
+) -> ApiResult<RoutingIn> {
+    let mut merged = routing_in(current);
+    let Some(patch) = patch else {
+        return Ok(merged);
+    };
+    unchanged(
+        &format!("{field}.routing_number_type"),
+        patch.routing_number_type,
+        &current.routing_number_type,
+    )?;
+    unchanged(
+        &format!("{field}.routing_number"),
+        patch.routing_number,
+        &current.routing_number,
+    )?;
+    if let Some(bank_name) = nonempty(patch.bank_name) {
+        merged.bank_name = Some(bank_name);
+    }
+    merged.bank_address = Some(
+        merged
+            .bank_address
+            .unwrap_or_default()
+            .overlaid(patch.bank_address),
+    );
+    Ok(merged)
+}
+
+fn routing_in(r: &Routing) -> RoutingIn {
+    RoutingIn {
+        routing_number_type: Some(r.routing_number_type.clone()),
+        routing_number: Some(r.routing_number.clone()),
+        bank_name: Some(r.bank_name.clone()),
+        bank_address: r.bank_address.as_ref().map(address_in),
+    }
+}
+
+fn address_in(a: &Address) -> AddressIn {
+    AddressIn {
+        country: Some(a.country.clone()),
+        address1: a.address1.clone(),
+        address2: a.address2.clone(),
+        city: a.city.clone(),
+        province: a.province.clone(),
+        zip_code: a.zip_code.clone(),
+    }
+}
+
+impl AddressIn {
+    /// This address with the patch's non-empty parts in place of its own.
+    fn overlaid(self, patch: Option<AddressIn>) -> AddressIn {
+        let Some(p) = patch else { return self };
+        AddressIn {
+            country: nonempty(p.country).or(self.country),
+            address1: nonempty(p.address1).or(self.address1),
+            address2: nonempty(p.address2).or(self.address2),
+            city: nonempty(p.city).or(self.city),
+            province: nonempty(p.province).or(self.province),
+            zip_code: nonempty(p.zip_code).or(self.zip_code),
+        }
+    }
+}
+
+/// New keys are added and existing ones changed; empty values are ignored.
+fn updated_metadata(
+    current: Option<&str>,
+    patch: Option<BTreeMap<String, String>>,
+) -> ApiResult<Option<String>> {
+    let Some(patch) = patch else {
+        return Ok(current.map(str::to_string));
+    };
+    let mut merged: BTreeMap<String, String> = current.map(stored).transpose()?.unwrap_or_default();
+    merged.extend(patch.into_iter().filter(|(_, v)| !v.is_empty()));
+    checked_metadata(Some(merged))
+}
+
+pub async fn delete(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    auth.require(scope::WRITE_FIAT_ACCOUNT)?;
+    let id = parse_uuid("id", &id)?;
+    app.store
+        .delete_fiat_account(auth.customer, id, time::now())
+        .await
+        .map_err(|e| store_problem(e, id, auth.customer))?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct SandboxRequest {
+    status: Option<String>,
+    fail_withdrawals: Option<bool>,
+}
+
+/// Sandbox: decides the review (REJECTED, APPROVED, or PENDING to hold it
+/// there) and makes withdrawals to the account fail or succeed.
+pub async fn sandbox_update(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SandboxRequest>,
+) -> ApiResult<Json<FiatAccountBody>> {
+    auth.require(scope::WRITE_FIAT_ACCOUNT)?;
+    let id = parse_uuid("id", &id)?;
+    if body.status.is_none() && body.fail_withdrawals.is_none() {
+        return Err(bad("nothing to change: set status or fail_withdrawals"));
+    }
+    let status = body
+        .status
+        .map(|s| {
+            destination_status::ALL
+                .into_iter()
+                .find(|known| *known == s)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "status must be one of {}, got {s:?}",
+                        destination_status::ALL.join(", ")
+                    ))
+                })
+        })
+        .transpose()?;
+    let account = app
+        .store
+        .sandbox_fiat_account(
+            auth.customer,
+            id,
+            status,
+            body.fail_withdrawals,
+            time::now(),
+        )
+        .await
+        .map_err(|e| store_problem(e, id, auth.customer))?;
+    Ok(Json(account_body(account, View::Full)?))
+}
+
+// ---------------------------------------------------------------------------
+// Query parameters shared with the crypto address list.
+
+/// Most list filters take at most 100 values.
+const MAX_FILTER_VALUES: usize = 100;
+
+pub(crate) fn limited_list<'a>(params: &'a Params, name: &str) -> ApiResult<Vec<&'a str>> {
+    let values = params.all(name);
+    if values.len() > MAX_FILTER_VALUES {
+        return Err(bad(format!(
+            "{name} accepts at most {MAX_FILTER_VALUES} values"
+        )));
+    }
+    Ok(values)
+}
+
+pub(crate) fn uuid_list(params: &Params, name: &str) -> ApiResult<Vec<Uuid>> {
+    limited_list(params, name)?
+        .into_iter()
+        .map(|id| parse_uuid(name, id))
+        .collect()
+}
+
+pub(crate) fn bool_param(params: &Params, name: &str) -> ApiResult<Option<bool>> {
+    match params.one(name)? {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(bad(format!(
+            "query parameter {name} must be true or false, got {other:?}"
+        ))),
+    }
+}
+
+pub(crate) fn created_at_range(params: &Params) -> ApiResult<TimeRange> {
+    Ok(TimeRange {
+        lt: params.time("created_at.lt")?,
+        lte: params.time("created_at.lte")?,
+        eq: params.time("created_at.eq")?,
+        gte: params.time("created_at.gte")?,
+        gt: params.time("created_at.gt")?,
+    })
+}
+
+pub(crate) fn check_order_by(params: &Params) -> ApiResult<()> {
+    match params.one("order_by")? {
+        None | Some("CREATED_AT") => Ok(()),
+        Some(other) => Err(bad(format!("order_by must be CREATED_AT, got {other:?}"))),
+    }
 }

@@ -11,6 +11,7 @@ pub mod conversions;
 pub mod crypto_addresses;
 pub mod extract;
 pub mod fiat_accounts;
+pub mod fields;
 pub mod oauth;
 pub mod orchestrations;
 pub mod pagination;

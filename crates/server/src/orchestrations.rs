@@ -1,9 +1,447 @@
-//! Placeholder: routes are filled in by the resource's implementation.
+//! /v2/orchestration/orchestrations: move and convert funds from a profile
+//! to a profile, a bank account or a crypto address.
 
-use axum::Router;
+use std::collections::BTreeMap;
 
-use crate::app::AppState;
+use axum::extract::{Path, State};
+use axum::routing::{self, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use stableport_domain::orchestration::{check_route, DestinationKind, OrchestrationStatus};
+use stableport_domain::{Amount, Asset};
+use stableport_store::{
+    Destination, NewOrchestration, Orchestration, OrchestrationFilter, OrchestrationOutcome, Order,
+    StoreError, TimeRange,
+};
+use uuid::Uuid;
 
-pub fn routes(_sandbox: bool) -> Router<AppState> {
-    Router::new()
+use crate::app::{App, AppState};
+use crate::auth::{scope, Auth};
+use crate::config::Settlement;
+use crate::extract::{parse_uuid, JsonBody, Params};
+use crate::fields::{
+    already_exists, asset_field, checked_metadata, insufficient_funds, required, uuid_or_zero,
+};
+use crate::pagination::{self, Defaults};
+use crate::problem::{ApiResult, Problem};
+use crate::profiles::{owned_profile, ListBody};
+use crate::time;
+
+pub fn routes(sandbox: bool) -> Router<AppState> {
+    let routes = Router::new()
+        .route(
+            "/orchestration/orchestrations",
+            routing::get(list).post(create),
+        )
+        .route("/orchestration/orchestrations/{id}", routing::get(get));
+    if !sandbox {
+        return routes;
+    }
+    routes.route(
+        "/sandbox/orchestration/orchestrations/{id}/release",
+        post(release),
+    )
+}
+
+const PAGING: Defaults = Defaults {
+    list: "orchestrations",
+    limit: 100,
+    max_limit: 1000,
+    order: Order::Desc,
+};
+const MAX_FILTER_VALUES: usize = 100;
+const MAX_REF_ID: usize = 255;
+const MAX_MEMO: usize = 140;
+
+#[derive(Serialize)]
+pub struct OrchestrationBody {
+    id: Uuid,
+    profile_id: Uuid,
+    identity_id: String,
+    account_id: String,
+    customer_id: Uuid,
+    ref_id: String,
+    source_asset: &'static str,
+    destination_asset: &'static str,
+    source_amount: String,
+    source_transfer: Value,
+    destination_transfer: Value,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fail_reason: Option<Value>,
+    source: Value,
+    destination: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    orchestration_rule_id: Option<Uuid>,
+    created_at: String,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Value>,
+}
+
+pub fn orchestration_body(o: Orchestration) -> OrchestrationBody {
+    let destination = match &o.destination {
+        Destination::Profile(profile) => json!({ "profile": { "profile_id": profile } }),
+        Destination::Fiat {
+            bank_account_id,
+            memo,
+            ..
+        } => {
+            json!({ "fiat": { "bank_account_id": bank_account_id, "memo": memo } })
+        }
+        Destination::Crypto {
+            address_id,
+            address,
+            network,
+        } => {
+            json!({ "crypto": { "address_id": address_id, "address": address, "network": network.code() } })
+        }
+    };
+    OrchestrationBody {
+        id: o.id,
+        profile_id: o.profile_id,
+        identity_id: o.identity_id,
+        account_id: o.account_id,
+        customer_id: o.customer_id,
+        ref_id: o.ref_id,
+        source_asset: o.source_asset.code(),
+        destination_asset: o.destination_asset.code(),
+        source_amount: o.source_amount,
+        source_transfer: json!({ "transfer_id": o.source_transfer.id, "status": o.source_transfer.status }),
+        destination_transfer: json!({ "transfer_id": o.destination_transfer.id, "status": o.destination_transfer.status }),
+        status: o.status.as_str(),
+        fail_reason: o.fail_reason.map(|detail| json!({ "detail": detail })),
+        source: json!({ "profile": { "profile_id": o.profile_id } }),
+        destination,
+        orchestration_rule_id: o.rule_id,
+        created_at: time::format(o.created_at),
+        updated_at: time::format(o.updated_at),
+        metadata: o.metadata.and_then(|m| serde_json::from_str(&m).ok()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ProfileRef {
+    profile_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SourceRequest {
+    profile: Option<ProfileRef>,
+}
+
+#[derive(Deserialize)]
+pub struct FiatRef {
+    bank_account_id: Option<String>,
+    memo: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CryptoRef {
+    address_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DestinationRequest {
+    profile: Option<ProfileRef>,
+    fiat: Option<FiatRef>,
+    crypto: Option<CryptoRef>,
+}
+
+#[derive(Deserialize)]
+pub struct CreateRequest {
+    ref_id: Option<String>,
+    source_asset: Option<String>,
+    destination_asset: Option<String>,
+    source_amount: Option<String>,
+    source: Option<SourceRequest>,
+    destination: Option<DestinationRequest>,
+    identity_id: Option<String>,
+    account_id: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+/// Resolves the one destination the request names to something the
+/// customer owns and that can receive funds now.
+async fn resolve_destination(
+    app: &App,
+    auth: &Auth,
+    d: DestinationRequest,
+) -> ApiResult<Destination> {
+    match (d.profile, d.fiat, d.crypto) {
+        (Some(p), None, None) => {
+            let raw = required("destination.profile.profile_id", p.profile_id)?;
+            let profile = owned_profile(app, auth, "destination.profile.profile_id", &raw).await?;
+            Ok(Destination::Profile(profile.id))
+        }
+        (None, Some(f), None) => {
+            let raw = required("destination.fiat.bank_account_id", f.bank_account_id)?;
+            let id = parse_uuid("destination.fiat.bank_account_id", &raw)?;
+            if f.memo
+                .as_ref()
+                .is_some_and(|m| m.chars().count() > MAX_MEMO)
+            {
+                return Err(Problem::bad_request(format!(
+                    "destination.fiat.memo must be at most {MAX_MEMO} characters"
+                )));
+            }
+            let account = app
+                .store
+                .fiat_account(auth.customer, id)
+                .await?
+                .filter(|a| !a.deleted)
+                .ok_or_else(|| {
+                    Problem::not_found(format!(
+                        "fiat account with id {id} not found for customer with id {}",
+                        auth.customer
+                    ))
+                })?;
+            if account.status != "APPROVED" {
+                return Err(Problem::bad_request(format!(
+                    "fiat account {id} is {}; withdrawals need an APPROVED fiat account",
+                    account.status
+                )));
+            }
+            Ok(Destination::Fiat {
+                bank_account_id: id,
+                memo: f.memo,
+                network: account.network.code().to_string(),
+            })
+        }
+        (None, None, Some(c)) => {
+            let raw = required("destination.crypto.address_id", c.address_id)?;
+            let id = parse_uuid("destination.crypto.address_id", &raw)?;
+            let address = app
+                .store
+                .crypto_address(auth.customer, id)
+                .await?
+                .ok_or_else(|| {
+                    Problem::not_found(format!(
+                        "crypto destination address with id {id} not found for customer with id {}",
+                        auth.customer
+                    ))
+                })?;
+            Ok(Destination::Crypto {
+                address_id: id,
+                address: address.address,
+                network: address.network,
+            })
+        }
+        _ => Err(Problem::bad_request(
+            "destination must name exactly one of profile, fiat or crypto",
+        )),
+    }
+}
+
+fn kind_of(d: &Destination) -> DestinationKind {
+    match d {
+        Destination::Profile(_) => DestinationKind::Profile,
+        Destination::Fiat { .. } => DestinationKind::Fiat,
+        Destination::Crypto { .. } => DestinationKind::Crypto,
+    }
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateRequest>,
+) -> ApiResult<Json<OrchestrationBody>> {
+    auth.require(scope::WRITE_ORCHESTRATION)?;
+    let ref_id = required("ref_id", body.ref_id)?;
+    if ref_id.is_empty() || ref_id.chars().count() > MAX_REF_ID {
+        return Err(Problem::bad_request(format!(
+            "ref_id must be 1 to {MAX_REF_ID} characters"
+        )));
+    }
+    let source_asset = asset_field("source_asset", body.source_asset)?;
+    let destination_asset = asset_field("destination_asset", body.destination_asset)?;
+    let amount_text = required("source_amount", body.source_amount)?;
+    let decimals = source_asset.decimals().min(destination_asset.decimals());
+    let amount = Amount::parse(&amount_text, decimals).map_err(|e| {
+        Problem::bad_request(format!(
+            "source_amount {amount_text:?} {e} for {source_asset} -> {destination_asset}"
+        ))
+    })?;
+    let identity_id = uuid_or_zero("identity_id", body.identity_id)?;
+    let account_id = uuid_or_zero("account_id", body.account_id)?;
+    let metadata = checked_metadata(body.metadata)?;
+    let source_profile = body
+        .source
+        .and_then(|s| s.profile)
+        .ok_or_else(|| Problem::bad_request("source.profile.profile_id is required"))?;
+    let source_raw = required("source.profile.profile_id", source_profile.profile_id)?;
+    let destination = body
+        .destination
+        .ok_or_else(|| Problem::bad_request("destination is required"))?;
+    let profile = owned_profile(&app, &auth, "source.profile.profile_id", &source_raw).await?;
+    let destination = resolve_destination(&app, &auth, destination).await?;
+    let same_profile = destination == Destination::Profile(profile.id);
+    check_route(
+        source_asset,
+        destination_asset,
+        kind_of(&destination),
+        same_profile,
+    )
+    .map_err(|e| Problem::bad_request(e.to_string()))?;
+
+    let now = time::now();
+    let request = NewOrchestration {
+        id: Uuid::new_v4(),
+        customer_id: auth.customer,
+        profile_id: profile.id,
+        identity_id,
+        account_id,
+        ref_id,
+        source_asset,
+        destination_asset,
+        source_amount: amount.to_string(),
+        source_units: amount.units(source_asset),
+        destination_units: amount.units(destination_asset),
+        destination,
+        rule_id: None,
+        metadata,
+        now,
+        next_step_at: match app.config.settlement {
+            Settlement::After(delay) => {
+                Some(now.saturating_add(i64::try_from(delay.as_micros()).unwrap_or(i64::MAX)))
+            }
+            Settlement::Manual => None,
+        },
+    };
+    match app.store.create_orchestration(&request).await? {
+        OrchestrationOutcome::Created(o) => Ok(Json(orchestration_body(o))),
+        OrchestrationOutcome::InsufficientFunds { available } => Err(insufficient_funds(
+            source_asset,
+            profile.id,
+            &request.source_amount,
+            available,
+        )),
+        OrchestrationOutcome::RefIdExists(existing) => Err(already_exists(
+            "orchestration",
+            &existing.ref_id.clone(),
+            serde_json::to_value(orchestration_body(existing)).map_err(Problem::internal)?,
+        )),
+    }
+}
+
+fn not_found(id: Uuid, customer: Uuid) -> Problem {
+    Problem::not_found(format!(
+        "orchestration with id {id} not found for customer with id {customer}"
+    ))
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrchestrationBody>> {
+    auth.require(scope::READ_ORCHESTRATION)?;
+    let id = parse_uuid("id", &id)?;
+    let found = app.store.orchestration(auth.customer, id).await?;
+    Ok(Json(orchestration_body(
+        found.ok_or_else(|| not_found(id, auth.customer))?,
+    )))
+}
+
+/// Sandbox: lets an orchestration held by `--settlement manual` proceed.
+pub async fn release(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrchestrationBody>> {
+    auth.require(scope::WRITE_ORCHESTRATION)?;
+    let id = parse_uuid("id", &id)?;
+    let released = app
+        .store
+        .release_orchestration(auth.customer, id, time::now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => not_found(id, auth.customer),
+            StoreError::NotPending(status) => Problem::conflict(format!(
+                "orchestration {id} is {status}; only a PROCESSING orchestration can be released"
+            )),
+            other => other.into(),
+        })?;
+    Ok(Json(orchestration_body(released)))
+}
+
+/// Every value of a repeated filter, at most 100, each checked by `parse`.
+pub fn many<T>(
+    params: &Params,
+    name: &str,
+    parse: impl Fn(&str) -> ApiResult<T>,
+) -> ApiResult<Vec<T>> {
+    let values = params.all(name);
+    if values.len() > MAX_FILTER_VALUES {
+        return Err(Problem::bad_request(format!(
+            "{name} accepts at most {MAX_FILTER_VALUES} values"
+        )));
+    }
+    values.into_iter().map(parse).collect()
+}
+
+fn asset_code(name: &str) -> impl Fn(&str) -> ApiResult<String> + '_ {
+    move |v| {
+        v.parse::<Asset>()
+            .map(|a| a.code().to_string())
+            .map_err(|_| {
+                Problem::bad_request(format!(
+                    "{name}: unsupported asset {v:?}; supported: {}",
+                    Asset::supported_list()
+                ))
+            })
+    }
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    auth: Auth,
+    params: Params,
+) -> ApiResult<Json<ListBody<OrchestrationBody>>> {
+    auth.require(scope::READ_ORCHESTRATION)?;
+    let filter = OrchestrationFilter {
+        ids: many(&params, "orchestration_id", |v| {
+            parse_uuid("orchestration_id", v)
+        })?,
+        profile_ids: many(&params, "profile_id", |v| parse_uuid("profile_id", v))?,
+        rule_ids: many(&params, "orchestration_rule_id", |v| {
+            parse_uuid("orchestration_rule_id", v)
+        })?,
+        source_assets: many(&params, "source_asset", asset_code("source_asset"))?,
+        destination_assets: many(
+            &params,
+            "destination_asset",
+            asset_code("destination_asset"),
+        )?,
+        statuses: many(&params, "status", |v| {
+            OrchestrationStatus::parse(v)
+                .map(|s| s.as_str().to_string())
+                .ok_or_else(|| {
+                    Problem::bad_request(format!(
+                        "status must be PROCESSING, COMPLETED or FAILED, got {v:?}"
+                    ))
+                })
+        })?,
+        created_at: TimeRange {
+            lt: params.time("created_at.lt")?,
+            lte: params.time("created_at.lte")?,
+            eq: params.time("created_at.eq")?,
+            gte: params.time("created_at.gte")?,
+            gt: params.time("created_at.gt")?,
+        },
+        page: pagination::page(&params, &app.keys, &PAGING)?,
+    };
+    let rows = app
+        .store
+        .list_orchestrations(auth.customer, &filter)
+        .await?;
+    let (rows, next_page_cursor) =
+        pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |o| {
+            (o.created_at, o.id.to_string())
+        });
+    Ok(Json(ListBody {
+        items: rows.into_iter().map(orchestration_body).collect(),
+        next_page_cursor,
+    }))
 }

@@ -65,6 +65,7 @@ pub async fn deposit(
     app.store
         .deposit(&NewDeposit {
             activity_id,
+            crypto_network: body.crypto_network.clone(),
             customer_id: auth.customer,
             profile_id: profile.id,
             asset,

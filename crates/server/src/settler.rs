@@ -1,5 +1,5 @@
-//! The background settler: moves CREATED conversions to SETTLED once their
-//! settlement time has come. Runs on every replica; the store's claim makes
+//! The background settler: moves CREATED conversions to SETTLED, and delivers
+//! PROCESSING orchestrations, once their time has come. Runs on every replica; the store's claim makes
 //! each settlement happen exactly once. Conversions left CREATED by a crash
 //! are simply due when the server is back.
 
@@ -23,10 +23,20 @@ pub fn spawn(store: Arc<dyn Store>, settlement: Settlement) -> JoinHandle<()> {
     };
     tokio::spawn(async move {
         loop {
-            match store.settle_due(crate::time::now(), BATCH).await {
-                Ok(n) if n as i64 == BATCH => continue,
-                Ok(_) => {}
-                Err(e) => tracing::error!(%e, "settlement failed; will retry"),
+            let now = crate::time::now();
+            let settled = store.settle_due(now, BATCH).await.unwrap_or_else(|e| {
+                tracing::error!(%e, "settlement failed; will retry");
+                0
+            });
+            let delivered = store
+                .advance_orchestrations(now, BATCH)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(%e, "orchestration step failed; will retry");
+                    0
+                });
+            if settled as i64 == BATCH || delivered as i64 == BATCH {
+                continue;
             }
             tokio::time::sleep(tick).await;
         }

@@ -1,9 +1,207 @@
-//! Placeholder: routes are filled in by the resource's implementation.
+//! /v2/transfer/transfers: every movement a customer can see.
 
-use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::Value;
+use stableport_domain::amount::format_units;
+use stableport_store::{Order, TimeRange, Transfer, TransferFilter};
+use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::auth::{scope, Auth};
+use crate::extract::{parse_uuid, Params};
+use crate::orchestrations::many;
+use crate::pagination::{self, Defaults};
+use crate::problem::{ApiResult, Problem};
+use crate::profiles::ListBody;
+use crate::time;
 
 pub fn routes(_sandbox: bool) -> Router<AppState> {
     Router::new()
+        .route("/transfer/transfers", routing::get(list))
+        .route("/transfer/transfers/{id}", routing::get(get))
+}
+
+const PAGING: Defaults = Defaults {
+    list: "transfers",
+    limit: 100,
+    max_limit: 1000,
+    order: Order::Desc,
+};
+const TYPES: &[&str] = &[
+    "INTERNAL_TRANSFER_DEBIT",
+    "INTERNAL_TRANSFER_CREDIT",
+    "CRYPTO_DEPOSIT",
+    "CRYPTO_WITHDRAWAL",
+    "WIRE_DEPOSIT",
+    "WIRE_WITHDRAWAL",
+    "SEN_DEPOSIT",
+    "SEN_WITHDRAWAL",
+    "BANK_DEPOSIT",
+    "BANK_WITHDRAWAL",
+    "PAXOS_TRANSFER_DEBIT",
+    "PAXOS_TRANSFER_CREDIT",
+    "SIGNET_DEPOSIT",
+    "SIGNET_WITHDRAWAL",
+    "CBIT_WITHDRAWAL",
+    "CBIT_DEPOSIT",
+    "CUBIX_DEPOSIT",
+    "CUBIX_WITHDRAWAL",
+];
+const STATUSES: &[&str] = &["PENDING", "COMPLETED", "FAILED"];
+
+#[derive(Serialize)]
+pub struct TransferBody {
+    id: Uuid,
+    customer_id: Uuid,
+    profile_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ref_id: Option<String>,
+    amount: String,
+    total: String,
+    /// Stableport charges no fees.
+    fee: &'static str,
+    asset: &'static str,
+    balance_asset: &'static str,
+    direction: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    status: &'static str,
+    created_at: String,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crypto_network: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crypto_tx_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fiat_account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memo: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<String>,
+}
+
+pub fn transfer_body(t: Transfer) -> TransferBody {
+    let amount = format_units(t.units, t.asset);
+    TransferBody {
+        id: t.id,
+        customer_id: t.customer_id,
+        profile_id: t.profile_id,
+        identity_id: t.identity_id,
+        account_id: t.account_id,
+        ref_id: t.ref_id,
+        total: amount.clone(),
+        amount,
+        fee: "0",
+        asset: t.asset.code(),
+        balance_asset: t.asset.code(),
+        direction: t.direction,
+        kind: t.kind,
+        status: t.status,
+        created_at: time::format(t.created_at),
+        updated_at: time::format(t.updated_at),
+        metadata: t.metadata.and_then(|m| serde_json::from_str(&m).ok()),
+        destination_address: t.destination_address,
+        crypto_network: t.crypto_network,
+        crypto_tx_hash: t.crypto_tx_hash,
+        fiat_account_id: t.fiat_account_id,
+        memo: t.memo,
+        group_id: t.group_id,
+    }
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TransferBody>> {
+    auth.require(scope::READ_TRANSFER)?;
+    let id = parse_uuid("id", &id)?;
+    let found = app
+        .store
+        .transfer(auth.customer, id)
+        .await?
+        .ok_or_else(|| {
+            Problem::not_found(format!(
+                "transfer with id {id} not found for customer with id {}",
+                auth.customer
+            ))
+        })?;
+    Ok(Json(transfer_body(found)))
+}
+
+fn one_of(
+    name: &'static str,
+    allowed: &'static [&'static str],
+) -> impl Fn(&str) -> ApiResult<String> {
+    move |v| {
+        allowed.contains(&v).then(|| v.to_string()).ok_or_else(|| {
+            Problem::bad_request(format!("{name} {v:?} is not one of {}", allowed.join(", ")))
+        })
+    }
+}
+
+fn uuid_text(name: &'static str) -> impl Fn(&str) -> ApiResult<String> {
+    move |v| Ok(parse_uuid(name, v)?.to_string())
+}
+
+fn text(v: &str) -> ApiResult<String> {
+    Ok(v.to_string())
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    auth: Auth,
+    params: Params,
+) -> ApiResult<Json<ListBody<TransferBody>>> {
+    auth.require(scope::READ_TRANSFER)?;
+    if let Some(order_by) = params.one("order_by")? {
+        if order_by != "CREATED_AT" {
+            return Err(Problem::bad_request(format!(
+                "order_by must be CREATED_AT, got {order_by:?}"
+            )));
+        }
+    }
+    let range = |field: &str| -> ApiResult<TimeRange> {
+        Ok(TimeRange {
+            lt: params.time(&format!("{field}.lt"))?,
+            lte: params.time(&format!("{field}.lte"))?,
+            eq: params.time(&format!("{field}.eq"))?,
+            gte: params.time(&format!("{field}.gte"))?,
+            gt: params.time(&format!("{field}.gt"))?,
+        })
+    };
+    let filter = TransferFilter {
+        ids: many(&params, "ids", uuid_text("ids"))?,
+        profile_ids: many(&params, "profile_ids", uuid_text("profile_ids"))?,
+        identity_ids: many(&params, "identity_ids", uuid_text("identity_ids"))?,
+        account_ids: many(&params, "account_ids", uuid_text("account_ids"))?,
+        ref_ids: many(&params, "ref_ids", text)?,
+        group_ids: many(&params, "group_ids", uuid_text("group_ids"))?,
+        crypto_tx_hashes: many(&params, "crypto_tx_hashes", text)?,
+        types: many(&params, "type", one_of("type", TYPES))?,
+        statuses: many(&params, "statuses", one_of("statuses", STATUSES))?,
+        created_at: range("created_at")?,
+        updated_at: range("updated_at")?,
+        page: pagination::page(&params, &app.keys, &PAGING)?,
+    };
+    let rows = app.store.list_transfers(auth.customer, &filter).await?;
+    let (rows, next_page_cursor) =
+        pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |t| {
+            (t.created_at, t.id.to_string())
+        });
+    Ok(Json(ListBody {
+        items: rows.into_iter().map(transfer_body).collect(),
+        next_page_cursor,
+    }))
 }

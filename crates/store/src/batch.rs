@@ -7,7 +7,8 @@ use stableport_domain::amount::MAX_BALANCE_UNITS;
 use stableport_domain::{Account, Asset, Posting};
 use uuid::Uuid;
 
-use crate::sql::{Sql, Val};
+use crate::model::Transfer;
+use crate::sql::{transfer_values, Sql, Val, TRANSFER_COLUMNS};
 use crate::Result;
 
 /// Why a set of postings could not be applied.
@@ -104,6 +105,7 @@ struct Event {
 pub struct LedgerRows {
     entries: Vec<Entry>,
     events: Vec<Event>,
+    transfers: Vec<Transfer>,
 }
 
 /// Rows per multi-row INSERT, well under both backends' parameter limits.
@@ -146,7 +148,23 @@ impl LedgerRows {
         });
     }
 
+    pub fn transfer(&mut self, transfer: Transfer) {
+        self.transfers.push(transfer);
+    }
+
     pub async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
+        for chunk in self.transfers.chunks(CHUNK / 2) {
+            let mut sql = Sql::new(&format!(
+                "INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES "
+            ));
+            for (i, t) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.row(transfer_values(t));
+            }
+            sql.query().execute(&mut **tx).await?;
+        }
         for chunk in self.entries.chunks(CHUNK) {
             let mut sql = Sql::new("INSERT INTO journal_entries (id, customer_id, kind, reference_id, created_at) VALUES ");
             for (i, e) in chunk.iter().enumerate() {

@@ -9,15 +9,21 @@ mod destinations;
 mod dialect;
 mod migrations;
 pub mod model;
+mod orchestrations;
 mod sql;
 mod store;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
-pub use destinations::DestinationStore;
+pub use destinations::{
+    destination_status, CryptoAddress, CryptoAddressFields, CryptoAddressFilter, DestinationStore,
+    FiatAccount, FiatAccountChange, FiatAccountCreated, FiatAccountFilter, NewCryptoAddress,
+    NewFiatAccount,
+};
 pub use dialect::Backend;
 pub use model::*;
+pub use orchestrations::OrchestrationStore;
 pub use store::SqlStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -41,7 +47,7 @@ pub enum StoreError {
 /// Everything the server asks of its storage. Every method that touches a
 /// customer's data takes the customer id and filters on it.
 #[async_trait]
-pub trait Store: DestinationStore + Send + Sync + 'static {
+pub trait Store: DestinationStore + OrchestrationStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// The HMAC key that signs access tokens and cursors, shared by every

@@ -8,6 +8,7 @@ use crate::{Backend, Result};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_core.sql")),
     (2, include_str!("../migrations/0002_destinations.sql")),
+    (3, include_str!("../migrations/0003_orchestrations.sql")),
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {

@@ -1,6 +1,8 @@
 //! Rows as the server sees them. Amounts are in the asset's smallest unit;
 //! times are microseconds since the Unix epoch.
 
+use stableport_domain::network::CryptoNetwork;
+use stableport_domain::orchestration::OrchestrationStatus;
 use stableport_domain::{Asset, ConversionStatus};
 use uuid::Uuid;
 
@@ -81,7 +83,9 @@ pub struct Balance {
 
 #[derive(Clone, Debug)]
 pub struct NewDeposit {
+    /// Also the id of the deposit's transfer.
     pub activity_id: Uuid,
+    pub crypto_network: Option<String>,
     pub customer_id: Uuid,
     pub profile_id: Uuid,
     pub asset: Asset,
@@ -166,4 +170,174 @@ pub struct AuditReport {
     pub profile_balances: i64,
     /// Human-readable discrepancies; empty means the ledger is sound.
     pub discrepancies: Vec<String>,
+}
+
+/// A movement as the Transfers API shows it. `kind` is the spec's `type`.
+#[derive(Clone, Debug)]
+pub struct Transfer {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub profile_id: Uuid,
+    pub identity_id: Option<String>,
+    pub account_id: Option<String>,
+    pub ref_id: Option<String>,
+    pub kind: &'static str,
+    pub direction: &'static str,
+    pub status: &'static str,
+    pub asset: Asset,
+    pub units: i64,
+    pub crypto_network: Option<String>,
+    pub crypto_tx_hash: Option<String>,
+    pub destination_address: Option<String>,
+    pub fiat_account_id: Option<String>,
+    pub memo: Option<String>,
+    pub group_id: Option<String>,
+    pub metadata: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Transfer {
+    /// A transfer that completes as it is recorded, such as a deposit or
+    /// either leg of a conversion.
+    pub fn completed(
+        customer_id: Uuid,
+        profile_id: Uuid,
+        kind: &'static str,
+        asset: Asset,
+        units: i64,
+        group_id: Uuid,
+        now: i64,
+    ) -> Transfer {
+        Transfer {
+            id: Uuid::new_v4(),
+            customer_id,
+            profile_id,
+            identity_id: None,
+            account_id: None,
+            ref_id: None,
+            kind,
+            direction: if kind.ends_with("DEPOSIT") || kind.ends_with("CREDIT") {
+                "CREDIT"
+            } else {
+                "DEBIT"
+            },
+            status: "COMPLETED",
+            asset,
+            units,
+            crypto_network: None,
+            crypto_tx_hash: None,
+            destination_address: None,
+            fiat_account_id: None,
+            memo: None,
+            group_id: Some(group_id.to_string()),
+            metadata: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TransferFilter {
+    pub ids: Vec<String>,
+    pub profile_ids: Vec<String>,
+    pub identity_ids: Vec<String>,
+    pub account_ids: Vec<String>,
+    pub ref_ids: Vec<String>,
+    pub group_ids: Vec<String>,
+    pub crypto_tx_hashes: Vec<String>,
+    pub types: Vec<String>,
+    pub statuses: Vec<String>,
+    pub created_at: TimeRange,
+    pub updated_at: TimeRange,
+    pub page: Page,
+}
+
+/// Where an orchestration delivers, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Profile(Uuid),
+    Fiat {
+        bank_account_id: Uuid,
+        memo: Option<String>,
+        network: String,
+    },
+    Crypto {
+        address_id: Uuid,
+        address: String,
+        network: CryptoNetwork,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct NewOrchestration {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub profile_id: Uuid,
+    pub identity_id: String,
+    pub account_id: String,
+    pub ref_id: String,
+    pub source_asset: Asset,
+    pub destination_asset: Asset,
+    pub source_amount: String,
+    pub source_units: i64,
+    pub destination_units: i64,
+    pub destination: Destination,
+    pub rule_id: Option<Uuid>,
+    pub metadata: Option<String>,
+    pub now: i64,
+    /// When the worker may deliver it; None waits for a sandbox release.
+    pub next_step_at: Option<i64>,
+}
+
+/// The id and status of one leg, as an orchestration shows it.
+#[derive(Clone, Debug)]
+pub struct TransferRef {
+    pub id: Uuid,
+    pub status: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Orchestration {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub profile_id: Uuid,
+    pub identity_id: String,
+    pub account_id: String,
+    pub ref_id: String,
+    pub source_asset: Asset,
+    pub destination_asset: Asset,
+    pub source_amount: String,
+    pub source_units: i64,
+    pub destination_units: i64,
+    pub destination: Destination,
+    pub status: OrchestrationStatus,
+    pub fail_reason: Option<String>,
+    pub rule_id: Option<Uuid>,
+    pub source_transfer: TransferRef,
+    pub destination_transfer: TransferRef,
+    pub metadata: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum OrchestrationOutcome {
+    Created(Orchestration),
+    InsufficientFunds { available: i64 },
+    RefIdExists(Orchestration),
+}
+
+#[derive(Clone, Debug)]
+pub struct OrchestrationFilter {
+    pub ids: Vec<Uuid>,
+    pub profile_ids: Vec<Uuid>,
+    pub rule_ids: Vec<Uuid>,
+    pub source_assets: Vec<String>,
+    pub destination_assets: Vec<String>,
+    pub statuses: Vec<String>,
+    pub created_at: TimeRange,
+    pub page: Page,
 }

@@ -237,3 +237,94 @@ pub fn conversion_values(c: &NewConversion) -> Vec<Val> {
         c.settle_after.into(),
     ]
 }
+
+pub const TRANSFER_COLUMNS: &str = "id, customer_id, profile_id, identity_id, account_id, ref_id, type, direction, \
+     status, asset, units, crypto_network, crypto_tx_hash, destination_address, fiat_account_id, memo, group_id, \
+     metadata, created_at, updated_at";
+
+pub fn transfer_values(t: &Transfer) -> Vec<Val> {
+    vec![
+        t.id.into(),
+        t.customer_id.into(),
+        t.profile_id.into(),
+        t.identity_id.clone().into(),
+        t.account_id.clone().into(),
+        t.ref_id.clone().into(),
+        t.kind.into(),
+        t.direction.into(),
+        t.status.into(),
+        t.asset.code().into(),
+        t.units.into(),
+        t.crypto_network.clone().into(),
+        t.crypto_tx_hash.clone().into(),
+        t.destination_address.clone().into(),
+        t.fiat_account_id.clone().into(),
+        t.memo.clone().into(),
+        t.group_id.clone().into(),
+        t.metadata.clone().into(),
+        t.created_at.into(),
+        t.updated_at.into(),
+    ]
+}
+
+/// Column values are stored from fixed sets; map them back to the statics.
+fn known(value: String, set: &[&'static str], column: &str) -> Result<&'static str> {
+    set.iter()
+        .find(|s| **s == value)
+        .copied()
+        .ok_or_else(|| StoreError::Corrupt(format!("{column} {value:?} is not known")))
+}
+
+pub const TRANSFER_TYPES: &[&str] = &[
+    "INTERNAL_TRANSFER_DEBIT",
+    "INTERNAL_TRANSFER_CREDIT",
+    "CRYPTO_DEPOSIT",
+    "CRYPTO_WITHDRAWAL",
+    "WIRE_DEPOSIT",
+    "WIRE_WITHDRAWAL",
+    "CUBIX_DEPOSIT",
+    "CUBIX_WITHDRAWAL",
+];
+pub const TRANSFER_STATUSES: &[&str] = &["PENDING", "COMPLETED", "FAILED"];
+
+pub fn transfer(row: &AnyRow) -> Result<Transfer> {
+    Ok(Transfer {
+        id: uuid(row, "id")?,
+        customer_id: uuid(row, "customer_id")?,
+        profile_id: uuid(row, "profile_id")?,
+        identity_id: row.try_get("identity_id")?,
+        account_id: row.try_get("account_id")?,
+        ref_id: row.try_get("ref_id")?,
+        kind: known(row.try_get("type")?, TRANSFER_TYPES, "type")?,
+        direction: known(row.try_get("direction")?, &["CREDIT", "DEBIT"], "direction")?,
+        status: known(row.try_get("status")?, TRANSFER_STATUSES, "status")?,
+        asset: asset(row, "asset")?,
+        units: row.try_get("units")?,
+        crypto_network: row.try_get("crypto_network")?,
+        crypto_tx_hash: row.try_get("crypto_tx_hash")?,
+        destination_address: row.try_get("destination_address")?,
+        fiat_account_id: row.try_get("fiat_account_id")?,
+        memo: row.try_get("memo")?,
+        group_id: row.try_get("group_id")?,
+        metadata: row.try_get("metadata")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Appends ` AND column IN (...)` when `values` is not empty.
+impl Sql {
+    pub fn any_of<V: Into<Val> + Clone>(&mut self, column: &str, values: &[V]) -> &mut Self {
+        if values.is_empty() {
+            return self;
+        }
+        self.push(&format!(" AND {column} IN ("));
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v.clone());
+        }
+        self.push(")")
+    }
+}

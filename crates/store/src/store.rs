@@ -104,6 +104,19 @@ impl SqlStore {
             tracing::error!(conversion = %c.id, ?refused, "cannot credit the recipient; conversion left CREATED");
             return Err(StoreError::BalanceLimit);
         }
+        let (profile, asset, units) = match to {
+            ConversionStatus::Settled => (c.recipient(), c.target_asset, c.target_units),
+            _ => (c.profile_id, c.source_asset, c.source_units),
+        };
+        rows.transfer(Transfer::completed(
+            c.customer_id,
+            profile,
+            "INTERNAL_TRANSFER_CREDIT",
+            asset,
+            units,
+            c.id,
+            now,
+        ));
         rows.entry(c.customer_id, kind, c.id, postings, now);
         rows.event(c.customer_id, kind, c.id, event_payload(c.id, to), now);
         Ok(true)
@@ -372,6 +385,23 @@ impl Store for SqlStore {
             return Err(StoreError::BalanceLimit);
         }
         let mut rows = LedgerRows::default();
+        let kind = if d.asset.is_stablecoin() {
+            "CRYPTO_DEPOSIT"
+        } else {
+            "WIRE_DEPOSIT"
+        };
+        let mut transfer = Transfer::completed(
+            d.customer_id,
+            d.profile_id,
+            kind,
+            d.asset,
+            d.units,
+            d.activity_id,
+            d.now,
+        );
+        transfer.id = d.activity_id;
+        transfer.crypto_network = d.crypto_network.clone();
+        rows.transfer(transfer);
         rows.entry(
             d.customer_id,
             "sandbox.deposit",
@@ -435,6 +465,17 @@ impl Store for SqlStore {
             let c = &batch[i];
             let postings = ledger::conversion_created(c.profile_id, c.source_asset, c.source_units);
             if inserted.contains(&c.id.to_string()) {
+                let mut debit = Transfer::completed(
+                    c.customer_id,
+                    c.profile_id,
+                    "INTERNAL_TRANSFER_DEBIT",
+                    c.source_asset,
+                    c.source_units,
+                    c.id,
+                    c.now,
+                );
+                debit.ref_id = c.ref_id.clone();
+                rows.transfer(debit);
                 rows.entry(c.customer_id, "conversion.created", c.id, postings, c.now);
                 rows.event(
                     c.customer_id,

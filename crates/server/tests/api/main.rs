@@ -6,4 +6,5 @@ mod auth;
 mod bad_input;
 mod conversions;
 mod destinations;
+mod orchestrations;
 mod profiles;
