@@ -2,9 +2,13 @@
 //! test suite, the load generator and anyone scripting against a server.
 //! Amounts are strings, exactly as on the wire: no floats.
 
+mod events;
 mod orchestrations;
+mod rules;
 
+pub use events::*;
 pub use orchestrations::*;
+pub use rules::*;
 
 use std::collections::BTreeMap;
 

@@ -17,8 +17,9 @@ use crate::bootstrap::{self, Bootstrap};
 use crate::config::Config;
 use crate::problem::Problem;
 use crate::{
-    approver, conversions, crypto_addresses, fiat_accounts, oauth, orchestrations, profiles,
-    settler, transfers,
+    approver, conversions, crypto_addresses, delivery, deposit_addresses, deposit_instructions,
+    deposits, events, fiat_accounts, oauth, orchestrations, profiles, rules, settler, transfers,
+    webhooks,
 };
 
 pub struct App {
@@ -39,7 +40,13 @@ pub fn router(state: AppState) -> Router {
         .merge(fiat_accounts::routes(sandbox))
         .merge(crypto_addresses::routes(sandbox))
         .merge(orchestrations::routes(sandbox))
-        .merge(transfers::routes(sandbox));
+        .merge(transfers::routes(sandbox))
+        .merge(rules::routes(sandbox))
+        .merge(deposit_addresses::routes(sandbox))
+        .merge(deposit_instructions::routes(sandbox))
+        .merge(deposits::routes(sandbox))
+        .merge(events::routes(sandbox))
+        .merge(webhooks::routes(sandbox));
     Router::new()
         .route("/health", get(health))
         .route("/oauth2/token", post(oauth::token))

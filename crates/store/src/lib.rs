@@ -7,9 +7,11 @@
 mod batch;
 mod destinations;
 mod dialect;
+mod events;
 mod migrations;
 pub mod model;
 mod orchestrations;
+mod rules;
 mod sql;
 mod store;
 
@@ -22,8 +24,10 @@ pub use destinations::{
     NewFiatAccount,
 };
 pub use dialect::Backend;
+pub use events::EventStore;
 pub use model::*;
 pub use orchestrations::OrchestrationStore;
+pub use rules::RuleStore;
 pub use store::SqlStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -47,7 +51,9 @@ pub enum StoreError {
 /// Everything the server asks of its storage. Every method that touches a
 /// customer's data takes the customer id and filters on it.
 #[async_trait]
-pub trait Store: DestinationStore + OrchestrationStore + Send + Sync + 'static {
+pub trait Store:
+    DestinationStore + OrchestrationStore + RuleStore + EventStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// The HMAC key that signs access tokens and cursors, shared by every

@@ -9,6 +9,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_core.sql")),
     (2, include_str!("../migrations/0002_destinations.sql")),
     (3, include_str!("../migrations/0003_orchestrations.sql")),
+    (4, include_str!("../migrations/0004_webhooks.sql")),
+    (5, include_str!("../migrations/0005_rules.sql")),
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {

@@ -6,5 +6,7 @@ mod auth;
 mod bad_input;
 mod conversions;
 mod destinations;
+mod events;
 mod orchestrations;
 mod profiles;
+mod rules;

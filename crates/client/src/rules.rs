@@ -1,0 +1,1 @@
+//! Orchestration rules, deposit addresses, fiat deposit instructions and sandbox deposits.

@@ -1,0 +1,1 @@
+//! Orchestration rules and deposits.

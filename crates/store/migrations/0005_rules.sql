@@ -1,0 +1,1 @@
+-- orchestration rules, deposit addresses and instructions, deposits
