@@ -80,6 +80,11 @@ pub fn deposit(profile: Uuid, asset: Asset, units: i64) -> Vec<Posting> {
     transfer(Account::Issuance, Account::Profile(profile), asset, units).to_vec()
 }
 
+/// Money arrives from outside (a chain or a bank) into a profile.
+pub fn arrival(from: Account, profile: Uuid, asset: Asset, units: i64) -> Vec<Posting> {
+    transfer(from, Account::Profile(profile), asset, units).to_vec()
+}
+
 /// A conversion is requested: the source leaves the profile at once.
 pub fn conversion_created(profile: Uuid, source: Asset, units: i64) -> Vec<Posting> {
     transfer(

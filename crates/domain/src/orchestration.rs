@@ -56,6 +56,28 @@ pub enum RouteError {
     CryptoNeedsStablecoin,
     #[error("source and destination are the same profile and asset: nothing would move")]
     NoOp,
+    #[error("a crypto deposit brings a stablecoin, not USD; set source_asset to a stablecoin")]
+    CryptoSourceNeedsStablecoin,
+    #[error("a fiat deposit brings USD, not {0}; set source_asset to USD")]
+    FiatSourceNeedsUsd(Asset),
+}
+
+/// Where a rule's deposits arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    Crypto,
+    Fiat,
+}
+
+/// Checks that the asset can arrive over the rule's source.
+pub fn check_rule_source(kind: SourceKind, asset: Asset) -> Result<(), RouteError> {
+    match kind {
+        SourceKind::Crypto if !asset.is_stablecoin() => {
+            Err(RouteError::CryptoSourceNeedsStablecoin)
+        }
+        SourceKind::Fiat if asset != Asset::Usd => Err(RouteError::FiatSourceNeedsUsd(asset)),
+        _ => Ok(()),
+    }
 }
 
 /// Checks that the assets suit the destination. `same_profile` is true when

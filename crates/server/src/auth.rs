@@ -26,6 +26,8 @@ pub const ALL_SCOPES: &[&str] = &[
     "conversion:read_conversion_stablecoin",
     "conversion:write_conversion_stablecoin",
     "events:read_event",
+    // Ours: Paxos configures webhooks in its dashboard, so it has no scope for it.
+    "events:write_webhook",
     "funding:read_profile",
     "funding:write_profile",
     "orchestration:read_orchestration",
@@ -54,10 +56,21 @@ pub mod scope {
     pub const READ_ORCHESTRATION: &str = "orchestration:read_orchestration";
     pub const WRITE_ORCHESTRATION: &str = "orchestration:write_orchestration";
     pub const READ_TRANSFER: &str = "transfer:read_transfer";
+    pub const READ_DEPOSIT_ADDRESS: &str = "transfer:read_deposit_address";
+    pub const WRITE_DEPOSIT_ADDRESS: &str = "transfer:write_deposit_address";
+    pub const READ_FIAT_DEPOSIT_INSTRUCTIONS: &str = "transfer:read_fiat_deposit_instructions";
+    pub const WRITE_FIAT_DEPOSIT_INSTRUCTIONS: &str = "transfer:write_fiat_deposit_instructions";
+    pub const WRITE_SANDBOX_FIAT_DEPOSIT: &str = "transfer:write_sandbox_fiat_deposit";
+    pub const READ_RULE: &str = "orchestration:read_orchestration_rule";
+    pub const WRITE_RULE: &str = "orchestration:write_orchestration_rule";
     pub const READ_FIAT_ACCOUNT: &str = "transfer:read_fiat_account";
     pub const WRITE_FIAT_ACCOUNT: &str = "transfer:write_fiat_account";
     pub const READ_CRYPTO_ADDRESS: &str = "transfer:read_crypto_destination_address";
     pub const WRITE_CRYPTO_ADDRESS: &str = "transfer:write_crypto_destination_address";
+    /// Events, and reading webhooks, their deliveries and attempts.
+    pub const READ_EVENT: &str = "events:read_event";
+    /// Ours: creating, deleting and testing webhooks.
+    pub const WRITE_WEBHOOK: &str = "events:write_webhook";
 }
 
 /// Keys derived from the shared signing secret.

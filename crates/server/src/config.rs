@@ -30,6 +30,17 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long a new fiat account stays PENDING before it is APPROVED.
     pub fiat_account_approval_delay: Duration,
+    /// Webhook delivery: the first retry waits about this long (with
+    /// jitter), each later one twice as long as the one before.
+    pub webhook_retry_first_delay: Duration,
+    /// No retry is scheduled this long after a delivery's first attempt.
+    pub webhook_retry_max_age: Duration,
+    /// A consumer that has not answered by then has failed the attempt.
+    pub webhook_timeout: Duration,
+    /// How often an idle delivery worker looks for due deliveries.
+    pub webhook_poll_interval: Duration,
+    /// Deliveries one replica sends at once.
+    pub webhook_max_in_flight: usize,
 }
 
 impl Config {
@@ -43,6 +54,11 @@ impl Config {
             client_secret: None,
             max_body_bytes: 64 * 1024,
             fiat_account_approval_delay: Duration::ZERO,
+            webhook_retry_first_delay: Duration::from_secs(5),
+            webhook_retry_max_age: Duration::from_secs(24 * 3600),
+            webhook_timeout: Duration::from_secs(10),
+            webhook_poll_interval: Duration::from_millis(50),
+            webhook_max_in_flight: 256,
         }
     }
 

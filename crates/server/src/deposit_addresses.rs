@@ -1,9 +1,237 @@
-//! Placeholder: routes are filled in by the resource's implementation.
+//! /v2/transfer/deposit-addresses: addresses on a chain that credit a profile.
 
-use axum::Router;
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::routing;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use stableport_domain::address::address_from_seed;
+use stableport_domain::network::CryptoNetwork;
+use stableport_store::{DepositAddress, DepositTargetFilter, Inserted, Order, TimeRange};
+use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::auth::{scope, Auth};
+use crate::extract::{parse_uuid, JsonBody, Params};
+use crate::fields::{already_exists, checked_metadata, required};
+use crate::orchestrations::many;
+use crate::pagination::{self, Defaults};
+use crate::problem::{ApiResult, Problem};
+use crate::profiles::{owned_profile, ListBody};
+use crate::time;
 
 pub fn routes(_sandbox: bool) -> Router<AppState> {
-    Router::new()
+    Router::new().route(
+        "/transfer/deposit-addresses",
+        routing::get(list).post(create),
+    )
+}
+
+const PAGING: Defaults = Defaults {
+    list: "deposit-addresses",
+    limit: 100,
+    max_limit: 1000,
+    order: Order::Desc,
+};
+const MAX_REF_ID: usize = 255;
+
+#[derive(Serialize)]
+pub struct DepositAddressBody {
+    id: Uuid,
+    profile_id: Uuid,
+    customer_id: Uuid,
+    crypto_network: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ref_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Value>,
+    address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<String>,
+    conversion_target_asset: String,
+    compatible_crypto_networks: Vec<&'static str>,
+    created_at: String,
+}
+
+pub fn deposit_address_body(a: DepositAddress) -> DepositAddressBody {
+    DepositAddressBody {
+        id: a.id,
+        profile_id: a.profile_id,
+        customer_id: a.customer_id,
+        crypto_network: a.network.code(),
+        identity_id: a.identity_id,
+        ref_id: a.ref_id,
+        metadata: a.metadata.and_then(|m| serde_json::from_str(&m).ok()),
+        address: a.address,
+        account_id: a.account_id,
+        conversion_target_asset: a.conversion_target_asset,
+        compatible_crypto_networks: vec![a.network.code()],
+        created_at: time::format(a.created_at),
+    }
+}
+
+/// A fresh address on `network`, derived from the record's id: valid for
+/// its network, unique, and stable for as long as the record lives.
+pub fn new_address(id: Uuid, network: CryptoNetwork) -> String {
+    address_from_seed(network, id.as_bytes())
+}
+
+pub fn parse_network(field: &str, text: &str) -> ApiResult<CryptoNetwork> {
+    text.parse().map_err(|_| {
+        Problem::bad_request(format!(
+            "{field}: unsupported network {text:?}; supported: {}",
+            CryptoNetwork::supported_list()
+        ))
+    })
+}
+
+/// Up to 6 pairs of at most 100 characters, as the spec allows here.
+pub fn small_metadata(metadata: Option<BTreeMap<String, String>>) -> ApiResult<Option<String>> {
+    if let Some(map) = &metadata {
+        if map.len() > 6
+            || map
+                .iter()
+                .any(|(k, v)| k.chars().count() > 100 || v.chars().count() > 100)
+        {
+            return Err(Problem::bad_request(
+                "metadata takes at most 6 pairs of at most 100 characters each",
+            ));
+        }
+    }
+    checked_metadata(metadata)
+}
+
+pub fn optional_uuid(field: &str, value: Option<String>) -> ApiResult<Option<String>> {
+    value
+        .map(|v| parse_uuid(field, &v).map(|u| u.to_string()))
+        .transpose()
+}
+
+pub fn checked_ref_id(ref_id: Option<String>) -> ApiResult<Option<String>> {
+    if ref_id
+        .as_ref()
+        .is_some_and(|r| r.is_empty() || r.chars().count() > MAX_REF_ID)
+    {
+        return Err(Problem::bad_request(format!(
+            "ref_id must be 1 to {MAX_REF_ID} characters"
+        )));
+    }
+    Ok(ref_id)
+}
+
+#[derive(Deserialize)]
+pub struct CreateRequest {
+    profile_id: Option<String>,
+    crypto_network: Option<String>,
+    identity_id: Option<String>,
+    account_id: Option<String>,
+    ref_id: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+    conversion_target_asset: Option<String>,
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateRequest>,
+) -> ApiResult<Json<DepositAddressBody>> {
+    auth.require(scope::WRITE_DEPOSIT_ADDRESS)?;
+    let profile_raw = required("profile_id", body.profile_id)?;
+    let network = parse_network(
+        "crypto_network",
+        &required("crypto_network", body.crypto_network)?,
+    )?;
+    let conversion_target_asset = match body.conversion_target_asset.as_deref() {
+        None | Some("NO_CONVERSION") => "NO_CONVERSION",
+        Some("USD") => "USD",
+        Some(other) => {
+            return Err(Problem::bad_request(format!(
+                "conversion_target_asset must be NO_CONVERSION or USD, got {other:?}"
+            )))
+        }
+    };
+    let address = DepositAddress {
+        id: Uuid::new_v4(),
+        customer_id: auth.customer,
+        profile_id: Uuid::nil(),
+        identity_id: optional_uuid("identity_id", body.identity_id)?,
+        account_id: optional_uuid("account_id", body.account_id)?,
+        ref_id: checked_ref_id(body.ref_id)?,
+        network,
+        address: String::new(),
+        conversion_target_asset: conversion_target_asset.into(),
+        metadata: small_metadata(body.metadata)?,
+        rule_id: None,
+        created_at: time::now(),
+    };
+    let profile = owned_profile(&app, &auth, "profile_id", &profile_raw).await?;
+    let address = DepositAddress {
+        profile_id: profile.id,
+        address: new_address(address.id, network),
+        ..address
+    };
+    match app.store.create_deposit_address(&address).await? {
+        Inserted::Created(a) => Ok(Json(deposit_address_body(a))),
+        Inserted::RefIdExists(existing) => Err(already_exists(
+            "deposit address",
+            &existing.ref_id.clone().unwrap_or_default(),
+            serde_json::to_value(deposit_address_body(existing)).map_err(Problem::internal)?,
+        )),
+    }
+}
+
+/// The filters deposit addresses and fiat deposit instructions share.
+pub fn target_filter(
+    params: &Params,
+    page: stableport_store::Page,
+) -> ApiResult<DepositTargetFilter> {
+    if let Some(order_by) = params.one("order_by")? {
+        if order_by != "CREATED_AT" {
+            return Err(Problem::bad_request(format!(
+                "order_by must be CREATED_AT, got {order_by:?}"
+            )));
+        }
+    }
+    let uuids =
+        |name: &'static str| many(params, name, move |v| Ok(parse_uuid(name, v)?.to_string()));
+    Ok(DepositTargetFilter {
+        ids: uuids("ids")?,
+        profile_ids: uuids("profile_ids")?,
+        identity_ids: uuids("identity_ids")?,
+        account_ids: uuids("account_ids")?,
+        ref_ids: many(params, "ref_ids", |v| Ok(v.to_string()))?,
+        created_at: TimeRange {
+            lt: params.time("created_at.lt")?,
+            lte: params.time("created_at.lte")?,
+            eq: params.time("created_at.eq")?,
+            gte: params.time("created_at.gte")?,
+            gt: params.time("created_at.gt")?,
+        },
+        page,
+    })
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    auth: Auth,
+    params: Params,
+) -> ApiResult<Json<ListBody<DepositAddressBody>>> {
+    auth.require(scope::READ_DEPOSIT_ADDRESS)?;
+    let filter = target_filter(&params, pagination::page(&params, &app.keys, &PAGING)?)?;
+    let rows = app
+        .store
+        .list_deposit_addresses(auth.customer, &filter)
+        .await?;
+    let (rows, next_page_cursor) =
+        pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |a| {
+            (a.created_at, a.id.to_string())
+        });
+    Ok(Json(ListBody {
+        items: rows.into_iter().map(deposit_address_body).collect(),
+        next_page_cursor,
+    }))
 }

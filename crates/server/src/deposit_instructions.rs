@@ -1,9 +1,248 @@
-//! Placeholder: routes are filled in by the resource's implementation.
+//! /v2/transfer/fiat-deposit-instructions: bank details and a memo_id that
+//! route a wire to a profile.
 
-use axum::Router;
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::routing;
+use axum::{Json, Router};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use stableport_domain::network::{FiatNetwork, WireAccountType};
+use stableport_store::{DepositInstructions, Inserted, Order};
+use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::auth::{scope, Auth};
+use crate::deposit_addresses::{checked_ref_id, optional_uuid, small_metadata, target_filter};
+use crate::extract::{parse_uuid, JsonBody, Params};
+use crate::fields::{already_exists, required};
+use crate::pagination::{self, Defaults};
+use crate::problem::{ApiResult, Problem};
+use crate::profiles::{owned_profile, ListBody};
+use crate::time;
 
 pub fn routes(_sandbox: bool) -> Router<AppState> {
     Router::new()
+        .route(
+            "/transfer/fiat-deposit-instructions",
+            routing::get(list).post(create),
+        )
+        .route(
+            "/transfer/fiat-deposit-instructions/{id}",
+            routing::get(get),
+        )
+}
+
+const PAGING: Defaults = Defaults {
+    list: "fiat-deposit-instructions",
+    limit: 1000,
+    max_limit: 1000,
+    order: Order::Desc,
+};
+
+/// Where the sandbox "bank" receives wires: a real bank's public routing
+/// details, so client-side validation passes, and a fixed account.
+const BANK_NAME: &str = "Customers Bank";
+const ABA_ROUTING: &str = "031302971";
+const SWIFT_BIC: &str = "CUSBUS33XXX";
+const ACCOUNT_NUMBER: &str = "4040404040";
+const HOLDER: &str = "Stableport Sandbox Trust";
+const CUBIX_ACCOUNT: &str = "5ab1e500-0000-4000-8000-00000000c0b1";
+
+#[derive(Serialize)]
+pub struct InstructionsBody {
+    id: Uuid,
+    profile_id: Uuid,
+    identity_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ref_id: Option<String>,
+    status: String,
+    memo_id: String,
+    fiat_network_instructions: Value,
+    fiat_account_owner: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Value>,
+    created_at: String,
+}
+
+fn network_instructions(i: &DepositInstructions) -> Value {
+    let bank_address = json!({ "address1": "40 General Warren Blvd", "city": "Malvern", "province": "PA", "country": "USA", "zip_code": "19355" });
+    match i.network {
+        FiatNetwork::Cubix => json!({ "cubix": { "account_id": CUBIX_ACCOUNT } }),
+        FiatNetwork::Wire => {
+            let (kind, number) = match i.routing_number_type.as_deref() {
+                Some("SWIFT") => ("SWIFT", SWIFT_BIC),
+                _ => ("ABA", ABA_ROUTING),
+            };
+            json!({ "wire": {
+                "account_number": ACCOUNT_NUMBER,
+                "routing_details": {
+                    "routing_number_type": kind,
+                    "routing_number": number,
+                    "bank_name": BANK_NAME,
+                    "bank_address": bank_address,
+                },
+                "fiat_account_owner_address": { "address1": "1 Sandbox Plaza", "city": "New York", "province": "NY", "country": "USA", "zip_code": "10001" },
+            }})
+        }
+    }
+}
+
+pub fn instructions_body(i: DepositInstructions) -> InstructionsBody {
+    InstructionsBody {
+        fiat_network_instructions: network_instructions(&i),
+        fiat_account_owner: json!({ "institution_details": { "name": HOLDER } }),
+        id: i.id,
+        profile_id: i.profile_id,
+        identity_id: i
+            .identity_id
+            .unwrap_or_else(|| stableport_domain::ZERO_UUID.to_string()),
+        account_id: i.account_id,
+        ref_id: i.ref_id,
+        status: i.status,
+        memo_id: i.memo_id,
+        metadata: i.metadata.and_then(|m| serde_json::from_str(&m).ok()),
+        created_at: time::format(i.created_at),
+    }
+}
+
+/// 16 characters a person can read out over the phone to a bank.
+pub fn new_memo_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..16)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+pub fn parse_fiat_network(field: &str, text: &str) -> ApiResult<FiatNetwork> {
+    text.parse().map_err(|_| {
+        Problem::bad_request(format!(
+            "{field}: unsupported fiat network {text:?}; supported: {}",
+            FiatNetwork::supported_list()
+        ))
+    })
+}
+
+/// The routing number type of a WIRE source (ABA when not given); none for CUBIX.
+pub fn routing_type(
+    field: &str,
+    network: FiatNetwork,
+    text: Option<String>,
+) -> ApiResult<Option<String>> {
+    match (network, text) {
+        (FiatNetwork::Wire, None) => Ok(Some("ABA".into())),
+        (FiatNetwork::Wire, Some(t)) => {
+            let kind: WireAccountType = t.parse().map_err(|_| {
+                Problem::bad_request(format!(
+                    "{field} must be {}, got {t:?}",
+                    WireAccountType::supported_list()
+                ))
+            })?;
+            Ok(Some(kind.code().to_string()))
+        }
+        (FiatNetwork::Cubix, None) => Ok(None),
+        (FiatNetwork::Cubix, Some(_)) => Err(Problem::bad_request(format!(
+            "{field} applies to WIRE only"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CreateRequest {
+    ref_id: Option<String>,
+    profile_id: Option<String>,
+    identity_id: Option<String>,
+    account_id: Option<String>,
+    fiat_network: Option<String>,
+    routing_number_type: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateRequest>,
+) -> ApiResult<Json<InstructionsBody>> {
+    auth.require(scope::WRITE_FIAT_DEPOSIT_INSTRUCTIONS)?;
+    let profile_raw = required("profile_id", body.profile_id)?;
+    let network = parse_fiat_network(
+        "fiat_network",
+        &required("fiat_network", body.fiat_network)?,
+    )?;
+    let routing_number_type =
+        routing_type("routing_number_type", network, body.routing_number_type)?;
+    let identity_id = optional_uuid("identity_id", body.identity_id)?;
+    let account_id = optional_uuid("account_id", body.account_id)?;
+    let ref_id = checked_ref_id(body.ref_id)?;
+    let metadata = small_metadata(body.metadata)?;
+    let profile = owned_profile(&app, &auth, "profile_id", &profile_raw).await?;
+    let instructions = DepositInstructions {
+        id: Uuid::new_v4(),
+        customer_id: auth.customer,
+        profile_id: profile.id,
+        identity_id,
+        account_id,
+        ref_id,
+        network,
+        routing_number_type,
+        memo_id: new_memo_id(),
+        status: "VALID".into(),
+        metadata,
+        rule_id: None,
+        created_at: time::now(),
+    };
+    match app.store.create_deposit_instructions(&instructions).await? {
+        Inserted::Created(i) => Ok(Json(instructions_body(i))),
+        Inserted::RefIdExists(existing) => Err(already_exists(
+            "fiat deposit instructions",
+            &existing.ref_id.clone().unwrap_or_default(),
+            serde_json::to_value(instructions_body(existing)).map_err(Problem::internal)?,
+        )),
+    }
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<InstructionsBody>> {
+    auth.require(scope::READ_FIAT_DEPOSIT_INSTRUCTIONS)?;
+    let id = parse_uuid("id", &id)?;
+    let found = app
+        .store
+        .deposit_instructions(auth.customer, id)
+        .await?
+        .ok_or_else(|| {
+            Problem::not_found(format!(
+                "fiat deposit instructions with id {id} not found for customer with id {}",
+                auth.customer
+            ))
+        })?;
+    Ok(Json(instructions_body(found)))
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    auth: Auth,
+    params: Params,
+) -> ApiResult<Json<ListBody<InstructionsBody>>> {
+    auth.require(scope::READ_FIAT_DEPOSIT_INSTRUCTIONS)?;
+    let filter = target_filter(&params, pagination::page(&params, &app.keys, &PAGING)?)?;
+    let rows = app
+        .store
+        .list_deposit_instructions(auth.customer, &filter)
+        .await?;
+    let (rows, next_page_cursor) =
+        pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |i| {
+            (i.created_at, i.id.to_string())
+        });
+    Ok(Json(ListBody {
+        items: rows.into_iter().map(instructions_body).collect(),
+        next_page_cursor,
+    }))
 }

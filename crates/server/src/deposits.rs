@@ -1,9 +1,196 @@
-//! Placeholder: routes are filled in by the resource's implementation.
+//! Sandbox: money arriving from outside. `POST /v2/sandbox/fiat-deposits`
+//! as Paxos has it (matched by memo_id), and its crypto equivalent of ours,
+//! `POST /v2/sandbox/crypto-deposits` (matched by network and address).
+//! Either credits the profile once per wire reference or transaction hash,
+//! and starts the orchestration of the rule it reached.
 
-use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use stableport_domain::address::validate_address;
+use stableport_domain::{Amount, Asset};
+use stableport_store::{Arrival, ArrivalVia, DepositOutcome, StoreError};
 
-use crate::app::AppState;
+use crate::app::{App, AppState};
+use crate::auth::{scope, Auth};
+use crate::config::Settlement;
+use crate::deposit_addresses::parse_network;
+use crate::extract::JsonBody;
+use crate::fields::{asset_field, required};
+use crate::problem::{ApiResult, Problem};
+use crate::time;
 
-pub fn routes(_sandbox: bool) -> Router<AppState> {
+pub fn routes(sandbox: bool) -> Router<AppState> {
+    if !sandbox {
+        return Router::new();
+    }
     Router::new()
+        .route("/sandbox/fiat-deposits", post(fiat))
+        .route("/sandbox/crypto-deposits", post(crypto))
+}
+
+const MAX_REFERENCE: usize = 128;
+
+fn amount_field(text: Option<String>, asset: Asset) -> ApiResult<Amount> {
+    let text = required("amount", text)?;
+    Amount::parse(&text, asset.decimals())
+        .map_err(|e| Problem::bad_request(format!("amount {text:?} {e}")))
+}
+
+fn reference_field(field: &str, text: Option<String>) -> ApiResult<Option<String>> {
+    match text {
+        Some(t) if t.trim().is_empty() || t.chars().count() > MAX_REFERENCE => Err(
+            Problem::bad_request(format!("{field} must be 1 to {MAX_REFERENCE} characters")),
+        ),
+        other => Ok(other),
+    }
+}
+
+async fn record(
+    app: &App,
+    auth: &Auth,
+    via: ArrivalVia,
+    asset: Asset,
+    amount: Amount,
+    missing: String,
+) -> ApiResult<DepositOutcome> {
+    let now = time::now();
+    let arrival = Arrival {
+        customer_id: auth.customer,
+        via,
+        asset,
+        amount,
+        now,
+        next_step_at: match app.config.settlement {
+            Settlement::After(d) => {
+                Some(now.saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)))
+            }
+            Settlement::Manual => None,
+        },
+    };
+    app.store
+        .record_arrival(&arrival)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => Problem::not_found(missing),
+            other => other.into(),
+        })
+}
+
+fn outcome_json(o: DepositOutcome) -> Value {
+    json!({ "transfer_id": o.transfer_id, "orchestration_id": o.orchestration_id, "duplicate": o.duplicate })
+}
+
+#[derive(Deserialize)]
+pub struct FiatRequest {
+    amount: Option<String>,
+    asset: Option<String>,
+    memo_id: Option<String>,
+    fiat_network_instructions: Option<Value>,
+    #[allow(dead_code)]
+    fiat_account_owner: Option<Value>,
+    /// Ours: the wire's reference; the same reference is credited once.
+    wire_reference: Option<String>,
+}
+
+/// Responds `{}` as Paxos does; our additions stay out of the way of clients
+/// that compare the body.
+pub async fn fiat(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<FiatRequest>,
+) -> ApiResult<Json<Value>> {
+    auth.require(scope::WRITE_SANDBOX_FIAT_DEPOSIT)?;
+    let asset = asset_field("asset", body.asset)?;
+    if asset != Asset::Usd {
+        return Err(Problem::bad_request(format!(
+            "asset must be USD for a fiat deposit, got {asset}"
+        )));
+    }
+    let amount = amount_field(body.amount, asset)?;
+    let memo_id = required("memo_id", body.memo_id)?;
+    match body.fiat_network_instructions {
+        Some(Value::Object(map)) if map.keys().any(|k| k == "wire" || k == "cubix") => {}
+        Some(_) => {
+            return Err(Problem::bad_request(
+                "fiat_network_instructions must hold the sender's wire or cubix details",
+            ))
+        }
+        None => return Err(Problem::bad_request("fiat network instructions required")),
+    }
+    let reference = reference_field("wire_reference", body.wire_reference)?;
+    let missing = format!(
+        "fiat deposit instructions with memo_id {memo_id:?} not found for customer with id {}",
+        auth.customer
+    );
+    let outcome = record(
+        &app,
+        &auth,
+        ArrivalVia::Wire { memo_id, reference },
+        asset,
+        amount,
+        missing,
+    )
+    .await?;
+    tracing::debug!(?outcome, "sandbox fiat deposit");
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct CryptoRequest {
+    crypto_network: Option<String>,
+    address: Option<String>,
+    asset: Option<String>,
+    amount: Option<String>,
+    crypto_tx_hash: Option<String>,
+}
+
+/// Returns `{transfer_id, orchestration_id, duplicate}`.
+pub async fn crypto(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CryptoRequest>,
+) -> ApiResult<Json<Value>> {
+    auth.require(scope::WRITE_SANDBOX_FIAT_DEPOSIT)?;
+    let network = parse_network(
+        "crypto_network",
+        &required("crypto_network", body.crypto_network)?,
+    )?;
+    let address = required("address", body.address)?;
+    // Addresses are stored in their canonical form (EIP-55 on EVM networks).
+    let address = validate_address(network, &address)
+        .map_err(|e| Problem::bad_request(format!("address: {e}")))?;
+    let asset = asset_field("asset", body.asset)?;
+    if !asset.is_stablecoin() {
+        return Err(Problem::bad_request(
+            "asset must be a stablecoin for a crypto deposit",
+        ));
+    }
+    let amount = amount_field(body.amount, asset)?;
+    let tx_hash = reference_field(
+        "crypto_tx_hash",
+        Some(required("crypto_tx_hash", body.crypto_tx_hash)?),
+    )?
+    .unwrap_or_default();
+    let missing = format!(
+        "deposit address {address:?} on {} not found for customer with id {}",
+        network.code(),
+        auth.customer
+    );
+    let outcome = record(
+        &app,
+        &auth,
+        ArrivalVia::Chain {
+            network,
+            address,
+            tx_hash,
+        },
+        asset,
+        amount,
+        missing,
+    )
+    .await?;
+    Ok(Json(outcome_json(outcome)))
 }

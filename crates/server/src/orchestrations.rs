@@ -162,26 +162,33 @@ pub struct CreateRequest {
     metadata: Option<BTreeMap<String, String>>,
 }
 
-/// Resolves the one destination the request names to something the
-/// customer owns and that can receive funds now.
-async fn resolve_destination(
+/// The one destination a request names, by its ids as sent.
+pub enum Chosen {
+    Profile(Option<String>),
+    Fiat(Option<String>, Option<String>),
+    Crypto(Option<String>),
+}
+
+/// Resolves a destination to something the customer owns and that can
+/// receive funds now. `fields` names the request's id fields (profile,
+/// fiat account, crypto address) for error details; the memo's field is
+/// the fiat one's sibling.
+pub async fn resolve_destination(
     app: &App,
     auth: &Auth,
-    d: DestinationRequest,
+    chosen: Chosen,
+    fields: [&str; 3],
 ) -> ApiResult<Destination> {
-    match (d.profile, d.fiat, d.crypto) {
-        (Some(p), None, None) => {
-            let raw = required("destination.profile.profile_id", p.profile_id)?;
-            let profile = owned_profile(app, auth, "destination.profile.profile_id", &raw).await?;
+    let [profile_field, fiat_field, crypto_field] = fields;
+    match chosen {
+        Chosen::Profile(raw) => {
+            let raw = required(profile_field, raw)?;
+            let profile = owned_profile(app, auth, profile_field, &raw).await?;
             Ok(Destination::Profile(profile.id))
         }
-        (None, Some(f), None) => {
-            let raw = required("destination.fiat.bank_account_id", f.bank_account_id)?;
-            let id = parse_uuid("destination.fiat.bank_account_id", &raw)?;
-            if f.memo
-                .as_ref()
-                .is_some_and(|m| m.chars().count() > MAX_MEMO)
-            {
+        Chosen::Fiat(raw, memo) => {
+            let id = parse_uuid(fiat_field, &required(fiat_field, raw)?)?;
+            if memo.as_ref().is_some_and(|m| m.chars().count() > MAX_MEMO) {
                 return Err(Problem::bad_request(format!(
                     "destination.fiat.memo must be at most {MAX_MEMO} characters"
                 )));
@@ -205,13 +212,12 @@ async fn resolve_destination(
             }
             Ok(Destination::Fiat {
                 bank_account_id: id,
-                memo: f.memo,
+                memo,
                 network: account.network.code().to_string(),
             })
         }
-        (None, None, Some(c)) => {
-            let raw = required("destination.crypto.address_id", c.address_id)?;
-            let id = parse_uuid("destination.crypto.address_id", &raw)?;
+        Chosen::Crypto(raw) => {
+            let id = parse_uuid(crypto_field, &required(crypto_field, raw)?)?;
             let address = app
                 .store
                 .crypto_address(auth.customer, id)
@@ -228,13 +234,27 @@ async fn resolve_destination(
                 network: address.network,
             })
         }
-        _ => Err(Problem::bad_request(
-            "destination must name exactly one of profile, fiat or crypto",
-        )),
     }
 }
 
-fn kind_of(d: &Destination) -> DestinationKind {
+/// Exactly one of the three destination kinds.
+pub fn choose<P, F, C>(
+    profile: Option<P>,
+    fiat: Option<F>,
+    crypto: Option<C>,
+) -> ApiResult<(Option<P>, Option<F>, Option<C>)> {
+    let named = usize::from(profile.is_some())
+        + usize::from(fiat.is_some())
+        + usize::from(crypto.is_some());
+    if named != 1 {
+        return Err(Problem::bad_request(
+            "destination must name exactly one of profile, fiat or crypto",
+        ));
+    }
+    Ok((profile, fiat, crypto))
+}
+
+pub fn kind_of(d: &Destination) -> DestinationKind {
     match d {
         Destination::Profile(_) => DestinationKind::Profile,
         Destination::Fiat { .. } => DestinationKind::Fiat,
@@ -275,7 +295,17 @@ pub async fn create(
         .destination
         .ok_or_else(|| Problem::bad_request("destination is required"))?;
     let profile = owned_profile(&app, &auth, "source.profile.profile_id", &source_raw).await?;
-    let destination = resolve_destination(&app, &auth, destination).await?;
+    let chosen = match choose(destination.profile, destination.fiat, destination.crypto)? {
+        (Some(p), _, _) => Chosen::Profile(p.profile_id),
+        (_, Some(f), _) => Chosen::Fiat(f.bank_account_id, f.memo),
+        (_, _, c) => Chosen::Crypto(c.and_then(|c| c.address_id)),
+    };
+    let fields = [
+        "destination.profile.profile_id",
+        "destination.fiat.bank_account_id",
+        "destination.crypto.address_id",
+    ];
+    let destination = resolve_destination(&app, &auth, chosen, fields).await?;
     let same_profile = destination == Destination::Profile(profile.id);
     check_route(
         source_asset,

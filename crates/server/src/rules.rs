@@ -1,9 +1,361 @@
-//! Placeholder: routes are filled in by the resource's implementation.
+//! /v2/orchestration/rules: deposits to a rule's address or memo are
+//! converted and delivered automatically (mint, redeem, convert).
 
-use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use stableport_domain::orchestration::{check_route, check_rule_source, SourceKind};
+use stableport_domain::Asset;
+use stableport_store::{
+    DepositAddress, DepositInstructions, Destination, Inserted, Order, Rule, RuleFilter,
+    RuleSource, StoreError,
+};
+use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::auth::{scope, Auth};
+use crate::deposit_addresses::{checked_ref_id, new_address, optional_uuid, parse_network};
+use crate::deposit_instructions::{new_memo_id, parse_fiat_network, routing_type};
+use crate::extract::{parse_uuid, JsonBody, Params};
+use crate::fields::{already_exists, asset_field, required};
+use crate::orchestrations::{choose, kind_of, many, resolve_destination, Chosen};
+use crate::pagination::{self, Defaults};
+use crate::problem::{ApiResult, Problem};
+use crate::profiles::owned_profile;
+use crate::time;
 
 pub fn routes(_sandbox: bool) -> Router<AppState> {
     Router::new()
+        .route("/orchestration/rules", routing::get(list).post(create))
+        .route("/orchestration/rules/{id}", routing::delete(delete))
+}
+
+const PAGING: Defaults = Defaults {
+    list: "rules",
+    limit: 100,
+    max_limit: 1000,
+    order: Order::Desc,
+};
+const STATUSES: &[&str] = &["ACTIVE", "DELETED", "PENDING", "REJECTED", "CANCELLED"];
+const MAX_NICKNAME: usize = 100;
+
+pub fn rule_json(r: Rule) -> Value {
+    let source = match &r.source {
+        RuleSource::Crypto(a) => {
+            json!({ "crypto": { "address": a.address, "address_id": a.id, "network": a.network.code() } })
+        }
+        RuleSource::Fiat(i) => json!({ "fiat": {
+            "deposit_instructions_id": i.id,
+            "network": i.network.code(),
+            "account_type": i.routing_number_type,
+            "memo_id": i.memo_id,
+        }}),
+    };
+    let destination = match &r.destination {
+        Destination::Profile(p) => json!({ "profile": { "profile_id": p } }),
+        Destination::Fiat {
+            bank_account_id,
+            memo,
+            ..
+        } => {
+            json!({ "fiat": { "fiat_account_id": bank_account_id, "memo": memo } })
+        }
+        Destination::Crypto {
+            address, network, ..
+        } => {
+            json!({ "crypto": { "address": address, "network": network.code() } })
+        }
+    };
+    let mut rule = json!({
+        "id": r.id,
+        "ref_id": r.ref_id,
+        "profile_id": r.profile_id,
+        "status": r.status,
+        "source_asset": r.source_asset.code(),
+        "destination_asset": r.destination_asset.code(),
+        "source": source,
+        "destination": destination,
+        "created_at": time::format(r.created_at),
+    });
+    for (key, value) in [
+        ("nickname", r.nickname),
+        ("identity_id", r.identity_id),
+        ("account_id", r.account_id),
+    ] {
+        if let Some(value) = value {
+            rule[key] = json!(value);
+        }
+    }
+    rule
+}
+
+#[derive(Serialize)]
+pub struct RuleEnvelope {
+    rule: Value,
+}
+
+#[derive(Deserialize)]
+pub struct NetworkRef {
+    network: Option<String>,
+    account_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SourceRequest {
+    crypto: Option<NetworkRef>,
+    fiat: Option<NetworkRef>,
+}
+
+#[derive(Deserialize)]
+pub struct ProfileRef {
+    profile_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct FiatRef {
+    fiat_account_id: Option<String>,
+    memo: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CryptoRef {
+    crypto_address_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DestinationRequest {
+    profile: Option<ProfileRef>,
+    fiat: Option<FiatRef>,
+    crypto: Option<CryptoRef>,
+}
+
+#[derive(Deserialize)]
+pub struct CreateRequest {
+    ref_id: Option<String>,
+    nickname: Option<String>,
+    profile_id: Option<String>,
+    identity_id: Option<String>,
+    account_id: Option<String>,
+    source_asset: Option<String>,
+    destination_asset: Option<String>,
+    source: Option<SourceRequest>,
+    destination: Option<DestinationRequest>,
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateRequest>,
+) -> ApiResult<Json<RuleEnvelope>> {
+    auth.require(scope::WRITE_RULE)?;
+    let ref_id = checked_ref_id(Some(required("ref_id", body.ref_id)?))?.unwrap_or_default();
+    if body
+        .nickname
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NICKNAME)
+    {
+        return Err(Problem::bad_request(format!(
+            "nickname must be at most {MAX_NICKNAME} characters"
+        )));
+    }
+    let profile_raw = required("profile_id", body.profile_id)?;
+    let identity_id = optional_uuid("identity_id", body.identity_id)?;
+    let account_id = optional_uuid("account_id", body.account_id)?;
+    let source_asset = asset_field("source_asset", body.source_asset)?;
+    let destination_asset = asset_field("destination_asset", body.destination_asset)?;
+    let source = body
+        .source
+        .ok_or_else(|| Problem::bad_request("source is required"))?;
+    let destination = body
+        .destination
+        .ok_or_else(|| Problem::bad_request("destination is required"))?;
+    let profile = owned_profile(&app, &auth, "profile_id", &profile_raw).await?;
+
+    let now = time::now();
+    let rule_id = Uuid::new_v4();
+    let source = match (source.crypto, source.fiat) {
+        (Some(crypto), None) => {
+            check_rule_source(SourceKind::Crypto, source_asset)
+                .map_err(|e| Problem::bad_request(e.to_string()))?;
+            let network = parse_network(
+                "source.crypto.network",
+                &required("source.crypto.network", crypto.network)?,
+            )?;
+            let id = Uuid::new_v4();
+            RuleSource::Crypto(DepositAddress {
+                id,
+                customer_id: auth.customer,
+                profile_id: profile.id,
+                identity_id: identity_id.clone(),
+                account_id: account_id.clone(),
+                ref_id: None,
+                network,
+                address: new_address(id, network),
+                conversion_target_asset: "NO_CONVERSION".into(),
+                metadata: None,
+                rule_id: Some(rule_id),
+                created_at: now,
+            })
+        }
+        (None, Some(fiat)) => {
+            check_rule_source(SourceKind::Fiat, source_asset)
+                .map_err(|e| Problem::bad_request(e.to_string()))?;
+            let network = parse_fiat_network(
+                "source.fiat.network",
+                &required("source.fiat.network", fiat.network)?,
+            )?;
+            RuleSource::Fiat(DepositInstructions {
+                id: Uuid::new_v4(),
+                customer_id: auth.customer,
+                profile_id: profile.id,
+                identity_id: identity_id.clone(),
+                account_id: account_id.clone(),
+                ref_id: None,
+                network,
+                routing_number_type: routing_type(
+                    "source.fiat.account_type",
+                    network,
+                    fiat.account_type,
+                )?,
+                memo_id: new_memo_id(),
+                status: "VALID".into(),
+                metadata: None,
+                rule_id: Some(rule_id),
+                created_at: now,
+            })
+        }
+        _ => {
+            return Err(Problem::bad_request(
+                "source must name exactly one of crypto or fiat",
+            ))
+        }
+    };
+    let chosen = match choose(destination.profile, destination.fiat, destination.crypto)? {
+        (Some(p), _, _) => Chosen::Profile(p.profile_id),
+        (_, Some(f), _) => Chosen::Fiat(f.fiat_account_id, f.memo),
+        (_, _, c) => Chosen::Crypto(c.and_then(|c| c.crypto_address_id)),
+    };
+    let fields = [
+        "destination.profile.profile_id",
+        "destination.fiat.fiat_account_id",
+        "destination.crypto.crypto_address_id",
+    ];
+    let destination = resolve_destination(&app, &auth, chosen, fields).await?;
+    // The source is a deposit from outside, never the destination profile itself.
+    check_route(
+        source_asset,
+        destination_asset,
+        kind_of(&destination),
+        false,
+    )
+    .map_err(|e| Problem::bad_request(e.to_string()))?;
+
+    let rule = Rule {
+        id: rule_id,
+        customer_id: auth.customer,
+        profile_id: profile.id,
+        identity_id,
+        account_id,
+        ref_id,
+        nickname: body.nickname,
+        status: "ACTIVE".into(),
+        source_asset,
+        destination_asset,
+        source,
+        destination,
+        created_at: now,
+        updated_at: now,
+    };
+    match app.store.create_rule(&rule).await? {
+        Inserted::Created(r) => Ok(Json(RuleEnvelope { rule: rule_json(r) })),
+        Inserted::RefIdExists(existing) => {
+            let ref_id = existing.ref_id.clone();
+            Err(already_exists(
+                "orchestration rule",
+                &ref_id,
+                rule_json(existing),
+            ))
+        }
+    }
+}
+
+/// Sets DELETED: later deposits are credited to the rule's profile unconverted.
+pub async fn delete(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RuleEnvelope>> {
+    auth.require(scope::WRITE_RULE)?;
+    let id = parse_uuid("id", &id)?;
+    let rule = app
+        .store
+        .delete_rule(auth.customer, id, time::now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => Problem::not_found(format!(
+                "orchestration rule with id {id} not found for customer with id {}",
+                auth.customer
+            )),
+            other => other.into(),
+        })?;
+    Ok(Json(RuleEnvelope {
+        rule: rule_json(rule),
+    }))
+}
+
+#[derive(Serialize)]
+pub struct RuleList {
+    rules: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_cursor: Option<String>,
+}
+
+fn asset_filter(params: &Params, name: &str) -> ApiResult<Option<String>> {
+    params
+        .one(name)?
+        .map(|v| {
+            v.parse::<Asset>()
+                .map(|a| a.code().to_string())
+                .map_err(|_| {
+                    Problem::bad_request(format!(
+                        "{name}: unsupported asset {v:?}; supported: {}",
+                        Asset::supported_list()
+                    ))
+                })
+        })
+        .transpose()
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    auth: Auth,
+    params: Params,
+) -> ApiResult<Json<RuleList>> {
+    auth.require(scope::READ_RULE)?;
+    let filter = RuleFilter {
+        profile_id: params.uuid("profile_id")?,
+        statuses: many(&params, "status", |v| {
+            STATUSES.contains(&v).then(|| v.to_string()).ok_or_else(|| {
+                Problem::bad_request(format!(
+                    "status {v:?} is not one of {}",
+                    STATUSES.join(", ")
+                ))
+            })
+        })?,
+        source_asset: asset_filter(&params, "source_asset")?,
+        destination_asset: asset_filter(&params, "destination_asset")?,
+        ids: many(&params, "ids", |v| parse_uuid("ids", v))?,
+        page: pagination::page(&params, &app.keys, &PAGING)?,
+    };
+    let rows = app.store.list_rules(auth.customer, &filter).await?;
+    let (rows, next_page_cursor) =
+        pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |r| {
+            (r.created_at, r.id.to_string())
+        });
+    Ok(Json(RuleList {
+        rules: rows.into_iter().map(rule_json).collect(),
+        next_page_cursor,
+    }))
 }

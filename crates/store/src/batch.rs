@@ -148,8 +148,27 @@ impl LedgerRows {
         });
     }
 
+    /// A new transfer, announced as `transfer.<kind>.<status>` where the
+    /// webhook spec has such an event (see [`LedgerRows::transfer_changed`]).
     pub fn transfer(&mut self, transfer: Transfer) {
+        self.transfer_changed(&transfer);
         self.transfers.push(transfer);
+    }
+
+    /// Announces a transfer's current status: `transfer.<kind>.<status>`
+    /// for crypto, wire and CUBIX deposits and withdrawals. Internal
+    /// transfers have no event type in the spec; the conversion or
+    /// orchestration event they belong to covers them.
+    pub fn transfer_changed(&mut self, t: &Transfer) {
+        if let Some(kind) = crate::events::transfer_event_type(t.kind, t.status) {
+            self.event(
+                t.customer_id,
+                kind,
+                t.id,
+                crate::events::transfer_object(t),
+                t.updated_at,
+            );
+        }
     }
 
     pub async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
@@ -204,13 +223,14 @@ impl LedgerRows {
             sql.query().execute(&mut **tx).await?;
         }
         for chunk in self.events.chunks(CHUNK) {
+            let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::new_v4()).collect();
             let mut sql = Sql::new("INSERT INTO events (id, customer_id, type, object_id, payload, created_at) VALUES ");
-            for (i, e) in chunk.iter().enumerate() {
+            for (i, (e, id)) in chunk.iter().zip(&ids).enumerate() {
                 if i > 0 {
                     sql.push(", ");
                 }
                 sql.row(vec![
-                    Uuid::new_v4().into(),
+                    (*id).into(),
                     e.customer.into(),
                     e.kind.into(),
                     e.object.into(),
@@ -218,6 +238,23 @@ impl LedgerRows {
                     e.at.into(),
                 ]);
             }
+            sql.query().execute(&mut **tx).await?;
+            // The outbox fan-out: one delivery per active webhook subscribed
+            // to the event's type, committed with the event itself.
+            let mut sql = Sql::new(
+                "INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
+                 retry_from, created_at, updated_at) \
+                 SELECT s.webhook_id, e.id, e.customer_id, 'PENDING', 0, e.created_at, e.created_at, e.created_at, e.created_at \
+                 FROM events e JOIN webhook_subscriptions s ON s.customer_id = e.customer_id AND s.type = e.type \
+                 WHERE e.id IN (",
+            );
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*id);
+            }
+            sql.push(")");
             sql.query().execute(&mut **tx).await?;
         }
         Ok(())

@@ -1,11 +1,1022 @@
-//! Events (the outbox, as the Events API shows it) and webhooks.
+//! Events (the outbox, as the Events API shows it), webhooks, and the
+//! deliveries that carry one to the other.
+//!
+//! Every event is written by [`crate::batch::LedgerRows`] in the transaction
+//! of the change it reports, and that same transaction writes one PENDING
+//! delivery per active webhook subscribed to the event's type (a single
+//! `INSERT … SELECT` over `webhook_subscriptions`). Nothing is announced that
+//! did not commit, and nothing that committed goes unannounced.
+//!
+//! Delivery workers on any number of replicas claim due deliveries
+//! ([`EventStore::claim_deliveries`]): the claim pushes `next_attempt_at`
+//! past the send (a lease) and stamps a claim token, in one transaction that
+//! skips rows other replicas hold (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
+//! SQLite has one writer). So when nothing fails each delivery is sent once;
+//! when a worker dies mid-send, its lease lapses and another worker sends
+//! again (at least once). The same transaction takes each webhook's next send
+//! slots from `webhooks.rate_tat`, spaced 1/rate apart, which holds the rate
+//! limit across replicas.
+
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
+use serde_json::{json, Value};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use uuid::Uuid;
 
-use crate::SqlStore;
+use crate::model::{Order, Page, TimeRange, Transfer};
+use crate::sql::{Sql, Val};
+use crate::{Backend, Result, SqlStore, StoreError};
+
+/// At most this many ACTIVE webhooks per customer.
+pub const MAX_ACTIVE_WEBHOOKS: i64 = 10;
+
+/// Every event type Stableport emits. The orchestration and transfer types
+/// are Paxos's; the conversion ones are ours (the legacy API has none).
+pub const EVENT_TYPES: &[&str] = &[
+    "orchestration.processing",
+    "orchestration.completed",
+    "orchestration.failed",
+    "transfer.crypto_deposit.pending",
+    "transfer.crypto_deposit.completed",
+    "transfer.crypto_deposit.failed",
+    "transfer.crypto_withdrawal.pending",
+    "transfer.crypto_withdrawal.completed",
+    "transfer.crypto_withdrawal.failed",
+    "transfer.wire_deposit.pending",
+    "transfer.wire_deposit.completed",
+    "transfer.wire_deposit.failed",
+    "transfer.wire_withdrawal.pending",
+    "transfer.wire_withdrawal.completed",
+    "transfer.wire_withdrawal.failed",
+    "transfer.cubix_deposit.pending",
+    "transfer.cubix_deposit.completed",
+    "transfer.cubix_deposit.failed",
+    "transfer.cubix_withdrawal.pending",
+    "transfer.cubix_withdrawal.completed",
+    "transfer.cubix_withdrawal.failed",
+    "conversion.created",
+    "conversion.settled",
+    "conversion.cancelled",
+];
+
+/// `transfer.<kind>.<status>` for the transfer kinds the webhook spec has
+/// events for. Internal transfers (conversion and orchestration legs between
+/// profiles) have none: their orchestration or conversion event covers them.
+pub fn transfer_event_type(kind: &str, status: &str) -> Option<&'static str> {
+    let wanted = format!(
+        "transfer.{}.{}",
+        kind.to_ascii_lowercase(),
+        status.to_ascii_lowercase()
+    );
+    EVENT_TYPES.iter().copied().find(|t| *t == wanted)
+}
+
+/// The `object_type` the Events API shows for an event type.
+pub fn object_type(kind: &str) -> &'static str {
+    match kind.split('.').next() {
+        Some("orchestration") => "orchestration_status_change",
+        Some("transfer") => "transfer_status_change",
+        Some("conversion") => "conversion_status_change",
+        _ => "unknown",
+    }
+}
+
+/// TransferStatusChangeObject.
+pub fn transfer_object(t: &Transfer) -> String {
+    let mut object = json!({ "id": t.id, "type": t.kind, "status": t.status });
+    for (key, value) in [
+        ("ref_id", &t.ref_id),
+        ("crypto_network", &t.crypto_network),
+        ("crypto_tx_hash", &t.crypto_tx_hash),
+        ("memo", &t.memo),
+    ] {
+        if let Some(v) = value {
+            object[key] = json!(v);
+        }
+    }
+    object.to_string()
+}
+
+/// OrchestrationStatusChangeObject.
+pub fn orchestration_object(id: Uuid, ref_id: &str, rule: Option<Uuid>, status: &str) -> String {
+    let mut object = json!({ "id": id, "ref_id": ref_id, "status": status });
+    if let Some(rule) = rule {
+        object["orchestration_rule_id"] = json!(rule);
+    }
+    object.to_string()
+}
+
+/// Ours: the legacy conversion's status change.
+pub fn conversion_object(id: Uuid, ref_id: Option<&str>, status: &str) -> String {
+    let mut object = json!({ "id": id, "status": status });
+    if let Some(r) = ref_id {
+        object["ref_id"] = json!(r);
+    }
+    object.to_string()
+}
+
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub kind: String,
+    pub object_id: Uuid,
+    /// The event's object as JSON text.
+    pub payload: String,
+    pub created_at: i64,
+    pub is_test: bool,
+    /// Deliveries still PENDING or given up (FAILED).
+    pub undelivered_webhooks: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct EventFilter {
+    pub types: Vec<String>,
+    pub created_at: TimeRange,
+    pub is_test: bool,
+    pub page: Page,
+}
+
+/// How a webhook's consumer wants to be authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsumerAuth {
+    None,
+    /// A header sent with every delivery.
+    ApiKey {
+        header_name: String,
+        value: String,
+    },
+    /// OAuth2 client credentials: a bearer token from `token_url`.
+    OAuth {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        scope: Option<String>,
+    },
+}
+
+impl ConsumerAuth {
+    fn to_stored(&self) -> Option<String> {
+        match self {
+            ConsumerAuth::None => None,
+            ConsumerAuth::ApiKey { header_name, value } => Some(
+                json!({ "api_key": { "header_name": header_name, "value": value } }).to_string(),
+            ),
+            ConsumerAuth::OAuth {
+                token_url,
+                client_id,
+                client_secret,
+                scope,
+            } => Some(
+                json!({ "oauth": { "token_url": token_url, "client_id": client_id,
+                        "client_secret": client_secret, "scope": scope } })
+                .to_string(),
+            ),
+        }
+    }
+
+    fn from_stored(text: Option<String>) -> Result<ConsumerAuth> {
+        let Some(text) = text else {
+            return Ok(ConsumerAuth::None);
+        };
+        let corrupt = || StoreError::Corrupt(format!("webhook auth {text:?}"));
+        let value: Value = serde_json::from_str(&text).map_err(|_| corrupt())?;
+        let field = |v: &Value, k: &str| v[k].as_str().map(str::to_string).ok_or_else(corrupt);
+        if let Some(key) = value.get("api_key") {
+            return Ok(ConsumerAuth::ApiKey {
+                header_name: field(key, "header_name")?,
+                value: field(key, "value")?,
+            });
+        }
+        if let Some(o) = value.get("oauth") {
+            return Ok(ConsumerAuth::OAuth {
+                token_url: field(o, "token_url")?,
+                client_id: field(o, "client_id")?,
+                client_secret: field(o, "client_secret")?,
+                scope: o["scope"].as_str().map(str::to_string),
+            });
+        }
+        Err(corrupt())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub name: String,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub auth: ConsumerAuth,
+    /// Requests per second, 1..=100.
+    pub rate_limit: i64,
+    /// Signs every delivery (HMAC-SHA256).
+    pub secret: String,
+    /// ACTIVE or DELETED.
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct WebhookFilter {
+    /// Empty: ACTIVE only.
+    pub statuses: Vec<String>,
+    pub page: Page,
+}
+
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub webhook_id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: String,
+    /// PENDING, DELIVERED, FAILED (gave up) or CANCELLED (webhook deleted).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeliveryFilter {
+    pub statuses: Vec<String>,
+    pub event_id: Option<Uuid>,
+    pub page: Page,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeliveryAttempt {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub event_id: Uuid,
+    /// 1 for the first attempt of this delivery.
+    pub attempt: i64,
+    pub status_code: Option<i64>,
+    pub latency_micros: i64,
+    pub error: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct AttemptFilter {
+    pub event_id: Option<Uuid>,
+    pub page: Page,
+}
+
+/// What a delivery worker asks for. Times are microseconds.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub now: i64,
+    pub limit: i64,
+    /// Claim only sends that the rate limit lets start before now + horizon.
+    pub horizon: i64,
+    /// How long after its send slot a claim holds (the HTTP timeout and a
+    /// margin); past that, another worker may send it again.
+    pub lease: i64,
+}
+
+/// One delivery a worker now holds.
+#[derive(Clone, Debug)]
+pub struct ClaimedDelivery {
+    pub webhook: Webhook,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub event_created_at: i64,
+    pub is_test: bool,
+    /// The number of this attempt, from 1.
+    pub attempt: i64,
+    /// Start of the retry window (max age).
+    pub retry_from: i64,
+    /// Not before this time: the webhook's rate limit slot.
+    pub send_at: i64,
+    pub token: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextStep {
+    Delivered,
+    RetryAt(i64),
+    GiveUp,
+}
+
+/// The outcome of one HTTP attempt.
+#[derive(Clone, Debug)]
+pub struct AttemptResult {
+    pub webhook_id: Uuid,
+    pub event_id: Uuid,
+    pub customer_id: Uuid,
+    pub token: String,
+    pub attempt: i64,
+    /// When the request started.
+    pub at: i64,
+    pub status_code: Option<i64>,
+    pub latency_micros: i64,
+    pub error: Option<String>,
+    pub next: NextStep,
+}
 
 #[async_trait]
-pub trait EventStore: Send + Sync {}
+pub trait EventStore: Send + Sync {
+    async fn event(&self, customer: Uuid, id: Uuid) -> Result<Option<Event>>;
+    async fn list_events(&self, customer: Uuid, filter: &EventFilter) -> Result<Vec<Event>>;
+
+    /// Conflict when the name is taken by an ACTIVE webhook or the customer
+    /// already has MAX_ACTIVE_WEBHOOKS active ones.
+    async fn create_webhook(&self, webhook: &Webhook) -> Result<()>;
+    async fn webhook(&self, customer: Uuid, id: Uuid) -> Result<Option<Webhook>>;
+    async fn list_webhooks(&self, customer: Uuid, filter: &WebhookFilter) -> Result<Vec<Webhook>>;
+    /// Marks it DELETED: no new deliveries; pending ones are cancelled.
+    async fn delete_webhook(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Webhook>;
+    /// Writes a test event (`is_test`) and a delivery of it to this webhook only.
+    async fn create_test_event(
+        &self,
+        customer: Uuid,
+        webhook: Uuid,
+        kind: &str,
+        object: &str,
+        now: i64,
+    ) -> Result<Event>;
+    async fn list_deliveries(
+        &self,
+        customer: Uuid,
+        webhook: Uuid,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<Delivery>>;
+    async fn list_attempts(
+        &self,
+        customer: Uuid,
+        webhook: Uuid,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<DeliveryAttempt>>;
+    /// Sends one of the customer's events (again) to this webhook, with a
+    /// fresh retry window. Conflict while a delivery of it is PENDING.
+    async fn redeliver(
+        &self,
+        customer: Uuid,
+        webhook: Uuid,
+        event: Uuid,
+        now: i64,
+    ) -> Result<Delivery>;
+
+    /// Takes up to `limit` due deliveries for this worker. Safe on every replica.
+    async fn claim_deliveries(&self, claim: &Claim) -> Result<Vec<ClaimedDelivery>>;
+    /// Records attempts and moves their deliveries on (only where the claim
+    /// is still the worker's own).
+    async fn record_attempts(&self, results: &[AttemptResult]) -> Result<()>;
+}
+
+const EVENT_COLUMNS: &str = "e.id, e.customer_id, e.type, e.object_id, e.payload, e.created_at, e.is_test, \
+     (SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('PENDING', 'FAILED')) AS undelivered";
+
+const WEBHOOK_COLUMNS: &str =
+    "id, customer_id, name, url, event_types, auth, rate_limit, secret, status, \
+     created_at, updated_at, deleted_at";
+
+const DELIVERY_COLUMNS: &str = "d.webhook_id, d.event_id, e.type AS event_type, d.status, d.attempts, \
+     d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.delivered_at";
+
+fn uuid_col(row: &AnyRow, column: &str) -> Result<Uuid> {
+    let text: String = row.try_get(column)?;
+    Uuid::parse_str(&text)
+        .map_err(|_| StoreError::Corrupt(format!("{column} {text:?} is not a UUID")))
+}
+
+fn decode_event(row: &AnyRow) -> Result<Event> {
+    Ok(Event {
+        id: uuid_col(row, "id")?,
+        customer_id: uuid_col(row, "customer_id")?,
+        kind: row.try_get("type")?,
+        object_id: uuid_col(row, "object_id")?,
+        payload: row.try_get("payload")?,
+        created_at: row.try_get("created_at")?,
+        is_test: row.try_get::<i64, _>("is_test")? != 0,
+        undelivered_webhooks: row.try_get("undelivered")?,
+    })
+}
+
+fn decode_webhook(row: &AnyRow) -> Result<Webhook> {
+    let types: String = row.try_get("event_types")?;
+    Ok(Webhook {
+        id: uuid_col(row, "id")?,
+        customer_id: uuid_col(row, "customer_id")?,
+        name: row.try_get("name")?,
+        url: row.try_get("url")?,
+        event_types: types.split_whitespace().map(str::to_string).collect(),
+        auth: ConsumerAuth::from_stored(row.try_get("auth")?)?,
+        rate_limit: row.try_get("rate_limit")?,
+        secret: row.try_get("secret")?,
+        status: row.try_get("status")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        deleted_at: row.try_get("deleted_at")?,
+    })
+}
+
+fn decode_delivery(row: &AnyRow) -> Result<Delivery> {
+    Ok(Delivery {
+        webhook_id: uuid_col(row, "webhook_id")?,
+        event_id: uuid_col(row, "event_id")?,
+        event_type: row.try_get("event_type")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        last_status_code: row.try_get("last_status_code")?,
+        last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+    })
+}
+
+fn decode_attempt(row: &AnyRow) -> Result<DeliveryAttempt> {
+    Ok(DeliveryAttempt {
+        id: uuid_col(row, "id")?,
+        webhook_id: uuid_col(row, "webhook_id")?,
+        event_id: uuid_col(row, "event_id")?,
+        attempt: row.try_get("attempt")?,
+        status_code: row.try_get("status_code")?,
+        latency_micros: row.try_get("latency_micros")?,
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// Keyset pagination on (time, id) for tables whose columns are named otherwise.
+fn page_on(q: &mut Sql, page: &Page, time: &str, id: &str) {
+    let (cmp, dir) = match page.order {
+        Order::Asc => (">", "ASC"),
+        Order::Desc => ("<", "DESC"),
+    };
+    if let Some((at, after)) = &page.after {
+        q.push(&format!(" AND ({time}, {id}) {cmp} ("))
+            .bind(*at)
+            .push(", ")
+            .bind(after.as_str())
+            .push(")");
+    }
+    q.push(&format!(" ORDER BY {time} {dir}, {id} {dir} LIMIT "))
+        .bind(page.limit);
+}
+
+/// ` IN ($a, $b, …)` over `values`, which must not be empty.
+fn push_in(q: &mut Sql, values: impl IntoIterator<Item = Val>) {
+    q.push(" IN (");
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(v);
+    }
+    q.push(")");
+}
+
+/// Row locks for read-modify-write on PostgreSQL; SQLite's write
+/// transaction already excludes every other writer.
+fn lock_suffix(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE",
+    }
+}
+
+impl SqlStore {
+    async fn delivery_in(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        webhook: Uuid,
+        event: Uuid,
+    ) -> Result<Delivery> {
+        let row = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id \
+             WHERE d.webhook_id = $1 AND d.event_id = $2"
+        ))
+        .bind(webhook.to_string())
+        .bind(event.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+        decode_delivery(&row)
+    }
+}
 
 #[async_trait]
-impl EventStore for SqlStore {}
+impl EventStore for SqlStore {
+    async fn event(&self, customer: Uuid, id: Uuid) -> Result<Option<Event>> {
+        let row = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.customer_id = $1 AND e.id = $2"
+        ))
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(decode_event).transpose()
+    }
+
+    async fn list_events(&self, customer: Uuid, f: &EventFilter) -> Result<Vec<Event>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.customer_id = "
+        ));
+        q.bind(customer)
+            .push(" AND e.is_test = ")
+            .bind(i64::from(f.is_test))
+            .any_of("e.type", &f.types)
+            .time_range("e.created_at", &f.created_at);
+        page_on(&mut q, &f.page, "e.created_at", "e.id");
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    async fn create_webhook(&self, w: &Webhook) -> Result<()> {
+        let mut tx = self.begin().await?;
+        // Serialises creations per customer on PostgreSQL, so two at once
+        // cannot both see nine active webhooks.
+        sqlx::query(&format!(
+            "SELECT id FROM customers WHERE id = $1{}",
+            lock_suffix(self.backend)
+        ))
+        .bind(w.customer_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let taken: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM webhooks WHERE customer_id = $1 AND name = $2 AND status = 'ACTIVE'",
+        )
+        .bind(w.customer_id.to_string())
+        .bind(&w.name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(id) = taken {
+            return Err(StoreError::Conflict(format!(
+                "an active webhook named '{}' already exists (id {id})",
+                w.name
+            )));
+        }
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM webhooks WHERE customer_id = $1 AND status = 'ACTIVE'",
+        )
+        .bind(w.customer_id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        if active >= MAX_ACTIVE_WEBHOOKS {
+            return Err(StoreError::Conflict(format!(
+                "a customer may have at most {MAX_ACTIVE_WEBHOOKS} active webhooks; delete one first"
+            )));
+        }
+        let mut q = Sql::new(&format!(
+            "INSERT INTO webhooks ({WEBHOOK_COLUMNS}, rate_tat) VALUES "
+        ));
+        q.row(vec![
+            w.id.into(),
+            w.customer_id.into(),
+            w.name.clone().into(),
+            w.url.clone().into(),
+            w.event_types.join(" ").into(),
+            w.auth.to_stored().into(),
+            w.rate_limit.into(),
+            w.secret.clone().into(),
+            "ACTIVE".into(),
+            w.created_at.into(),
+            w.updated_at.into(),
+            None::<i64>.into(),
+            0i64.into(),
+        ]);
+        q.query().execute(&mut *tx).await?;
+        let mut q =
+            Sql::new("INSERT INTO webhook_subscriptions (customer_id, type, webhook_id) VALUES ");
+        for (i, kind) in w.event_types.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.row(vec![w.customer_id.into(), kind.clone().into(), w.id.into()]);
+        }
+        if !w.event_types.is_empty() {
+            q.query().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn webhook(&self, customer: Uuid, id: Uuid) -> Result<Option<Webhook>> {
+        let row = sqlx::query(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE customer_id = $1 AND id = $2"
+        ))
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(decode_webhook).transpose()
+    }
+
+    async fn list_webhooks(&self, customer: Uuid, f: &WebhookFilter) -> Result<Vec<Webhook>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE customer_id = "
+        ));
+        q.bind(customer);
+        if f.statuses.is_empty() {
+            q.push(" AND status = 'ACTIVE'");
+        } else {
+            q.any_of("status", &f.statuses);
+        }
+        q.page(&f.page);
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(decode_webhook).collect()
+    }
+
+    async fn delete_webhook(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Webhook> {
+        let mut tx = self.begin().await?;
+        // Deliveries first: a claiming worker holds delivery rows and then
+        // waits for the webhook row, so taking them in the other order could
+        // deadlock on PostgreSQL. Claimed (in-flight) ones finish by themselves.
+        sqlx::query(
+            "UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL, updated_at = $1 \
+             WHERE webhook_id = $2 AND customer_id = $3 AND status = 'PENDING' AND claim_token IS NULL",
+        )
+        .bind(now)
+        .bind(id.to_string())
+        .bind(customer.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let updated = sqlx::query(
+            "UPDATE webhooks SET status = 'DELETED', updated_at = $1, deleted_at = $1 \
+             WHERE customer_id = $2 AND id = $3 AND status = 'ACTIVE'",
+        )
+        .bind(now)
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM webhook_subscriptions WHERE webhook_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        decode_webhook(&row)
+    }
+
+    async fn create_test_event(
+        &self,
+        customer: Uuid,
+        webhook: Uuid,
+        kind: &str,
+        object: &str,
+        now: i64,
+    ) -> Result<Event> {
+        let mut tx = self.begin().await?;
+        let active: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM webhooks WHERE customer_id = $1 AND id = $2 AND status = 'ACTIVE'",
+        )
+        .bind(customer.to_string())
+        .bind(webhook.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if active.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO events (id, customer_id, type, object_id, payload, created_at, is_test) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1)",
+        )
+        .bind(id.to_string())
+        .bind(customer.to_string())
+        .bind(kind)
+        .bind(
+            serde_json::from_str::<Value>(object)
+                .ok()
+                .and_then(|o| o["id"].as_str().map(str::to_string))
+                .unwrap_or_else(|| Uuid::nil().to_string()),
+        )
+        .bind(object)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
+             retry_from, created_at, updated_at) VALUES ($1, $2, $3, 'PENDING', 0, $4, $4, $4, $4)",
+        )
+        .bind(webhook.to_string())
+        .bind(id.to_string())
+        .bind(customer.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        decode_event(&row)
+    }
+
+    async fn list_deliveries(
+        &self,
+        customer: Uuid,
+        webhook: Uuid,
+        f: &DeliveryFilter,
+    ) -> Result<Vec<Delivery>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id \
+             WHERE d.customer_id = "
+        ));
+        q.bind(customer)
+            .push(" AND d.webhook_id = ")
+            .bind(webhook)
+            .any_of("d.status", &f.statuses);
+        if let Some(event) = f.event_id {
+            q.push(" AND d.event_id = ").bind(event);
+        }
+        page_on(&mut q, &f.page, "d.created_at", "d.event_id");
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(decode_delivery).collect()
+    }
+
+    async fn list_attempts(
+        &self,
+        customer: Uuid,
+        webhook: Uuid,
+        f: &AttemptFilter,
+    ) -> Result<Vec<DeliveryAttempt>> {
+        let mut q = Sql::new(
+            "SELECT id, webhook_id, event_id, attempt, status_code, latency_micros, error, created_at \
+             FROM delivery_attempts WHERE customer_id = ",
+        );
+        q.bind(customer).push(" AND webhook_id = ").bind(webhook);
+        if let Some(event) = f.event_id {
+            q.push(" AND event_id = ").bind(event);
+        }
+        q.page(&f.page);
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(decode_attempt).collect()
+    }
+
+    async fn redeliver(
+        &self,
+        customer: Uuid,
+        webhook: Uuid,
+        event: Uuid,
+        now: i64,
+    ) -> Result<Delivery> {
+        let mut tx = self.begin().await?;
+        let active: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM webhooks WHERE customer_id = $1 AND id = $2 AND status = 'ACTIVE'",
+        )
+        .bind(customer.to_string())
+        .bind(webhook.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if active.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM events WHERE customer_id = $1 AND id = $2")
+                .bind(customer.to_string())
+                .bind(event.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if found.is_none() {
+            return Err(StoreError::Conflict(format!("no event with id {event}")));
+        }
+        let changed = sqlx::query(
+            "INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
+             retry_from, created_at, updated_at) VALUES ($1, $2, $3, 'PENDING', 0, $4, $4, $4, $4) \
+             ON CONFLICT (webhook_id, event_id) DO UPDATE SET status = 'PENDING', next_attempt_at = excluded.next_attempt_at, \
+             retry_from = excluded.retry_from, updated_at = excluded.updated_at, claim_token = NULL \
+             WHERE deliveries.status <> 'PENDING'",
+        )
+        .bind(webhook.to_string())
+        .bind(event.to_string())
+        .bind(customer.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotPending(format!(
+                "the delivery of event {event} to this webhook is still PENDING"
+            )));
+        }
+        let delivery = Self::delivery_in(&mut tx, webhook, event).await?;
+        tx.commit().await?;
+        Ok(delivery)
+    }
+
+    async fn claim_deliveries(&self, c: &Claim) -> Result<Vec<ClaimedDelivery>> {
+        // A cheap look first, so an idle worker never takes the write lock.
+        let any: Option<String> = sqlx::query_scalar(
+            "SELECT event_id FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= $1 LIMIT 1",
+        )
+        .bind(c.now)
+        .fetch_optional(&self.read)
+        .await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let due = sqlx::query(&format!(
+            "SELECT webhook_id, event_id, attempts, retry_from FROM deliveries \
+             WHERE status = 'PENDING' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2{}",
+            self.backend.claim_suffix()
+        ))
+        .bind(c.now)
+        .bind(c.limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Per webhook, in due order: (event, attempts so far, retry_from).
+        let mut by_webhook: BTreeMap<String, Vec<(Uuid, i64, i64)>> = BTreeMap::new();
+        for row in &due {
+            by_webhook
+                .entry(row.try_get("webhook_id")?)
+                .or_default()
+                .push((
+                    uuid_col(row, "event_id")?,
+                    row.try_get("attempts")?,
+                    row.try_get("retry_from")?,
+                ));
+        }
+        let mut q = Sql::new(&format!(
+            "SELECT {WEBHOOK_COLUMNS}, rate_tat FROM webhooks WHERE id"
+        ));
+        push_in(&mut q, by_webhook.keys().map(|k| Val::Text(k.clone())));
+        // In id order, so two claimers lock shared webhooks in the same order.
+        q.push(" ORDER BY id").push(lock_suffix(self.backend));
+        let webhooks = q.query().fetch_all(&mut *tx).await?;
+        let token = Uuid::new_v4().to_string();
+        let mut claimed: Vec<(Webhook, Uuid, i64, i64, i64)> = Vec::new();
+        for row in &webhooks {
+            let webhook = decode_webhook(row)?;
+            let Some(rows) = by_webhook.remove(&webhook.id.to_string()) else {
+                continue;
+            };
+            let events = || rows.iter().map(|(e, _, _)| Val::from(*e));
+            if webhook.status != "ACTIVE" {
+                let mut q = Sql::new("UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL, updated_at = ");
+                q.bind(c.now)
+                    .push(" WHERE webhook_id = ")
+                    .bind(webhook.id)
+                    .push(" AND event_id");
+                push_in(&mut q, events());
+                q.query().execute(&mut *tx).await?;
+                continue;
+            }
+            // Send slots 1/rate apart, from the webhook's next free slot.
+            let interval = 1_000_000 / webhook.rate_limit.clamp(1, 1_000_000);
+            let mut slot = c.now.max(row.try_get::<i64, _>("rate_tat")?);
+            let mut taken = Vec::new();
+            let mut deferred = Vec::new();
+            for &(event, attempts, retry_from) in &rows {
+                if slot <= c.now + c.horizon {
+                    taken.push(event);
+                    claimed.push((webhook.clone(), event, attempts + 1, retry_from, slot));
+                    slot += interval;
+                } else {
+                    deferred.push(event);
+                }
+            }
+            sqlx::query("UPDATE webhooks SET rate_tat = $1 WHERE id = $2")
+                .bind(slot)
+                .bind(webhook.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            if !taken.is_empty() {
+                let mut q = Sql::new("UPDATE deliveries SET next_attempt_at = ");
+                q.bind(slot + c.lease)
+                    .push(", claim_token = ")
+                    .bind(token.as_str())
+                    .push(", updated_at = ")
+                    .bind(c.now)
+                    .push(" WHERE webhook_id = ")
+                    .bind(webhook.id)
+                    .push(" AND event_id");
+                push_in(&mut q, taken.iter().map(|e| Val::from(*e)));
+                q.query().execute(&mut *tx).await?;
+            }
+            if !deferred.is_empty() {
+                // Not an attempt: due again when the rate limit has room.
+                let mut q = Sql::new("UPDATE deliveries SET next_attempt_at = ");
+                q.bind(slot).push(" WHERE webhook_id = ").bind(webhook.id);
+                q.push(" AND event_id");
+                push_in(&mut q, deferred.iter().map(|e| Val::from(*e)));
+                q.query().execute(&mut *tx).await?;
+            }
+        }
+        // Deliveries to a webhook that is gone cannot be sent.
+        for (webhook, rows) in &by_webhook {
+            let mut q = Sql::new("UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL WHERE webhook_id = ");
+            q.bind(webhook.as_str()).push(" AND event_id");
+            push_in(&mut q, rows.iter().map(|(e, _, _)| Val::from(*e)));
+            q.query().execute(&mut *tx).await?;
+        }
+        let mut events: HashMap<Uuid, (String, i64, bool)> = HashMap::new();
+        if !claimed.is_empty() {
+            let mut q = Sql::new("SELECT id, type, created_at, is_test FROM events WHERE id");
+            let mut ids: Vec<Uuid> = claimed.iter().map(|c| c.1).collect();
+            ids.sort();
+            ids.dedup();
+            push_in(&mut q, ids.into_iter().map(Val::from));
+            for row in q.query().fetch_all(&mut *tx).await? {
+                events.insert(
+                    uuid_col(&row, "id")?,
+                    (
+                        row.try_get("type")?,
+                        row.try_get("created_at")?,
+                        row.try_get::<i64, _>("is_test")? != 0,
+                    ),
+                );
+            }
+        }
+        tx.commit().await?;
+        Ok(claimed
+            .into_iter()
+            .filter_map(|(webhook, event, attempt, retry_from, send_at)| {
+                let (kind, created_at, is_test) = events.get(&event)?.clone();
+                Some(ClaimedDelivery {
+                    webhook,
+                    event_id: event,
+                    event_type: kind,
+                    event_created_at: created_at,
+                    is_test,
+                    attempt,
+                    retry_from,
+                    send_at,
+                    token: token.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn record_attempts(&self, results: &[AttemptResult]) -> Result<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for chunk in results.chunks(100) {
+            let mut q = Sql::new(
+                "INSERT INTO delivery_attempts (id, webhook_id, event_id, customer_id, attempt, status_code, \
+                 latency_micros, error, created_at) VALUES ",
+            );
+            for (i, r) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.row(vec![
+                    Uuid::new_v4().into(),
+                    r.webhook_id.into(),
+                    r.event_id.into(),
+                    r.customer_id.into(),
+                    r.attempt.into(),
+                    r.status_code.into(),
+                    r.latency_micros.into(),
+                    r.error.clone().into(),
+                    r.at.into(),
+                ]);
+            }
+            q.query().execute(&mut *tx).await?;
+        }
+        for r in results {
+            let finished_at = r.at + r.latency_micros;
+            let (status, next, delivered_at) = match r.next {
+                NextStep::Delivered => ("DELIVERED", None, Some(finished_at)),
+                NextStep::RetryAt(t) => ("PENDING", Some(t), None),
+                NextStep::GiveUp => ("FAILED", None, None),
+            };
+            sqlx::query(
+                "UPDATE deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
+                 claim_token = NULL, last_status_code = $3, last_error = $4, updated_at = $5, \
+                 delivered_at = COALESCE($6, delivered_at) \
+                 WHERE webhook_id = $7 AND event_id = $8 AND claim_token = $9",
+            )
+            .bind(status)
+            .bind(next)
+            .bind(r.status_code)
+            .bind(r.error.clone())
+            .bind(finished_at)
+            .bind(delivered_at)
+            .bind(r.webhook_id.to_string())
+            .bind(r.event_id.to_string())
+            .bind(r.token.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -24,10 +24,17 @@ pub use destinations::{
     NewFiatAccount,
 };
 pub use dialect::Backend;
-pub use events::EventStore;
+pub use events::{
+    object_type, AttemptFilter, AttemptResult, Claim, ClaimedDelivery, ConsumerAuth, Delivery,
+    DeliveryAttempt, DeliveryFilter, Event, EventFilter, EventStore, NextStep, Webhook,
+    WebhookFilter, EVENT_TYPES, MAX_ACTIVE_WEBHOOKS,
+};
 pub use model::*;
 pub use orchestrations::OrchestrationStore;
-pub use rules::RuleStore;
+pub use rules::{
+    Arrival, ArrivalVia, DepositAddress, DepositInstructions, DepositOutcome, DepositTargetFilter,
+    Inserted, Rule, RuleFilter, RuleSource, RuleStore,
+};
 pub use store::SqlStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

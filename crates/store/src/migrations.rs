@@ -33,7 +33,7 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
         if applied.is_some() {
             continue;
         }
-        for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        for statement in statements(script) {
             sqlx::query(statement).execute(&mut *tx).await?;
         }
         sqlx::query("INSERT INTO stableport_migrations (version, applied_at) VALUES ($1, $2)")
@@ -45,4 +45,31 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The statements of a script: comment lines dropped (so prose in them may
+/// hold any punctuation), then split on `;`.
+fn statements(script: &str) -> Vec<String> {
+    let code: Vec<&str> = script
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect();
+    code.join("\n")
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn comments_may_hold_semicolons() {
+        let script = "-- one; two\nCREATE TABLE a (x BIGINT);\n-- three;\nCREATE INDEX b ON a (x)";
+        assert_eq!(
+            super::statements(script),
+            ["CREATE TABLE a (x BIGINT)", "CREATE INDEX b ON a (x)"]
+        );
+    }
 }

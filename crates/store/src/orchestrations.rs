@@ -44,6 +44,13 @@ pub trait OrchestrationStore: Send + Sync {
     ) -> Result<Vec<Transfer>>;
 }
 
+/// What starting an orchestration inside a transaction came to.
+pub(crate) enum Started {
+    Created(Orchestration),
+    Insufficient { available: i64 },
+    RefIdTaken,
+}
+
 const COLUMNS: &str = "id, customer_id, profile_id, identity_id, account_id, ref_id, source_asset, \
      destination_asset, source_amount, source_units, destination_units, destination_kind, destination_id, \
      destination_memo, destination_address, destination_network, status, fail_reason, orchestration_rule_id, \
@@ -58,12 +65,13 @@ fn select() -> String {
     )
 }
 
-fn parse_uuid(text: &str, column: &str) -> Result<Uuid> {
+pub(crate) fn parse_uuid(text: &str, column: &str) -> Result<Uuid> {
     Uuid::parse_str(text)
         .map_err(|_| StoreError::Corrupt(format!("{column} {text:?} is not a UUID")))
 }
 
-fn decode(row: &sqlx::any::AnyRow) -> Result<Orchestration> {
+/// The destination columns shared by orchestrations and rules.
+pub(crate) fn decode_destination(row: &sqlx::any::AnyRow) -> Result<Destination> {
     let text = |c: &str| -> Result<String> { Ok(row.try_get::<String, _>(c)?) };
     let opt = |c: &str| -> Result<Option<String>> { Ok(row.try_get::<Option<String>, _>(c)?) };
     let destination_id = parse_uuid(&text("destination_id")?, "destination_id")?;
@@ -83,6 +91,13 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<Orchestration> {
                 .map_err(|_| StoreError::Corrupt("destination_network".into()))?,
         },
     };
+    Ok(destination)
+}
+
+fn decode(row: &sqlx::any::AnyRow) -> Result<Orchestration> {
+    let text = |c: &str| -> Result<String> { Ok(row.try_get::<String, _>(c)?) };
+    let opt = |c: &str| -> Result<Option<String>> { Ok(row.try_get::<Option<String>, _>(c)?) };
+    let destination = decode_destination(row)?;
     let status = text("status")?;
     Ok(Orchestration {
         id: parse_uuid(&text("id")?, "id")?,
@@ -118,7 +133,7 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<Orchestration> {
 }
 
 /// The stored form of a destination: kind, id, memo, address, network.
-fn destination_values(d: &Destination) -> [Val; 5] {
+pub(crate) fn destination_values(d: &Destination) -> [Val; 5] {
     match d {
         Destination::Profile(id) => [
             "PROFILE".into(),
@@ -196,8 +211,7 @@ fn destination_transfer(o: &NewOrchestration, id: Uuid) -> Transfer {
 }
 
 fn event_payload(o: &Orchestration, status: OrchestrationStatus) -> String {
-    serde_json::json!({ "object": "orchestration", "id": o.id, "status": status.as_str() })
-        .to_string()
+    crate::events::orchestration_object(o.id, &o.ref_id, o.rule_id, status.as_str())
 }
 
 impl SqlStore {
@@ -210,6 +224,88 @@ impl SqlStore {
         q.bind(customer).push(" AND id = ").bind(id);
         let row = q.query().fetch_optional(&mut **tx).await?;
         row.as_ref().map(decode).transpose()
+    }
+
+    /// Starts an orchestration inside `tx`: the debit, its row, both legs,
+    /// the journal entry and the event. Nothing is committed here.
+    pub(crate) async fn start_orchestration(
+        tx: &mut Transaction<'static, Any>,
+        o: &NewOrchestration,
+    ) -> Result<Started> {
+        let postings = ledger::orchestration_started(o.profile_id, o.source_asset, o.source_units);
+        if let Err(Refused::Insufficient { available }) = apply_balances(tx, &postings).await? {
+            return Ok(Started::Insufficient { available });
+        }
+        let (source_id, destination_id) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut q = Sql::new(&format!(
+            "INSERT INTO orchestrations ({COLUMNS}, next_step_at) VALUES "
+        ));
+        let mut values: Vec<Val> = vec![
+            o.id.into(),
+            o.customer_id.into(),
+            o.profile_id.into(),
+            o.identity_id.clone().into(),
+            o.account_id.clone().into(),
+            o.ref_id.clone().into(),
+            o.source_asset.code().into(),
+            o.destination_asset.code().into(),
+            o.source_amount.clone().into(),
+            o.source_units.into(),
+            o.destination_units.into(),
+        ];
+        values.extend(destination_values(&o.destination));
+        values.extend([
+            "PROCESSING".into(),
+            None::<String>.into(),
+            o.rule_id.map(|r| r.to_string()).into(),
+            source_id.into(),
+            destination_id.into(),
+            o.metadata.clone().into(),
+            o.now.into(),
+            o.now.into(),
+            o.next_step_at.into(),
+        ]);
+        q.row(values)
+            .push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
+        if q.query().fetch_optional(&mut **tx).await?.is_none() {
+            return Ok(Started::RefIdTaken);
+        }
+        let mut rows = LedgerRows::default();
+        let mut source = Transfer::completed(
+            o.customer_id,
+            o.profile_id,
+            "INTERNAL_TRANSFER_DEBIT",
+            o.source_asset,
+            o.source_units,
+            o.id,
+            o.now,
+        );
+        source.id = source_id;
+        source.identity_id = Some(o.identity_id.clone());
+        source.account_id = Some(o.account_id.clone());
+        source.ref_id = Some(o.ref_id.clone());
+        rows.transfer(source);
+        rows.transfer(destination_transfer(o, destination_id));
+        rows.entry(
+            o.customer_id,
+            "orchestration.processing",
+            o.id,
+            postings,
+            o.now,
+        );
+        let payload = crate::events::orchestration_object(o.id, &o.ref_id, o.rule_id, "PROCESSING");
+        rows.event(
+            o.customer_id,
+            "orchestration.processing",
+            o.id,
+            payload,
+            o.now,
+        );
+        rows.insert(tx).await?;
+        let created = Self::orchestration_in(tx, o.customer_id, o.id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(Started::Created(created))
     }
 
     /// Why delivery must fail, if it must: the destination's state decides.
@@ -324,15 +420,19 @@ impl SqlStore {
             }
             _ => None,
         };
-        sqlx::query(
-            "UPDATE transfers SET status = $1, updated_at = $2, crypto_tx_hash = $3 WHERE id = $4",
-        )
+        let changed = sqlx::query(&format!(
+            "UPDATE transfers SET status = $1, updated_at = $2, crypto_tx_hash = $3 WHERE id = $4 \
+             RETURNING {TRANSFER_COLUMNS}"
+        ))
         .bind(transfer_status)
         .bind(now)
         .bind(hash)
         .bind(o.destination_transfer.id.to_string())
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
+        if let Some(row) = changed {
+            rows.transfer_changed(&sql::transfer(&row)?);
+        }
         rows.entry(o.customer_id, kind, o.id, postings, now);
         rows.event(o.customer_id, kind, o.id, event_payload(o, status), now);
         Ok(true)
@@ -343,91 +443,25 @@ impl SqlStore {
 impl OrchestrationStore for SqlStore {
     async fn create_orchestration(&self, o: &NewOrchestration) -> Result<OrchestrationOutcome> {
         let mut tx = self.begin().await?;
-        let postings = ledger::orchestration_started(o.profile_id, o.source_asset, o.source_units);
-        if let Err(Refused::Insufficient { available }) = apply_balances(&mut tx, &postings).await?
-        {
-            return Ok(OrchestrationOutcome::InsufficientFunds { available });
+        match Self::start_orchestration(&mut tx, o).await? {
+            Started::Created(created) => {
+                tx.commit().await?;
+                Ok(OrchestrationOutcome::Created(created))
+            }
+            Started::Insufficient { available } => {
+                Ok(OrchestrationOutcome::InsufficientFunds { available })
+            }
+            Started::RefIdTaken => {
+                // Roll back the debit; report what is stored.
+                tx.rollback().await?;
+                let mut q = Sql::new(&select());
+                q.bind(o.customer_id)
+                    .push(" AND ref_id = ")
+                    .bind(o.ref_id.as_str());
+                let row = q.query().fetch_one(&self.write).await?;
+                Ok(OrchestrationOutcome::RefIdExists(decode(&row)?))
+            }
         }
-        let (source_id, destination_id) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut q = Sql::new(&format!(
-            "INSERT INTO orchestrations ({COLUMNS}, next_step_at) VALUES "
-        ));
-        let mut values: Vec<Val> = vec![
-            o.id.into(),
-            o.customer_id.into(),
-            o.profile_id.into(),
-            o.identity_id.clone().into(),
-            o.account_id.clone().into(),
-            o.ref_id.clone().into(),
-            o.source_asset.code().into(),
-            o.destination_asset.code().into(),
-            o.source_amount.clone().into(),
-            o.source_units.into(),
-            o.destination_units.into(),
-        ];
-        values.extend(destination_values(&o.destination));
-        values.extend([
-            "PROCESSING".into(),
-            None::<String>.into(),
-            o.rule_id.map(|r| r.to_string()).into(),
-            source_id.into(),
-            destination_id.into(),
-            o.metadata.clone().into(),
-            o.now.into(),
-            o.now.into(),
-            o.next_step_at.into(),
-        ]);
-        q.row(values)
-            .push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
-        if q.query().fetch_optional(&mut *tx).await?.is_none() {
-            // Roll back the debit; report what is stored.
-            tx.rollback().await?;
-            let mut q = Sql::new(&select());
-            q.bind(o.customer_id)
-                .push(" AND ref_id = ")
-                .bind(o.ref_id.as_str());
-            let row = q.query().fetch_one(&self.write).await?;
-            return Ok(OrchestrationOutcome::RefIdExists(decode(&row)?));
-        }
-        let mut rows = LedgerRows::default();
-        let mut source = Transfer::completed(
-            o.customer_id,
-            o.profile_id,
-            "INTERNAL_TRANSFER_DEBIT",
-            o.source_asset,
-            o.source_units,
-            o.id,
-            o.now,
-        );
-        source.id = source_id;
-        source.identity_id = Some(o.identity_id.clone());
-        source.account_id = Some(o.account_id.clone());
-        source.ref_id = Some(o.ref_id.clone());
-        rows.transfer(source);
-        rows.transfer(destination_transfer(o, destination_id));
-        rows.entry(
-            o.customer_id,
-            "orchestration.processing",
-            o.id,
-            postings,
-            o.now,
-        );
-        let payload =
-            serde_json::json!({ "object": "orchestration", "id": o.id, "status": "PROCESSING" })
-                .to_string();
-        rows.event(
-            o.customer_id,
-            "orchestration.processing",
-            o.id,
-            payload,
-            o.now,
-        );
-        rows.insert(&mut tx).await?;
-        let created = Self::orchestration_in(&mut tx, o.customer_id, o.id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        tx.commit().await?;
-        Ok(OrchestrationOutcome::Created(created))
     }
 
     async fn orchestration(&self, customer: Uuid, id: Uuid) -> Result<Option<Orchestration>> {

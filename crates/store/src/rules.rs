@@ -1,11 +1,807 @@
-//! Orchestration rules, deposit addresses, fiat deposit instructions and deposits.
+//! Orchestration rules, deposit addresses, fiat deposit instructions, and
+//! the deposits that arrive through them.
+//!
+//! A deposit is recorded once per chain transaction or wire reference: it
+//! credits the profile and, when it reached an ACTIVE rule with a matching
+//! asset, starts the rule's orchestration in the same transaction, so money
+//! is never credited without its conversion being started or vice versa.
 
 use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use stableport_domain::network::{CryptoNetwork, FiatNetwork};
+use stableport_domain::{ledger, Account, Amount, Asset};
+use uuid::Uuid;
 
-use crate::SqlStore;
+use crate::batch::LedgerRows;
+use crate::model::*;
+use crate::orchestrations::{decode_destination, destination_values, parse_uuid, Started};
+use crate::sql::{self, Sql, Val};
+use crate::{Result, SqlStore, StoreError};
+
+#[derive(Clone, Debug)]
+pub struct DepositAddress {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub profile_id: Uuid,
+    pub identity_id: Option<String>,
+    pub account_id: Option<String>,
+    pub ref_id: Option<String>,
+    pub network: CryptoNetwork,
+    pub address: String,
+    /// NO_CONVERSION, or USD: stablecoin deposits are converted to USD.
+    pub conversion_target_asset: String,
+    pub metadata: Option<String>,
+    pub rule_id: Option<Uuid>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct DepositInstructions {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub profile_id: Uuid,
+    pub identity_id: Option<String>,
+    pub account_id: Option<String>,
+    pub ref_id: Option<String>,
+    pub network: FiatNetwork,
+    pub routing_number_type: Option<String>,
+    pub memo_id: String,
+    pub status: String,
+    pub metadata: Option<String>,
+    pub rule_id: Option<Uuid>,
+    pub created_at: i64,
+}
+
+/// Where a rule's deposits arrive, with what was generated for it.
+#[derive(Clone, Debug)]
+pub enum RuleSource {
+    Crypto(DepositAddress),
+    Fiat(DepositInstructions),
+}
+
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub profile_id: Uuid,
+    pub identity_id: Option<String>,
+    pub account_id: Option<String>,
+    pub ref_id: String,
+    pub nickname: Option<String>,
+    /// ACTIVE or DELETED (there are no approvals yet).
+    pub status: String,
+    pub source_asset: Asset,
+    pub destination_asset: Asset,
+    pub source: RuleSource,
+    pub destination: Destination,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A create with a client ref_id: the new row, or the one stored before.
+#[derive(Clone, Debug)]
+pub enum Inserted<T> {
+    Created(T),
+    RefIdExists(T),
+}
+
+#[derive(Clone, Debug)]
+pub struct RuleFilter {
+    pub profile_id: Option<Uuid>,
+    pub statuses: Vec<String>,
+    pub source_asset: Option<String>,
+    pub destination_asset: Option<String>,
+    pub ids: Vec<Uuid>,
+    pub page: Page,
+}
+
+/// Filters shared by the deposit address and instruction lists.
+#[derive(Clone, Debug)]
+pub struct DepositTargetFilter {
+    pub ids: Vec<String>,
+    pub profile_ids: Vec<String>,
+    pub identity_ids: Vec<String>,
+    pub account_ids: Vec<String>,
+    pub ref_ids: Vec<String>,
+    pub created_at: TimeRange,
+    pub page: Page,
+}
+
+/// Money arriving (sandbox): on a chain to an address, or by wire to a memo.
+#[derive(Clone, Debug)]
+pub struct Arrival {
+    pub customer_id: Uuid,
+    pub via: ArrivalVia,
+    pub asset: Asset,
+    pub amount: Amount,
+    pub now: i64,
+    /// When an orchestration it starts may be delivered (None: held).
+    pub next_step_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ArrivalVia {
+    Chain {
+        network: CryptoNetwork,
+        address: String,
+        tx_hash: String,
+    },
+    Wire {
+        memo_id: String,
+        reference: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DepositOutcome {
+    pub transfer_id: Uuid,
+    pub orchestration_id: Option<Uuid>,
+    /// True when this deposit had been reported before and nothing changed.
+    pub duplicate: bool,
+}
 
 #[async_trait]
-pub trait RuleStore: Send + Sync {}
+pub trait RuleStore: Send + Sync {
+    /// Stores a rule with its generated deposit address or instructions.
+    async fn create_rule(&self, rule: &Rule) -> Result<Inserted<Rule>>;
+    async fn rule(&self, customer: Uuid, id: Uuid) -> Result<Option<Rule>>;
+    async fn list_rules(&self, customer: Uuid, filter: &RuleFilter) -> Result<Vec<Rule>>;
+    async fn delete_rule(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Rule>;
+    async fn create_deposit_address(
+        &self,
+        address: &DepositAddress,
+    ) -> Result<Inserted<DepositAddress>>;
+    async fn list_deposit_addresses(
+        &self,
+        customer: Uuid,
+        filter: &DepositTargetFilter,
+    ) -> Result<Vec<DepositAddress>>;
+    async fn create_deposit_instructions(
+        &self,
+        i: &DepositInstructions,
+    ) -> Result<Inserted<DepositInstructions>>;
+    async fn deposit_instructions(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+    ) -> Result<Option<DepositInstructions>>;
+    async fn list_deposit_instructions(
+        &self,
+        customer: Uuid,
+        filter: &DepositTargetFilter,
+    ) -> Result<Vec<DepositInstructions>>;
+    /// Credits a deposit (once) and starts its rule's orchestration. NotFound
+    /// when the address or memo is not the customer's.
+    async fn record_arrival(&self, arrival: &Arrival) -> Result<DepositOutcome>;
+}
+
+const ADDRESS_COLUMNS: &str =
+    "id, customer_id, profile_id, identity_id, account_id, ref_id, crypto_network, \
+     address, conversion_target_asset, metadata, rule_id, created_at";
+const INSTRUCTION_COLUMNS: &str =
+    "id, customer_id, profile_id, identity_id, account_id, ref_id, fiat_network, \
+     routing_number_type, memo_id, status, metadata, rule_id, created_at";
+const RULE_COLUMNS: &str = "id, customer_id, profile_id, identity_id, account_id, ref_id, nickname, status, \
+     source_asset, destination_asset, source_kind, source_network, source_account_type, source_id, \
+     destination_kind, destination_id, destination_memo, destination_address, destination_network, created_at, \
+     updated_at";
+
+fn opt_uuid(row: &AnyRow, column: &str) -> Result<Option<Uuid>> {
+    row.try_get::<Option<String>, _>(column)?
+        .map(|t| parse_uuid(&t, column))
+        .transpose()
+}
+
+fn address_row(row: &AnyRow) -> Result<DepositAddress> {
+    let network: String = row.try_get("crypto_network")?;
+    Ok(DepositAddress {
+        id: parse_uuid(&row.try_get::<String, _>("id")?, "id")?,
+        customer_id: parse_uuid(&row.try_get::<String, _>("customer_id")?, "customer_id")?,
+        profile_id: parse_uuid(&row.try_get::<String, _>("profile_id")?, "profile_id")?,
+        identity_id: row.try_get("identity_id")?,
+        account_id: row.try_get("account_id")?,
+        ref_id: row.try_get("ref_id")?,
+        network: network
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("network {network:?}")))?,
+        address: row.try_get("address")?,
+        conversion_target_asset: row.try_get("conversion_target_asset")?,
+        metadata: row.try_get("metadata")?,
+        rule_id: opt_uuid(row, "rule_id")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn instructions_row(row: &AnyRow) -> Result<DepositInstructions> {
+    let network: String = row.try_get("fiat_network")?;
+    Ok(DepositInstructions {
+        id: parse_uuid(&row.try_get::<String, _>("id")?, "id")?,
+        customer_id: parse_uuid(&row.try_get::<String, _>("customer_id")?, "customer_id")?,
+        profile_id: parse_uuid(&row.try_get::<String, _>("profile_id")?, "profile_id")?,
+        identity_id: row.try_get("identity_id")?,
+        account_id: row.try_get("account_id")?,
+        ref_id: row.try_get("ref_id")?,
+        network: network
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("fiat network {network:?}")))?,
+        routing_number_type: row.try_get("routing_number_type")?,
+        memo_id: row.try_get("memo_id")?,
+        status: row.try_get("status")?,
+        metadata: row.try_get("metadata")?,
+        rule_id: opt_uuid(row, "rule_id")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn address_values(a: &DepositAddress) -> Vec<Val> {
+    vec![
+        a.id.into(),
+        a.customer_id.into(),
+        a.profile_id.into(),
+        a.identity_id.clone().into(),
+        a.account_id.clone().into(),
+        a.ref_id.clone().into(),
+        a.network.code().into(),
+        a.address.clone().into(),
+        a.conversion_target_asset.clone().into(),
+        a.metadata.clone().into(),
+        a.rule_id.map(|r| r.to_string()).into(),
+        a.created_at.into(),
+    ]
+}
+
+fn instruction_values(i: &DepositInstructions) -> Vec<Val> {
+    vec![
+        i.id.into(),
+        i.customer_id.into(),
+        i.profile_id.into(),
+        i.identity_id.clone().into(),
+        i.account_id.clone().into(),
+        i.ref_id.clone().into(),
+        i.network.code().into(),
+        i.routing_number_type.clone().into(),
+        i.memo_id.clone().into(),
+        i.status.clone().into(),
+        i.metadata.clone().into(),
+        i.rule_id.map(|r| r.to_string()).into(),
+        i.created_at.into(),
+    ]
+}
+
+/// Inserts unless the customer's ref_id is taken; true when inserted.
+async fn insert_once(
+    tx: &mut Transaction<'static, Any>,
+    table: &str,
+    columns: &str,
+    values: Vec<Val>,
+) -> Result<bool> {
+    let mut q = Sql::new(&format!("INSERT INTO {table} ({columns}) VALUES "));
+    q.row(values)
+        .push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
+    Ok(q.query().fetch_optional(&mut **tx).await?.is_some())
+}
+
+async fn address_where(
+    tx: &mut Transaction<'static, Any>,
+    condition: &str,
+    a: Val,
+    b: Val,
+) -> Result<Option<DepositAddress>> {
+    let mut q = Sql::new(&format!(
+        "SELECT {ADDRESS_COLUMNS} FROM deposit_addresses WHERE "
+    ));
+    q.push(condition)
+        .bind(a)
+        .push(" AND customer_id = ")
+        .bind(b);
+    q.query()
+        .fetch_optional(&mut **tx)
+        .await?
+        .as_ref()
+        .map(address_row)
+        .transpose()
+}
+
+async fn instructions_where(
+    tx: &mut Transaction<'static, Any>,
+    condition: &str,
+    a: Val,
+    b: Val,
+) -> Result<Option<DepositInstructions>> {
+    let mut q = Sql::new(&format!(
+        "SELECT {INSTRUCTION_COLUMNS} FROM fiat_deposit_instructions WHERE "
+    ));
+    q.push(condition)
+        .bind(a)
+        .push(" AND customer_id = ")
+        .bind(b);
+    q.query()
+        .fetch_optional(&mut **tx)
+        .await?
+        .as_ref()
+        .map(instructions_row)
+        .transpose()
+}
+
+impl SqlStore {
+    async fn rule_in(
+        tx: &mut Transaction<'static, Any>,
+        customer: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Rule>> {
+        let row = sqlx::query(&format!(
+            "SELECT {RULE_COLUMNS} FROM orchestration_rules WHERE customer_id = $1 AND id = $2"
+        ))
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(Self::rule_row(tx, &row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A rule row with its deposit address or instructions.
+    async fn rule_row(tx: &mut Transaction<'static, Any>, row: &AnyRow) -> Result<Rule> {
+        let customer = parse_uuid(&row.try_get::<String, _>("customer_id")?, "customer_id")?;
+        let source_id: String = row.try_get("source_id")?;
+        let kind: String = row.try_get("source_kind")?;
+        let source = if kind == "CRYPTO" {
+            let a = address_where(tx, "id = ", source_id.as_str().into(), customer.into()).await?;
+            RuleSource::Crypto(
+                a.ok_or_else(|| StoreError::Corrupt(format!("rule source {source_id} missing")))?,
+            )
+        } else {
+            let i =
+                instructions_where(tx, "id = ", source_id.as_str().into(), customer.into()).await?;
+            RuleSource::Fiat(
+                i.ok_or_else(|| StoreError::Corrupt(format!("rule source {source_id} missing")))?,
+            )
+        };
+        Ok(Rule {
+            id: parse_uuid(&row.try_get::<String, _>("id")?, "id")?,
+            customer_id: customer,
+            profile_id: parse_uuid(&row.try_get::<String, _>("profile_id")?, "profile_id")?,
+            identity_id: row.try_get("identity_id")?,
+            account_id: row.try_get("account_id")?,
+            ref_id: row.try_get("ref_id")?,
+            nickname: row.try_get("nickname")?,
+            status: row.try_get("status")?,
+            source_asset: sql::asset(row, "source_asset")?,
+            destination_asset: sql::asset(row, "destination_asset")?,
+            source,
+            destination: decode_destination(row)?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    /// The orchestration a deposit starts, if any: an ACTIVE rule whose asset
+    /// matches, or an address that converts stablecoins to USD. Deposits that
+    /// match neither (a DELETED rule, another asset, an amount finer than the
+    /// pair's precision) are credited unconverted.
+    fn follow_up(
+        arrival: &Arrival,
+        rule: Option<&Rule>,
+        to_usd: Option<Uuid>,
+        deposit_id: Uuid,
+    ) -> Option<NewOrchestration> {
+        let (profile, identity, account, destination, destination_asset, rule_id) =
+            match (rule, to_usd) {
+                (Some(r), _) if r.status == "ACTIVE" && r.source_asset == arrival.asset => (
+                    r.profile_id,
+                    r.identity_id.clone(),
+                    r.account_id.clone(),
+                    r.destination.clone(),
+                    r.destination_asset,
+                    Some(r.id),
+                ),
+                (None, Some(profile)) if arrival.asset.is_stablecoin() => (
+                    profile,
+                    None,
+                    None,
+                    Destination::Profile(profile),
+                    Asset::Usd,
+                    None,
+                ),
+                _ => return None,
+            };
+        let decimals = arrival.asset.decimals().min(destination_asset.decimals());
+        let amount = Amount::parse(&arrival.amount.to_string(), decimals).ok()?;
+        let zero = || stableport_domain::ZERO_UUID.to_string();
+        Some(NewOrchestration {
+            id: Uuid::new_v4(),
+            customer_id: arrival.customer_id,
+            profile_id: profile,
+            identity_id: identity.unwrap_or_else(zero),
+            account_id: account.unwrap_or_else(zero),
+            ref_id: format!("deposit-{deposit_id}"),
+            source_asset: arrival.asset,
+            destination_asset,
+            source_amount: amount.to_string(),
+            source_units: amount.units(arrival.asset),
+            destination_units: amount.units(destination_asset),
+            destination,
+            rule_id,
+            metadata: None,
+            now: arrival.now,
+            next_step_at: arrival.next_step_at,
+        })
+    }
+}
 
 #[async_trait]
-impl RuleStore for SqlStore {}
+impl RuleStore for SqlStore {
+    async fn create_rule(&self, rule: &Rule) -> Result<Inserted<Rule>> {
+        let mut tx = self.begin().await?;
+        let (kind, network, account_type, source_id) = match &rule.source {
+            RuleSource::Crypto(a) => ("CRYPTO", a.network.code(), None, a.id),
+            RuleSource::Fiat(i) => (
+                "FIAT",
+                i.network.code(),
+                i.routing_number_type.clone(),
+                i.id,
+            ),
+        };
+        let mut values: Vec<Val> = vec![
+            rule.id.into(),
+            rule.customer_id.into(),
+            rule.profile_id.into(),
+            rule.identity_id.clone().into(),
+            rule.account_id.clone().into(),
+            rule.ref_id.clone().into(),
+            rule.nickname.clone().into(),
+            rule.status.clone().into(),
+            rule.source_asset.code().into(),
+            rule.destination_asset.code().into(),
+            kind.into(),
+            network.into(),
+            account_type.into(),
+            source_id.into(),
+        ];
+        values.extend(destination_values(&rule.destination));
+        values.extend([rule.created_at.into(), rule.updated_at.into()]);
+        if !insert_once(&mut tx, "orchestration_rules", RULE_COLUMNS, values).await? {
+            tx.rollback().await?;
+            let mut tx = self.read.begin().await?;
+            let row = sqlx::query(&format!(
+                "SELECT {RULE_COLUMNS} FROM orchestration_rules WHERE customer_id = $1 AND ref_id = $2"
+            ))
+            .bind(rule.customer_id.to_string())
+            .bind(rule.ref_id.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+            return Ok(Inserted::RefIdExists(Self::rule_row(&mut tx, &row).await?));
+        }
+        // The generated source has no ref_id of its own: it is the rule's.
+        match &rule.source {
+            RuleSource::Crypto(a) => {
+                let mut q = Sql::new(&format!(
+                    "INSERT INTO deposit_addresses ({ADDRESS_COLUMNS}) VALUES "
+                ));
+                q.row(address_values(a)).query().execute(&mut *tx).await?;
+            }
+            RuleSource::Fiat(i) => {
+                let mut q = Sql::new(&format!(
+                    "INSERT INTO fiat_deposit_instructions ({INSTRUCTION_COLUMNS}) VALUES "
+                ));
+                q.row(instruction_values(i))
+                    .query()
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Inserted::Created(rule.clone()))
+    }
+
+    async fn rule(&self, customer: Uuid, id: Uuid) -> Result<Option<Rule>> {
+        let mut tx = self.read.begin().await?;
+        Self::rule_in(&mut tx, customer, id).await
+    }
+
+    async fn list_rules(&self, customer: Uuid, f: &RuleFilter) -> Result<Vec<Rule>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {RULE_COLUMNS} FROM orchestration_rules WHERE customer_id = "
+        ));
+        q.bind(customer)
+            .any_of("id", &f.ids)
+            .any_of("status", &f.statuses);
+        if let Some(profile) = f.profile_id {
+            q.push(" AND profile_id = ").bind(profile);
+        }
+        if let Some(asset) = &f.source_asset {
+            q.push(" AND source_asset = ").bind(asset.as_str());
+        }
+        if let Some(asset) = &f.destination_asset {
+            q.push(" AND destination_asset = ").bind(asset.as_str());
+        }
+        q.page(&f.page);
+        let mut tx = self.read.begin().await?;
+        let rows = q.query().fetch_all(&mut *tx).await?;
+        let mut rules = Vec::with_capacity(rows.len());
+        for row in &rows {
+            rules.push(Self::rule_row(&mut tx, row).await?);
+        }
+        Ok(rules)
+    }
+
+    async fn delete_rule(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Rule> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE orchestration_rules SET status = 'DELETED', updated_at = $1 WHERE customer_id = $2 AND id = $3 AND status <> 'DELETED'")
+            .bind(now)
+            .bind(customer.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let rule = Self::rule_in(&mut tx, customer, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(rule)
+    }
+
+    async fn create_deposit_address(&self, a: &DepositAddress) -> Result<Inserted<DepositAddress>> {
+        let mut tx = self.begin().await?;
+        if insert_once(
+            &mut tx,
+            "deposit_addresses",
+            ADDRESS_COLUMNS,
+            address_values(a),
+        )
+        .await?
+        {
+            tx.commit().await?;
+            return Ok(Inserted::Created(a.clone()));
+        }
+        let existing = address_where(
+            &mut tx,
+            "ref_id = ",
+            a.ref_id.clone().into(),
+            a.customer_id.into(),
+        )
+        .await?;
+        tx.rollback().await?;
+        Ok(Inserted::RefIdExists(existing.ok_or(StoreError::NotFound)?))
+    }
+
+    async fn list_deposit_addresses(
+        &self,
+        customer: Uuid,
+        f: &DepositTargetFilter,
+    ) -> Result<Vec<DepositAddress>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {ADDRESS_COLUMNS} FROM deposit_addresses WHERE customer_id = "
+        ));
+        q.bind(customer)
+            .any_of("id", &f.ids)
+            .any_of("profile_id", &f.profile_ids)
+            .any_of("identity_id", &f.identity_ids)
+            .any_of("account_id", &f.account_ids)
+            .any_of("ref_id", &f.ref_ids)
+            .time_range("created_at", &f.created_at)
+            .page(&f.page);
+        q.query()
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(address_row)
+            .collect()
+    }
+
+    async fn create_deposit_instructions(
+        &self,
+        i: &DepositInstructions,
+    ) -> Result<Inserted<DepositInstructions>> {
+        let mut tx = self.begin().await?;
+        if insert_once(
+            &mut tx,
+            "fiat_deposit_instructions",
+            INSTRUCTION_COLUMNS,
+            instruction_values(i),
+        )
+        .await?
+        {
+            tx.commit().await?;
+            return Ok(Inserted::Created(i.clone()));
+        }
+        let existing = instructions_where(
+            &mut tx,
+            "ref_id = ",
+            i.ref_id.clone().into(),
+            i.customer_id.into(),
+        )
+        .await?;
+        tx.rollback().await?;
+        Ok(Inserted::RefIdExists(existing.ok_or(StoreError::NotFound)?))
+    }
+
+    async fn deposit_instructions(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+    ) -> Result<Option<DepositInstructions>> {
+        let mut tx = self.read.begin().await?;
+        instructions_where(&mut tx, "id = ", id.into(), customer.into()).await
+    }
+
+    async fn list_deposit_instructions(
+        &self,
+        customer: Uuid,
+        f: &DepositTargetFilter,
+    ) -> Result<Vec<DepositInstructions>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {INSTRUCTION_COLUMNS} FROM fiat_deposit_instructions WHERE customer_id = "
+        ));
+        q.bind(customer)
+            .any_of("id", &f.ids)
+            .any_of("profile_id", &f.profile_ids)
+            .any_of("identity_id", &f.identity_ids)
+            .any_of("account_id", &f.account_ids)
+            .any_of("ref_id", &f.ref_ids)
+            .time_range("created_at", &f.created_at)
+            .page(&f.page);
+        q.query()
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(instructions_row)
+            .collect()
+    }
+
+    async fn record_arrival(&self, arrival: &Arrival) -> Result<DepositOutcome> {
+        let mut tx = self.begin().await?;
+        let customer = arrival.customer_id;
+        // Where it arrived, who it credits, and how the transfer reads.
+        let (profile, rule_id, to_usd, metadata, from, mut transfer, dedupe_key) =
+            match &arrival.via {
+                ArrivalVia::Chain {
+                    network,
+                    address,
+                    tx_hash,
+                } => {
+                    let condition = format!("crypto_network = '{}' AND address = ", network.code());
+                    let a = address_where(
+                        &mut tx,
+                        &condition,
+                        address.as_str().into(),
+                        customer.into(),
+                    )
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                    let mut t = Transfer::completed(
+                        customer,
+                        a.profile_id,
+                        "CRYPTO_DEPOSIT",
+                        arrival.asset,
+                        arrival.amount.units(arrival.asset),
+                        Uuid::nil(),
+                        arrival.now,
+                    );
+                    t.crypto_network = Some(network.code().to_string());
+                    t.crypto_tx_hash = Some(tx_hash.clone());
+                    t.destination_address = Some(a.address.clone());
+                    t.identity_id = a.identity_id.clone();
+                    t.account_id = a.account_id.clone();
+                    let to_usd = (a.conversion_target_asset == "USD").then_some(a.profile_id);
+                    let key = format!("chain:{}:{tx_hash}:{}", network.code(), a.address);
+                    (
+                        a.profile_id,
+                        a.rule_id,
+                        to_usd,
+                        a.metadata,
+                        Account::Chain(*network),
+                        t,
+                        key,
+                    )
+                }
+                ArrivalVia::Wire { memo_id, reference } => {
+                    let i = instructions_where(
+                        &mut tx,
+                        "memo_id = ",
+                        memo_id.as_str().into(),
+                        customer.into(),
+                    )
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                    let kind = if i.network == FiatNetwork::Cubix {
+                        "CUBIX_DEPOSIT"
+                    } else {
+                        "WIRE_DEPOSIT"
+                    };
+                    let mut t = Transfer::completed(
+                        customer,
+                        i.profile_id,
+                        kind,
+                        arrival.asset,
+                        arrival.amount.units(arrival.asset),
+                        Uuid::nil(),
+                        arrival.now,
+                    );
+                    t.memo = Some(i.memo_id.clone());
+                    t.identity_id = i.identity_id.clone();
+                    t.account_id = i.account_id.clone();
+                    // Without a wire reference every report is a new wire.
+                    let key = match reference {
+                        Some(r) => format!("wire:{customer}:{r}"),
+                        None => format!("wire:{}", t.id),
+                    };
+                    (
+                        i.profile_id,
+                        i.rule_id,
+                        None,
+                        i.metadata,
+                        Account::Bank(i.network.code()),
+                        t,
+                        key,
+                    )
+                }
+            };
+        let deposit_id = Uuid::new_v4();
+        let rule = match rule_id {
+            Some(id) => Self::rule_in(&mut tx, customer, id).await?,
+            None => None,
+        };
+        let follow_up = Self::follow_up(arrival, rule.as_ref(), to_usd, deposit_id);
+        let inserted = sqlx::query(
+            "INSERT INTO deposits (id, customer_id, dedupe_key, transfer_id, orchestration_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        )
+        .bind(deposit_id.to_string())
+        .bind(customer.to_string())
+        .bind(dedupe_key.as_str())
+        .bind(transfer.id.to_string())
+        .bind(follow_up.as_ref().map(|o| o.id.to_string()))
+        .bind(arrival.now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if inserted.is_none() {
+            let (transfer_id, orchestration_id): (String, Option<String>) = sqlx::query_as(
+                "SELECT transfer_id, orchestration_id FROM deposits WHERE dedupe_key = $1",
+            )
+            .bind(dedupe_key.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.rollback().await?;
+            return Ok(DepositOutcome {
+                transfer_id: parse_uuid(&transfer_id, "transfer_id")?,
+                orchestration_id: orchestration_id
+                    .map(|o| parse_uuid(&o, "orchestration_id"))
+                    .transpose()?,
+                duplicate: true,
+            });
+        }
+
+        let units = arrival.amount.units(arrival.asset);
+        let postings = ledger::arrival(from, profile, arrival.asset, units);
+        crate::batch::apply_balances(&mut tx, &postings)
+            .await?
+            .map_err(|_| StoreError::BalanceLimit)?;
+        transfer.group_id = Some(deposit_id.to_string());
+        transfer.metadata = metadata;
+        let transfer_id = transfer.id;
+        let mut rows = LedgerRows::default();
+        rows.transfer(transfer);
+        rows.entry(customer, "deposit", deposit_id, postings, arrival.now);
+        rows.insert(&mut tx).await?;
+        let mut orchestration_id = None;
+        if let Some(o) = follow_up {
+            match Self::start_orchestration(&mut tx, &o).await? {
+                Started::Created(created) => orchestration_id = Some(created.id),
+                _ => {
+                    return Err(StoreError::Corrupt(format!(
+                        "deposit {deposit_id} could not start its orchestration"
+                    )))
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(DepositOutcome {
+            transfer_id,
+            orchestration_id,
+            duplicate: false,
+        })
+    }
+}

@@ -118,7 +118,13 @@ impl SqlStore {
             now,
         ));
         rows.entry(c.customer_id, kind, c.id, postings, now);
-        rows.event(c.customer_id, kind, c.id, event_payload(c.id, to), now);
+        rows.event(
+            c.customer_id,
+            kind,
+            c.id,
+            event_payload(c.id, c.ref_id.as_deref(), to),
+            now,
+        );
         Ok(true)
     }
 
@@ -149,8 +155,8 @@ impl SqlStore {
     }
 }
 
-fn event_payload(id: Uuid, status: ConversionStatus) -> String {
-    format!(r#"{{"object":"conversion","id":"{id}","status":"{status}"}}"#)
+fn event_payload(id: Uuid, ref_id: Option<&str>, status: ConversionStatus) -> String {
+    crate::events::conversion_object(id, ref_id, status.as_str())
 }
 
 #[async_trait]
@@ -409,16 +415,7 @@ impl Store for SqlStore {
             postings,
             d.now,
         );
-        rows.event(
-            d.customer_id,
-            "sandbox.deposit",
-            d.activity_id,
-            format!(
-                r#"{{"object":"deposit","profile_id":"{}","asset":"{}"}}"#,
-                d.profile_id, d.asset
-            ),
-            d.now,
-        );
+        // Announced by its transfer: transfer.{wire,crypto}_deposit.completed.
         rows.insert(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -481,7 +478,7 @@ impl Store for SqlStore {
                     c.customer_id,
                     "conversion.created",
                     c.id,
-                    event_payload(c.id, ConversionStatus::Created),
+                    event_payload(c.id, c.ref_id.as_deref(), ConversionStatus::Created),
                     c.now,
                 );
                 outcomes[i] = Some(CreateOutcome::Created(created(c)));
