@@ -34,7 +34,7 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
             continue;
         }
         for statement in statements(script) {
-            sqlx::query(statement).execute(&mut *tx).await?;
+            sqlx::query(&statement).execute(&mut *tx).await?;
         }
         sqlx::query("INSERT INTO stableport_migrations (version, applied_at) VALUES ($1, $2)")
             .bind(*version)
