@@ -22,7 +22,8 @@ on_both_backends!(
     creates_credentials_while_running,
     production_hides_sandbox_and_secrets,
     audit_finds_discrepancies,
-    settles_after_a_crash
+    settles_after_a_crash,
+    walkthroughs_run_with_curl,
 );
 
 struct Server {
@@ -348,4 +349,34 @@ async fn settles_after_a_crash(backend: Backend) {
         "0"
     );
     db.assert_ledger_sound().await;
+}
+
+/// The documents' own curl walkthroughs (examples/), against a fresh server.
+async fn walkthroughs_run_with_curl(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = Server::spawn(&db, &["--settlement-delay", "0s"]).await;
+    let id = server.printed("client_id:").unwrap();
+    let secret = server.printed("client_secret:").unwrap();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    for script in [
+        "seed-001-convert.sh",
+        "seed-000-migration.sh",
+        "seed-004-redemption.sh",
+    ] {
+        let out = Command::new("bash")
+            .arg(format!("{examples}/{script}"))
+            .env("STABLEPORT_URL", &server.url)
+            .env("CLIENT_ID", &id)
+            .env("CLIENT_SECRET", &secret)
+            .output()
+            .await
+            .expect("run bash");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{script} failed\n{stdout}\n{stderr}");
+    }
+    let (ok, out, _) = cli(&["audit", "--database-url", &db.url]).await;
+    assert!(ok, "{out}");
 }
