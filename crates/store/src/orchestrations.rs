@@ -491,6 +491,16 @@ impl OrchestrationStore for SqlStore {
     }
 
     async fn advance_orchestrations(&self, now: i64, limit: i64) -> Result<usize> {
+        if !self
+            .any_due(
+                "orchestrations",
+                "status = 'PROCESSING' AND next_step_at",
+                now,
+            )
+            .await?
+        {
+            return Ok(0);
+        }
         let mut tx = self.begin().await?;
         let due: Vec<(String, String)> = sqlx::query_as(&format!(
             "SELECT customer_id, id FROM orchestrations WHERE status = 'PROCESSING' AND next_step_at <= $1 \

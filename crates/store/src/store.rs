@@ -40,6 +40,17 @@ impl SqlStore {
         &self.write
     }
 
+    /// Whether any row of `table` has `condition <= now`, read without a lock.
+    pub(crate) async fn any_due(&self, table: &str, condition: &str, now: i64) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM {table} WHERE {condition} <= $1 LIMIT 1"
+        ))
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(found.is_some())
+    }
+
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {
         Ok(self.write.begin_with(self.backend.begin_write()).await?)
     }
@@ -557,6 +568,13 @@ impl Store for SqlStore {
     }
 
     async fn settle_due(&self, now: i64, limit: i64) -> Result<usize> {
+        // Look before taking the write lock: most ticks find nothing to do.
+        if !self
+            .any_due("conversions", "status = 'CREATED' AND settle_after", now)
+            .await?
+        {
+            return Ok(0);
+        }
         let mut tx = self.begin().await?;
         let due = sqlx::query(&format!(
             "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE status = 'CREATED' AND settle_after <= $1 \
