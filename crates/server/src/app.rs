@@ -27,6 +27,8 @@ pub struct App {
     pub keys: Keys,
     pub config: Config,
     pub batcher: Batcher,
+    /// (customer, profile) pairs already seen to exist; see `profiles::check_profile`.
+    pub known_profiles: std::sync::RwLock<std::collections::HashSet<(uuid::Uuid, uuid::Uuid)>>,
 }
 
 pub type AppState = Arc<App>;
@@ -105,6 +107,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         store.clone(),
         config.fiat_account_approval_delay,
     ));
+    tasks.push(delivery::spawn(store.clone(), &config));
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -114,6 +117,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         keys,
         config,
         batcher,
+        known_profiles: Default::default(),
     }));
     tasks.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

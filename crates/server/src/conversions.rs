@@ -23,7 +23,7 @@ use crate::fields::{
 };
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
-use crate::profiles::{owned_profile, ListBody};
+use crate::profiles::{check_profile, ListBody};
 use crate::time;
 
 pub fn routes(sandbox: bool) -> Router<AppState> {
@@ -136,9 +136,9 @@ pub async fn create(
         }
     }
     let metadata = checked_metadata(body.metadata)?;
-    owned_profile(&app, &auth, "profile_id", &profile_id.to_string()).await?;
+    check_profile(&app, &auth, "profile_id", profile_id).await?;
     if let Some(recipient) = recipient {
-        owned_profile(&app, &auth, "recipient_profile_id", &recipient.to_string()).await?;
+        check_profile(&app, &auth, "recipient_profile_id", recipient).await?;
     }
 
     let now = time::now();

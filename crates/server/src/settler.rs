@@ -11,7 +11,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::Settlement;
 
-const BATCH: i64 = 500;
+/// Small enough that a settlement transaction never holds the write lock for long.
+const BATCH: i64 = 64;
 
 pub fn spawn(store: Arc<dyn Store>, settlement: Settlement) -> JoinHandle<()> {
     let tick = match settlement {

@@ -8,7 +8,7 @@ use stableport_domain::{Account, Asset, Posting};
 use uuid::Uuid;
 
 use crate::model::Transfer;
-use crate::sql::{transfer_values, Sql, Val, TRANSFER_COLUMNS};
+use crate::sql::{is_sqlite, runs, transfer_values, Sql, Val, TRANSFER_COLUMNS};
 use crate::Result;
 
 /// Why a set of postings could not be applied.
@@ -108,9 +108,6 @@ pub struct LedgerRows {
     transfers: Vec<Transfer>,
 }
 
-/// Rows per multi-row INSERT, well under both backends' parameter limits.
-const CHUNK: usize = 200;
-
 impl LedgerRows {
     pub fn entry(
         &mut self,
@@ -172,7 +169,8 @@ impl LedgerRows {
     }
 
     pub async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
-        for chunk in self.transfers.chunks(CHUNK / 2) {
+        let sqlite = is_sqlite(tx);
+        for chunk in runs(&self.transfers) {
             let mut sql = Sql::new(&format!(
                 "INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES "
             ));
@@ -182,9 +180,9 @@ impl LedgerRows {
                 }
                 sql.row(transfer_values(t));
             }
-            sql.query().execute(&mut **tx).await?;
+            sql.query_on(sqlite).execute(&mut **tx).await?;
         }
-        for chunk in self.entries.chunks(CHUNK) {
+        for chunk in runs(&self.entries) {
             let mut sql = Sql::new("INSERT INTO journal_entries (id, customer_id, kind, reference_id, created_at) VALUES ");
             for (i, e) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -198,14 +196,14 @@ impl LedgerRows {
                     e.at.into(),
                 ]);
             }
-            sql.query().execute(&mut **tx).await?;
+            sql.query_on(sqlite).execute(&mut **tx).await?;
         }
         let postings: Vec<(Uuid, &Posting)> = self
             .entries
             .iter()
             .flat_map(|e| e.postings.iter().map(move |p| (e.id, p)))
             .collect();
-        for chunk in postings.chunks(CHUNK) {
+        for chunk in runs(&postings) {
             let mut sql =
                 Sql::new("INSERT INTO postings (entry_id, account, asset, amount) VALUES ");
             for (i, (entry, p)) in chunk.iter().enumerate() {
@@ -220,9 +218,9 @@ impl LedgerRows {
                     Val::Int(p.units),
                 ]);
             }
-            sql.query().execute(&mut **tx).await?;
+            sql.query_on(sqlite).execute(&mut **tx).await?;
         }
-        for chunk in self.events.chunks(CHUNK) {
+        for chunk in runs(&self.events) {
             let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::new_v4()).collect();
             let mut sql = Sql::new("INSERT INTO events (id, customer_id, type, object_id, payload, created_at) VALUES ");
             for (i, (e, id)) in chunk.iter().zip(&ids).enumerate() {
@@ -238,7 +236,7 @@ impl LedgerRows {
                     e.at.into(),
                 ]);
             }
-            sql.query().execute(&mut **tx).await?;
+            sql.query_on(sqlite).execute(&mut **tx).await?;
             // The outbox fan-out: one delivery per active webhook subscribed
             // to the event's type, committed with the event itself.
             let mut sql = Sql::new(
@@ -255,8 +253,54 @@ impl LedgerRows {
                 sql.bind(*id);
             }
             sql.push(")");
-            sql.query().execute(&mut **tx).await?;
+            sql.query_on(sqlite).execute(&mut **tx).await?;
         }
         Ok(())
     }
+}
+
+/// Applies many balance changes on distinct (profile, asset) pairs in one
+/// statement per run of rows, and says which applied: a debit only where the
+/// balance covers it, a credit only below MAX_BALANCE_UNITS. One round trip
+/// instead of one per change is what lets a batch commit quickly.
+pub async fn change_balances(
+    tx: &mut Transaction<'static, Any>,
+    changes: &[(Uuid, Asset, i64)],
+) -> Result<Vec<bool>> {
+    let sqlite = is_sqlite(tx);
+    let mut applied = std::collections::HashSet::new();
+    for run in runs(changes) {
+        let mut q = Sql::new(
+            "UPDATE balances SET available = balances.available + v.column3 FROM (VALUES ",
+        );
+        for (i, (profile, asset, units)) in run.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .bind(*profile)
+                .push(", ")
+                .bind(asset.code())
+                .push(", CAST(")
+                .bind(*units)
+                .push(" AS BIGINT))");
+        }
+        q.push(&format!(
+            ") AS v WHERE balances.profile_id = v.column1 AND balances.asset = v.column2 \
+             AND ((v.column3 < 0 AND balances.available >= -v.column3) \
+             OR (v.column3 >= 0 AND balances.available <= {MAX_BALANCE_UNITS} - v.column3)) \
+             RETURNING balances.profile_id, balances.asset"
+        ));
+        for row in q.query_on(sqlite).fetch_all(&mut **tx).await? {
+            let profile: String = sqlx::Row::try_get(&row, "profile_id")?;
+            let asset: String = sqlx::Row::try_get(&row, "asset")?;
+            applied.insert((profile, asset));
+        }
+    }
+    Ok(changes
+        .iter()
+        .map(|(profile, asset, _)| {
+            applied.contains(&(profile.to_string(), asset.code().to_string()))
+        })
+        .collect())
 }

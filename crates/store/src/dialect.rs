@@ -96,6 +96,9 @@ fn sqlite_pool(size: u32) -> AnyPoolOptions {
                     "PRAGMA journal_mode = WAL",
                     "PRAGMA synchronous = FULL",
                     "PRAGMA foreign_keys = ON",
+                    // Statement journals and sorts stay in memory; 64 MiB of page cache.
+                    "PRAGMA temp_store = MEMORY",
+                    "PRAGMA cache_size = -65536",
                 ] {
                     conn.execute(pragma).await?;
                 }

@@ -861,62 +861,87 @@ impl EventStore for SqlStore {
         let webhooks = q.query().fetch_all(&mut *tx).await?;
         let token = Uuid::new_v4().to_string();
         let mut claimed: Vec<(Webhook, Uuid, i64, i64, i64)> = Vec::new();
+        // (webhook, its next free slot after this claim)
+        let mut next_slots: Vec<(Uuid, i64)> = Vec::new();
+        // (webhook, event, due again at): not sent now, for the rate limit.
+        let mut deferred: Vec<(Uuid, Uuid, i64)> = Vec::new();
         for row in &webhooks {
             let webhook = decode_webhook(row)?;
             let Some(rows) = by_webhook.remove(&webhook.id.to_string()) else {
                 continue;
             };
-            let events = || rows.iter().map(|(e, _, _)| Val::from(*e));
             if webhook.status != "ACTIVE" {
                 let mut q = Sql::new("UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL, updated_at = ");
                 q.bind(c.now)
                     .push(" WHERE webhook_id = ")
                     .bind(webhook.id)
                     .push(" AND event_id");
-                push_in(&mut q, events());
+                push_in(&mut q, rows.iter().map(|(e, _, _)| Val::from(*e)));
                 q.query().execute(&mut *tx).await?;
                 continue;
             }
             // Send slots 1/rate apart, from the webhook's next free slot.
             let interval = 1_000_000 / webhook.rate_limit.clamp(1, 1_000_000);
             let mut slot = c.now.max(row.try_get::<i64, _>("rate_tat")?);
-            let mut taken = Vec::new();
-            let mut deferred = Vec::new();
+            let mut later = Vec::new();
             for &(event, attempts, retry_from) in &rows {
                 if slot <= c.now + c.horizon {
-                    taken.push(event);
                     claimed.push((webhook.clone(), event, attempts + 1, retry_from, slot));
                     slot += interval;
                 } else {
-                    deferred.push(event);
+                    later.push(event);
                 }
             }
-            sqlx::query("UPDATE webhooks SET rate_tat = $1 WHERE id = $2")
-                .bind(slot)
-                .bind(webhook.id.to_string())
-                .execute(&mut *tx)
-                .await?;
-            if !taken.is_empty() {
-                let mut q = Sql::new("UPDATE deliveries SET next_attempt_at = ");
-                q.bind(slot + c.lease)
-                    .push(", claim_token = ")
-                    .bind(token.as_str())
-                    .push(", updated_at = ")
-                    .bind(c.now)
-                    .push(" WHERE webhook_id = ")
-                    .bind(webhook.id)
-                    .push(" AND event_id");
-                push_in(&mut q, taken.iter().map(|e| Val::from(*e)));
-                q.query().execute(&mut *tx).await?;
+            deferred.extend(later.into_iter().map(|e| (webhook.id, e, slot)));
+            next_slots.push((webhook.id, slot));
+        }
+        // A few statements for the whole claim, whatever the number of
+        // webhooks: one round trip each on PostgreSQL.
+        for chunk in next_slots.chunks(500) {
+            let mut q = Sql::new("UPDATE webhooks SET rate_tat = CASE id");
+            for (webhook, slot) in chunk {
+                q.push(" WHEN ").bind(*webhook).push(" THEN ").bind(*slot);
             }
-            if !deferred.is_empty() {
-                // Not an attempt: due again when the rate limit has room.
-                let mut q = Sql::new("UPDATE deliveries SET next_attempt_at = ");
-                q.bind(slot).push(" WHERE webhook_id = ").bind(webhook.id);
-                q.push(" AND event_id");
-                push_in(&mut q, deferred.iter().map(|e| Val::from(*e)));
-                q.query().execute(&mut *tx).await?;
+            q.push(" ELSE rate_tat END WHERE id");
+            push_in(&mut q, chunk.iter().map(|(w, _)| Val::from(*w)));
+            q.query().execute(&mut *tx).await?;
+        }
+        // One lease for the whole claim: past the last slot, plus the lease.
+        let lease_end = claimed.iter().map(|c| c.4).max().unwrap_or(c.now) + c.lease;
+        for chunk in claimed.chunks(500) {
+            let mut q = Sql::new("UPDATE deliveries SET next_attempt_at = ");
+            q.bind(lease_end)
+                .push(", claim_token = ")
+                .bind(token.as_str())
+                .push(", updated_at = ")
+                .bind(c.now)
+                .push(" WHERE (webhook_id, event_id) IN (VALUES ");
+            for (i, (webhook, event, ..)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.row(vec![webhook.id.into(), (*event).into()]);
             }
+            q.push(")");
+            q.query().execute(&mut *tx).await?;
+        }
+        // Deferred ones are not attempts: due again when the rate limit has room.
+        for chunk in deferred.chunks(500) {
+            let mut q = Sql::new("UPDATE deliveries SET next_attempt_at = CASE webhook_id");
+            let mut slots: Vec<(Uuid, i64)> = chunk.iter().map(|(w, _, s)| (*w, *s)).collect();
+            slots.dedup();
+            for (webhook, slot) in slots {
+                q.push(" WHEN ").bind(webhook).push(" THEN ").bind(slot);
+            }
+            q.push(" ELSE next_attempt_at END WHERE (webhook_id, event_id) IN (VALUES ");
+            for (i, (webhook, event, _)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.row(vec![(*webhook).into(), (*event).into()]);
+            }
+            q.push(")");
+            q.query().execute(&mut *tx).await?;
         }
         // Deliveries to a webhook that is gone cannot be sent.
         for (webhook, rows) in &by_webhook {
@@ -991,7 +1016,42 @@ impl EventStore for SqlStore {
             }
             q.query().execute(&mut *tx).await?;
         }
-        for r in results {
+        // Successes, the common case, in one UPDATE per claim and status
+        // code; delivered_at is when the success was recorded (the attempt
+        // row keeps the exact time and latency).
+        let now = crate::sql::now_micros();
+        let mut delivered: BTreeMap<(&str, Option<i64>), Vec<&AttemptResult>> = BTreeMap::new();
+        for r in results.iter().filter(|r| r.next == NextStep::Delivered) {
+            delivered
+                .entry((r.token.as_str(), r.status_code))
+                .or_default()
+                .push(r);
+        }
+        for ((token, code), rows) in &delivered {
+            for chunk in rows.chunks(200) {
+                let mut q = Sql::new(
+                    "UPDATE deliveries SET status = 'DELIVERED', attempts = attempts + 1, next_attempt_at = NULL, \
+                     claim_token = NULL, last_error = NULL, last_status_code = ",
+                );
+                q.bind(*code)
+                    .push(", updated_at = ")
+                    .bind(now)
+                    .push(", delivered_at = ")
+                    .bind(now)
+                    .push(" WHERE claim_token = ")
+                    .bind(*token)
+                    .push(" AND (webhook_id, event_id) IN (VALUES ");
+                for (i, r) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        q.push(", ");
+                    }
+                    q.row(vec![r.webhook_id.into(), r.event_id.into()]);
+                }
+                q.push(")");
+                q.query().execute(&mut *tx).await?;
+            }
+        }
+        for r in results.iter().filter(|r| r.next != NextStep::Delivered) {
             let finished_at = r.at + r.latency_micros;
             let (status, next, delivered_at) = match r.next {
                 NextStep::Delivered => ("DELIVERED", None, Some(finished_at)),

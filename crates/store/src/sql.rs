@@ -60,13 +60,16 @@ impl From<Option<String>> for Val {
 pub struct Sql {
     text: String,
     args: Vec<Val>,
+    /// Where each placeholder stands in `text`, to render SQLite's `?`.
+    marks: Vec<std::ops::Range<usize>>,
+    sqlite_text: std::cell::OnceCell<String>,
 }
 
 impl Sql {
     pub fn new(text: &str) -> Sql {
         Sql {
             text: text.to_string(),
-            args: Vec::new(),
+            ..Sql::default()
         }
     }
 
@@ -78,8 +81,10 @@ impl Sql {
     /// Appends a placeholder for `value`.
     pub fn bind(&mut self, value: impl Into<Val>) -> &mut Self {
         self.args.push(value.into());
+        let start = self.text.len();
         self.text.push('$');
         self.text.push_str(&self.args.len().to_string());
+        self.marks.push(start..self.text.len());
         self
     }
 
@@ -97,9 +102,19 @@ impl Sql {
     }
 
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        // Statements whose text varies with the data would only churn the
-        // prepared-statement cache.
-        let mut q = sqlx::query(&self.text).persistent(self.args.len() <= 16);
+        self.query_on(false)
+    }
+
+    /// On SQLite, numbered placeholders cost a name lookup each, in the parser
+    /// and again when binding: quadratic in a many-row INSERT. Plain `?` costs
+    /// nothing, and our placeholders are numbered in order, once each.
+    pub fn query_on(&self, sqlite: bool) -> Query<'_, Any, AnyArguments<'_>> {
+        let text = if sqlite {
+            self.sqlite_text.get_or_init(|| self.positional())
+        } else {
+            &self.text
+        };
+        let mut q = sqlx::query(text);
         for arg in &self.args {
             q = match arg {
                 Val::Int(v) => q.bind(*v),
@@ -109,6 +124,18 @@ impl Sql {
             };
         }
         q
+    }
+
+    fn positional(&self) -> String {
+        let mut out = String::with_capacity(self.text.len());
+        let mut at = 0;
+        for mark in &self.marks {
+            out.push_str(&self.text[at..mark.start]);
+            out.push('?');
+            at = mark.end;
+        }
+        out.push_str(&self.text[at..]);
+        out
     }
 
     pub fn time_range(&mut self, column: &str, range: &TimeRange) -> &mut Self {
@@ -326,5 +353,58 @@ impl Sql {
             self.bind(v.clone());
         }
         self.push(")")
+    }
+}
+
+/// Splits rows into runs of 64, 16, 4 and 1: few distinct statement shapes,
+/// so each is prepared once per connection and then reused.
+pub fn runs<T>(rows: &[T]) -> Vec<&[T]> {
+    let mut runs = Vec::new();
+    let mut rest = rows;
+    for size in [64, 16, 4, 1] {
+        while rest.len() >= size {
+            let (run, tail) = rest.split_at(size);
+            runs.push(run);
+            rest = tail;
+        }
+    }
+    runs
+}
+
+/// Whether a transaction runs on SQLite (it renders placeholders as `?`).
+pub fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name() == "SQLite"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_positional_placeholders_for_sqlite() {
+        let mut q = Sql::new("SELECT * FROM t WHERE a = ");
+        q.bind(1)
+            .push(" AND b IN (")
+            .bind("x")
+            .push(", ")
+            .bind("y")
+            .push(") LIMIT ")
+            .bind(10);
+        assert_eq!(
+            q.text,
+            "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3) LIMIT $4"
+        );
+        assert_eq!(
+            q.positional(),
+            "SELECT * FROM t WHERE a = ? AND b IN (?, ?) LIMIT ?"
+        );
+    }
+
+    #[test]
+    fn runs_cover_every_row_in_few_shapes() {
+        let rows: Vec<usize> = (0..87).collect();
+        let sizes: Vec<usize> = runs(&rows).iter().map(|r| r.len()).collect();
+        assert_eq!(sizes, [64, 16, 4, 1, 1, 1]);
+        assert_eq!(runs(&rows).concat(), rows);
     }
 }

@@ -1,13 +1,13 @@
 //! The SQL implementation of [`Store`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use sqlx::{Any, AnyPool, Row, Transaction};
 use stableport_domain::{ledger, Asset, ConversionStatus};
 use uuid::Uuid;
 
-use crate::batch::{apply_balances, LedgerRows, Refused};
+use crate::batch::{apply_balances, change_balances, LedgerRows, Refused};
 use crate::model::*;
 use crate::sql::{self, Sql, CONVERSION_COLUMNS, PROFILE_COLUMNS};
 use crate::{migrations, Backend, Result, Store, StoreError};
@@ -163,6 +163,105 @@ impl SqlStore {
             .ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(updated)
+    }
+}
+
+impl SqlStore {
+    /// Settles every claimed conversion still CREATED: one status UPDATE and
+    /// one balance UPDATE for the lot. None when a credit would exceed a
+    /// balance limit (the caller then rolls back and goes one by one).
+    async fn settle_all(
+        tx: &mut Transaction<'static, Any>,
+        due: &[Conversion],
+        now: i64,
+    ) -> Result<Option<(LedgerRows, usize)>> {
+        let sqlite = crate::sql::is_sqlite(tx);
+        let mut moved = HashSet::new();
+        for run in crate::sql::runs(due) {
+            let mut q = Sql::new(
+                "UPDATE conversions SET status = 'SETTLED', settle_after = NULL, updated_at = ",
+            );
+            q.bind(now)
+                .push(", settled_at = ")
+                .bind(now)
+                .push(" WHERE status = 'CREATED' AND id IN (");
+            for (i, c) in run.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(c.id);
+            }
+            q.push(") RETURNING id");
+            for row in q.query_on(sqlite).fetch_all(&mut **tx).await? {
+                moved.insert(row.try_get::<String, _>("id")?);
+            }
+        }
+        let settled: Vec<&Conversion> = due
+            .iter()
+            .filter(|c| moved.contains(&c.id.to_string()))
+            .collect();
+        let mut credits: HashMap<(Uuid, Asset), i64> = HashMap::new();
+        for c in &settled {
+            *credits.entry((c.recipient(), c.target_asset)).or_default() += c.target_units;
+        }
+        let credits: Vec<(Uuid, Asset, i64)> =
+            credits.into_iter().map(|((p, a), u)| (p, a, u)).collect();
+        if change_balances(tx, &credits).await?.contains(&false) {
+            return Ok(None);
+        }
+        let mut rows = LedgerRows::default();
+        for c in &settled {
+            let postings = ledger::conversion_settled(
+                c.recipient(),
+                c.source_asset,
+                c.source_units,
+                c.target_asset,
+                c.target_units,
+            );
+            let credit = Transfer::completed(
+                c.customer_id,
+                c.recipient(),
+                "INTERNAL_TRANSFER_CREDIT",
+                c.target_asset,
+                c.target_units,
+                c.id,
+                now,
+            );
+            rows.transfer(credit);
+            rows.entry(c.customer_id, "conversion.settled", c.id, postings, now);
+            rows.event(
+                c.customer_id,
+                "conversion.settled",
+                c.id,
+                event_payload(c.id, c.ref_id.as_deref(), ConversionStatus::Settled),
+                now,
+            );
+        }
+        Ok(Some((rows, settled.len())))
+    }
+
+    /// The careful path: each conversion in turn, leaving CREATED (and out of
+    /// the settler's way) any whose recipient is at its balance limit.
+    async fn settle_one_by_one(&self, due: &[Conversion], now: i64) -> Result<usize> {
+        let mut tx = self.begin().await?;
+        let mut rows = LedgerRows::default();
+        let mut settled = 0;
+        for c in due {
+            match Self::finish(&mut tx, &mut rows, c, ConversionStatus::Settled, now).await {
+                Ok(true) => settled += 1,
+                Ok(false) => {}
+                Err(StoreError::BalanceLimit) => {
+                    sqlx::query("UPDATE conversions SET status = 'CREATED', settle_after = NULL, settled_at = NULL WHERE id = $1")
+                        .bind(c.id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        rows.insert(&mut tx).await?;
+        tx.commit().await?;
+        Ok(settled)
     }
 }
 
@@ -436,9 +535,42 @@ impl Store for SqlStore {
         let mut tx = self.begin().await?;
         let mut outcomes: Vec<Option<CreateOutcome>> = vec![None; batch.len()];
 
-        // 1. Debit each source, checked in the database.
-        let mut debited = Vec::with_capacity(batch.len());
+        // 1. Debit each source, checked in the database: all distinct
+        //    balances in one statement, repeats of a balance one by one.
+        let mut by_balance: HashMap<(Uuid, Asset), Vec<usize>> = HashMap::new();
         for (i, c) in batch.iter().enumerate() {
+            by_balance
+                .entry((c.profile_id, c.source_asset))
+                .or_default()
+                .push(i);
+        }
+        let (singles, repeats): (Vec<_>, Vec<_>) =
+            by_balance.into_values().partition(|v| v.len() == 1);
+        let singles: Vec<usize> = singles.into_iter().flatten().collect();
+        let changes: Vec<_> = singles
+            .iter()
+            .map(|&i| {
+                (
+                    batch[i].profile_id,
+                    batch[i].source_asset,
+                    -batch[i].source_units,
+                )
+            })
+            .collect();
+        let mut debited = Vec::with_capacity(batch.len());
+        let mut short = Vec::new();
+        for (&i, ok) in singles
+            .iter()
+            .zip(change_balances(&mut tx, &changes).await?)
+        {
+            if ok {
+                debited.push(i)
+            } else {
+                short.push(i)
+            }
+        }
+        for i in repeats.into_iter().flatten() {
+            let c = &batch[i];
             let postings = ledger::conversion_created(c.profile_id, c.source_asset, c.source_units);
             match apply_balances(&mut tx, &postings).await? {
                 Ok(()) => debited.push(i),
@@ -448,10 +580,24 @@ impl Store for SqlStore {
                 Err(Refused::Limit) => unreachable!("a debit never hits the upper limit"),
             }
         }
+        for i in short {
+            let available: Option<i64> = sqlx::query_scalar(
+                "SELECT available FROM balances WHERE profile_id = $1 AND asset = $2",
+            )
+            .bind(batch[i].profile_id.to_string())
+            .bind(batch[i].source_asset.code())
+            .fetch_optional(&mut *tx)
+            .await?;
+            outcomes[i] = Some(CreateOutcome::InsufficientFunds {
+                available: available.unwrap_or(0),
+            });
+        }
+        debited.sort_unstable();
 
         // 2. Insert the debited ones; a ref_id already taken is skipped.
         let mut inserted = HashSet::new();
-        for chunk in debited.chunks(100) {
+        let sqlite = crate::sql::is_sqlite(&tx);
+        for chunk in crate::sql::runs(&debited) {
             let mut q = Sql::new(&format!(
                 "INSERT INTO conversions ({CONVERSION_COLUMNS}, settle_after) VALUES "
             ));
@@ -462,7 +608,7 @@ impl Store for SqlStore {
                 q.row(sql::conversion_values(&batch[*i]));
             }
             q.push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
-            for row in q.query().fetch_all(&mut *tx).await? {
+            for row in q.query_on(sqlite).fetch_all(&mut *tx).await? {
                 inserted.insert(row.try_get::<String, _>("id")?);
             }
         }
@@ -588,26 +734,22 @@ impl Store for SqlStore {
         if due.is_empty() {
             return Ok(0);
         }
-        let mut rows = LedgerRows::default();
-        let mut settled = 0;
-        for row in &due {
-            let c = sql::conversion(row)?;
-            match Self::finish(&mut tx, &mut rows, &c, ConversionStatus::Settled, now).await {
-                Ok(true) => settled += 1,
-                Ok(false) => {}
-                // A recipient at its balance limit must not hold up the rest.
-                Err(StoreError::BalanceLimit) => {
-                    sqlx::query("UPDATE conversions SET status = 'CREATED', settle_after = NULL, settled_at = NULL WHERE id = $1")
-                        .bind(c.id.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Err(e) => return Err(e),
+        let due = due
+            .iter()
+            .map(sql::conversion)
+            .collect::<Result<Vec<_>>>()?;
+        match Self::settle_all(&mut tx, &due, now).await? {
+            Some((rows, settled)) => {
+                rows.insert(&mut tx).await?;
+                tx.commit().await?;
+                Ok(settled)
+            }
+            // A recipient at its balance limit: settle one by one instead.
+            None => {
+                tx.rollback().await?;
+                self.settle_one_by_one(&due, now).await
             }
         }
-        rows.insert(&mut tx).await?;
-        tx.commit().await?;
-        Ok(settled)
     }
 
     async fn audit(&self) -> Result<AuditReport> {
