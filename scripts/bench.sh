@@ -7,14 +7,15 @@
 #   4. sqlite3 CLI: durable single-row autocommits (baseline)
 # and prints the medians. Servers are stopped (by PID) and databases dropped on exit.
 #
-# Knobs (environment): RUNS=3 CONCURRENCY=64 DURATION=15 WARMUP=3 PORT=18080
+# Knobs (environment): SCENARIO=create-conversion|create-orchestration RUNS=3 CONCURRENCY=64 DURATION=15 WARMUP=3 PORT=18080
 #   PG_URL_BASE=postgres://postgres@127.0.0.1:5432  PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres
-#   BACKENDS="sqlite postgres"  OUT=<dir for raw results>  SKIP_BUILD=1
+#   BACKENDS="sqlite postgres"  OUT=<dir for raw results>  SKIP_BUILD=1  KEEP_DB=1 (keep SQLite files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
 CONCURRENCY=${CONCURRENCY:-64}
+SCENARIO=${SCENARIO:-create-conversion}   # or create-orchestration
 DURATION=${DURATION:-15}   # seconds
 WARMUP=${WARMUP:-3}        # seconds
 PORT=${PORT:-18080}
@@ -32,14 +33,14 @@ DATABASES=()
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# Before each measurement: flush dirty pages (PostgreSQL's included) so that
-# one series' write-back does not land in the next one's window.
 # "busy total" jiffies of the whole machine, and how many CPUs it has.
 cpu_sample() { awk '/^cpu /{t=0; for(i=2;i<=9;i++) t+=$i; print t-$5-$6, t} /^cpu[0-9]/{n++} END{print n}' /proc/stat | paste -sd' '; }
 cpus_busy() { # sample-before sample-after
     echo "$1 $2" | awk '{printf "%.2f", ($4-$1)/($5-$2)*$3}'
 }
 
+# Before each measurement: flush dirty pages (PostgreSQL's included) so that
+# one series' write-back does not land in the next one's window.
 settle() {
     sync
     if [[ " $BACKENDS " == *" postgres "* ]]; then psql -q -c CHECKPOINT >/dev/null; fi
@@ -72,7 +73,7 @@ start_server() { # name url
         echo "port $PORT is already in use; set PORT=" >&2
         exit 1
     fi
-    target/release/stableport serve --listen "127.0.0.1:$PORT" --database-url "$2" \
+    "$OUT/bin/stableport" serve --listen "127.0.0.1:$PORT" --database-url "$2" \
         --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --settlement-delay 1s \
         >"$OUT/server-$1.log" 2>&1 &
     SERVER_PID=$!
@@ -86,9 +87,9 @@ start_server() { # name url
 }
 
 bench() { # name
-    target/release/stableport-bench --url "http://127.0.0.1:$PORT" \
+    "$OUT/bin/stableport-bench" --url "http://127.0.0.1:$PORT" \
         --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" \
-        --scenario create-conversion --concurrency "$CONCURRENCY" \
+        --scenario "$SCENARIO" --concurrency "$CONCURRENCY" \
         --duration "${DURATION}s" --warmup "${WARMUP}s" \
         --server-pid "$SERVER_PID" --json >"$OUT/$1.json"
     jq -c '{requests, errors, throughput_rps, latency_ms, server_cpu_s, bench_cpu_s, machine_cpus_busy}' "$OUT/$1.json" >&2
@@ -101,6 +102,7 @@ run_sqlite() { # run
     settle
     bench "sqlite-$1"
     stop_server
+    [ -n "${KEEP_DB:-}" ] || rm -f "$db" "$db-wal" "$db-shm"
 }
 
 run_postgres() { # run
@@ -163,8 +165,11 @@ if [ -z "${SKIP_BUILD:-}" ]; then
     log "building"
     cargo build --release -p stableport-server -p stableport-bench
 fi
+# Run private copies, so that a rebuild in the same tree cannot change the binaries mid-run.
+mkdir -p "$OUT/bin"
+cp target/release/stableport target/release/stableport-bench "$OUT/bin/"
+{ git rev-parse --short HEAD; git status --short; } >"$OUT/git.txt" 2>/dev/null || true
 
-series=()
 if [[ " $BACKENDS " == *" postgres "* ]]; then
     [ -n "$PGBENCH" ] || { echo "pgbench not found; set PGBENCH=" >&2; exit 1; }
     psql -q -c "CREATE DATABASE ${TAG}_pgbench" >/dev/null
@@ -192,28 +197,31 @@ done
 median() { # series jq-path
     local files=("$OUT"/"$1"-[0-9]*.json)
     [ -e "${files[0]}" ] || { echo "-"; return; }
-    jq -s "map($2) | sort | .[length / 2 | floor]" "${files[@]}"
+    jq -rs "map($2) | sort | .[length / 2 | floor]" "${files[@]}"
 }
 
+summary() {
+    echo "Medians of $RUNS runs, concurrency $CONCURRENCY, ${DURATION}s window (raw results in $OUT):"
+    printf '%-12s %12s %9s %9s %9s %9s %8s %11s %9s\n' series "req/s" "p50 ms" "p90 ms" "p99 ms" "max ms" errors \
+        "srv cpu %" "CPUs busy"
+    for s in sqlite postgres pgbench sqlite3; do
+        [ -e "$OUT/$s-1.json" ] || continue
+        if [ "$s" = sqlite3 ]; then
+            printf '%-12s %12.0f %9s %9s %9s %9s %8s\n' "$s" "$(median $s .throughput_rps)" - - - - -
+        else
+            printf '%-12s %12.0f %9.2f %9.2f %9.2f %9.2f %8s %11s %9s\n' "$s" "$(median $s .throughput_rps)" \
+                "$(median $s .latency_ms.p50)" "$(median $s .latency_ms.p90)" "$(median $s .latency_ms.p99)" \
+                "$(median $s .latency_ms.max)" "$(median $s .errors)" \
+                "$(median $s "if .server_cpu_s then (.server_cpu_s.user + .server_cpu_s.system) / .duration_s * 100 | round else \"-\" end")" \
+                "$(median $s .machine_cpus_busy.busy)"
+        fi
+    done
+    ratio() { jq -n "$(median "$1" .throughput_rps) / $(median "$2" .throughput_rps)"; }
+    [ -e "$OUT/postgres-1.json" ] && [ -e "$OUT/pgbench-1.json" ] &&
+        printf 'stableport(PostgreSQL) / pgbench tpcb-like: %.2f\n' "$(ratio postgres pgbench)"
+    [ -e "$OUT/sqlite-1.json" ] && [ -e "$OUT/sqlite3-1.json" ] &&
+        printf 'stableport(SQLite) / sqlite3 single-row durable commits: %.2f\n' "$(ratio sqlite sqlite3)"
+    return 0
+}
 echo
-echo "Medians of $RUNS runs, concurrency $CONCURRENCY, ${DURATION}s window (raw results in $OUT):"
-printf '%-12s %12s %9s %9s %9s %9s %8s %11s %9s\n' series "req/s" "p50 ms" "p90 ms" "p99 ms" "max ms" errors \
-    "server cpu" "CPUs busy"
-for s in sqlite postgres pgbench sqlite3; do
-    [ -e "$OUT/$s-1.json" ] || continue
-    if [ "$s" = sqlite3 ]; then
-        printf '%-12s %12.0f %9s %9s %9s %9s %8s\n' "$s" "$(median $s .throughput_rps)" - - - - -
-    else
-        printf '%-12s %12.0f %9.2f %9.2f %9.2f %9.2f %8s %10s%% %9s\n' "$s" "$(median $s .throughput_rps)" \
-            "$(median $s .latency_ms.p50)" "$(median $s .latency_ms.p90)" "$(median $s .latency_ms.p99)" \
-            "$(median $s .latency_ms.max)" "$(median $s .errors)" \
-            "$(median $s "if .server_cpu_s then (.server_cpu_s.user + .server_cpu_s.system) / .duration_s * 100 | round else \"-\" end")" \
-            "$(median $s .machine_cpus_busy.busy)"
-    fi
-done
-ratio() { jq -n "$(median "$1" .throughput_rps) / $(median "$2" .throughput_rps)"; }
-[ -e "$OUT/postgres-1.json" ] && [ -e "$OUT/pgbench-1.json" ] &&
-    printf 'stableport(PostgreSQL) / pgbench tpcb-like: %.2f\n' "$(ratio postgres pgbench)"
-[ -e "$OUT/sqlite-1.json" ] && [ -e "$OUT/sqlite3-1.json" ] &&
-    printf 'stableport(SQLite) / sqlite3 single-row durable commits: %.2f\n' "$(ratio sqlite sqlite3)"
-exit 0
+summary | tee "$OUT/summary.txt"

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{ensure, Context};
 use clap::{Parser, ValueEnum};
 use serde_json::json;
-use stableport_client::{Client, CreateConversion};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use stableport_client::{Client, CreateConversion, CreateOrchestration, OrchestrationDestination};
 use tokio::task::JoinSet;
 
 /// How many distinct error messages are kept (and how many are reported).
@@ -59,41 +61,53 @@ struct Cli {
 enum Scenario {
     /// POST /v2/conversion/stablecoins, USD -> USDP "1.00", one funded profile per worker.
     CreateConversion,
+    /// POST /v2/orchestration/orchestrations, USD -> USDP "1.00" into the same
+    /// profile (the migrated form of the legacy conversion), a fresh ref_id each.
+    CreateOrchestration,
 }
 
 impl Scenario {
     fn name(self) -> &'static str {
         match self {
             Scenario::CreateConversion => "create-conversion",
+            Scenario::CreateOrchestration => "create-orchestration",
         }
     }
 
     /// Prepares what worker `worker` of run `run` needs.
     async fn setup(self, client: &Client, run: &str, worker: u32) -> anyhow::Result<Fixture> {
-        match self {
-            Scenario::CreateConversion => {
-                let nickname = format!("bench-{run}-{worker}");
-                let profile = client
-                    .create_profile(&nickname, Some("stableport-bench"))
-                    .await
-                    .with_context(|| format!("creating profile {nickname}"))?;
-                client
-                    .deposit(&profile.id, "USD", FUNDING_USD)
-                    .await
-                    .with_context(|| {
-                        format!("funding profile {} with {FUNDING_USD} USD", profile.id)
-                    })?;
-                Ok(Fixture::CreateConversion {
-                    request: CreateConversion {
-                        profile_id: profile.id,
-                        amount: CONVERSION_AMOUNT.to_string(),
-                        source_asset: "USD".to_string(),
-                        target_asset: "USDP".to_string(),
-                        ..Default::default()
-                    },
-                })
-            }
-        }
+        let nickname = format!("bench-{run}-{worker}");
+        let profile = client
+            .create_profile(&nickname, Some("stableport-bench"))
+            .await
+            .with_context(|| format!("creating profile {nickname}"))?;
+        client
+            .deposit(&profile.id, "USD", FUNDING_USD)
+            .await
+            .with_context(|| format!("funding profile {} with {FUNDING_USD} USD", profile.id))?;
+        Ok(match self {
+            Scenario::CreateConversion => Fixture::CreateConversion {
+                request: CreateConversion {
+                    profile_id: profile.id,
+                    amount: CONVERSION_AMOUNT.to_string(),
+                    source_asset: "USD".to_string(),
+                    target_asset: "USDP".to_string(),
+                    ..Default::default()
+                },
+            },
+            Scenario::CreateOrchestration => Fixture::CreateOrchestration {
+                request: CreateOrchestration::new(
+                    "",
+                    &profile.id,
+                    "USD",
+                    "USDP",
+                    CONVERSION_AMOUNT,
+                    OrchestrationDestination::profile(&profile.id),
+                ),
+                ref_prefix: format!("bench-{run}-{worker}-"),
+                sequence: AtomicU64::new(0),
+            },
+        })
     }
 }
 
@@ -104,7 +118,15 @@ const CONVERSION_AMOUNT: &str = "1.00";
 
 /// One worker's state for its scenario.
 enum Fixture {
-    CreateConversion { request: CreateConversion },
+    CreateConversion {
+        request: CreateConversion,
+    },
+    CreateOrchestration {
+        request: CreateOrchestration,
+        /// ref_id is required and unique: prefix + a per-worker sequence.
+        ref_prefix: String,
+        sequence: AtomicU64,
+    },
 }
 
 impl Fixture {
@@ -116,6 +138,22 @@ impl Fixture {
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
+            Fixture::CreateOrchestration {
+                request,
+                ref_prefix,
+                sequence,
+            } => {
+                let n = sequence.fetch_add(1, Ordering::Relaxed);
+                let request = CreateOrchestration {
+                    ref_id: format!("{ref_prefix}{n}"),
+                    ..request.clone()
+                };
+                client
+                    .create_orchestration(&request)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
         }
     }
 }
