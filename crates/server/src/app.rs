@@ -7,7 +7,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use stableport_store::Store;
+use stableport_store::{NewConversion, NewOrchestration, Store};
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -26,7 +26,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub keys: Keys,
     pub config: Config,
-    pub batcher: Batcher,
+    pub conversions: Batcher<NewConversion>,
+    pub orchestrations: Batcher<NewOrchestration>,
     /// (customer, profile) pairs already seen to exist; see `profiles::check_profile`.
     pub known_profiles: std::sync::RwLock<std::collections::HashSet<(uuid::Uuid, uuid::Uuid)>>,
 }
@@ -101,7 +102,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let store: Arc<dyn Store> = Arc::new(stableport_store::open(&config.database_url).await?);
     let keys = Keys::new(&store.signing_key(&random_hex(32)).await?);
     let bootstrap = bootstrap::prepare(store.as_ref(), &config).await?;
-    let (batcher, mut tasks) = Batcher::spawn(store.clone());
+    let (conversions, mut tasks) = Batcher::spawn(store.clone());
+    let (orchestrations, more) = Batcher::spawn(store.clone());
+    tasks.extend(more);
     tasks.push(settler::spawn(store.clone(), config.settlement));
     tasks.push(approver::spawn(
         store.clone(),
@@ -116,7 +119,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         store,
         keys,
         config,
-        batcher,
+        conversions,
+        orchestrations,
         known_profiles: Default::default(),
     }));
     tasks.push(tokio::spawn(async move {

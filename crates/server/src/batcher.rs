@@ -1,28 +1,81 @@
-//! Group commit for new conversions: requests that arrive while a
-//! transaction is in progress wait and go together into the next one, so
-//! throughput grows with load without weakening durability (a 200 is only
-//! sent after its transaction's commit reached the disk).
+//! Group commit for new conversions and orchestrations: requests that arrive
+//! while a transaction is in progress wait and go together into the next
+//! one, so throughput grows with load without weakening durability (a 200 is
+//! only sent after its transaction's commit reached the disk).
 
 use std::sync::Arc;
 
-use stableport_store::{Backend, CreateOutcome, NewConversion, Store};
+use async_trait::async_trait;
+use stableport_domain::Asset;
+use stableport_store::{
+    Backend, CreateOutcome, NewConversion, NewOrchestration, OrchestrationOutcome, Store,
+};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 use crate::problem::Problem;
 
 const MAX_BATCH: usize = 256;
 
-type Reply = oneshot::Sender<Result<CreateOutcome, String>>;
-
-#[derive(Clone)]
-pub struct Batcher {
-    queue: mpsc::Sender<(NewConversion, Reply)>,
+/// A request that can be committed together with others of its kind.
+#[async_trait]
+pub trait Batched: Send + Sync + Sized + 'static {
+    type Outcome: Send + 'static;
+    /// The balance it debits: batches take them in this order, so two
+    /// transactions never wait on each other's locks.
+    fn balance(&self) -> (Uuid, Asset);
+    async fn commit(
+        store: &dyn Store,
+        batch: &[Self],
+    ) -> stableport_store::Result<Vec<Self::Outcome>>;
 }
 
-impl Batcher {
+#[async_trait]
+impl Batched for NewConversion {
+    type Outcome = CreateOutcome;
+    fn balance(&self) -> (Uuid, Asset) {
+        (self.profile_id, self.source_asset)
+    }
+    async fn commit(
+        store: &dyn Store,
+        batch: &[Self],
+    ) -> stableport_store::Result<Vec<CreateOutcome>> {
+        store.create_conversions(batch).await
+    }
+}
+
+#[async_trait]
+impl Batched for NewOrchestration {
+    type Outcome = OrchestrationOutcome;
+    fn balance(&self) -> (Uuid, Asset) {
+        (self.profile_id, self.source_asset)
+    }
+    async fn commit(
+        store: &dyn Store,
+        batch: &[Self],
+    ) -> stableport_store::Result<Vec<OrchestrationOutcome>> {
+        store.create_orchestrations(batch).await
+    }
+}
+
+type Job<R> = (R, oneshot::Sender<Result<<R as Batched>::Outcome, String>>);
+
+pub struct Batcher<R: Batched> {
+    queue: mpsc::Sender<Job<R>>,
+}
+
+impl<R: Batched> Clone for Batcher<R> {
+    fn clone(&self) -> Self {
+        Batcher {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl<R: Batched> Batcher<R> {
     /// SQLite has one writer, so one loop; PostgreSQL overlaps a few commits.
-    pub fn spawn(store: Arc<dyn Store>) -> (Batcher, Vec<JoinHandle<()>>) {
+    pub fn spawn(store: Arc<dyn Store>) -> (Batcher<R>, Vec<JoinHandle<()>>) {
         let workers = match store.backend() {
             Backend::Sqlite => 1,
             Backend::Postgres => 4,
@@ -35,20 +88,20 @@ impl Batcher {
         (Batcher { queue }, tasks)
     }
 
-    pub async fn create(&self, request: NewConversion) -> Result<CreateOutcome, Problem> {
+    pub async fn submit(&self, request: R) -> Result<R::Outcome, Problem> {
         let (reply, outcome) = oneshot::channel();
         self.queue
             .send((request, reply))
             .await
-            .map_err(|_| Problem::internal("conversion writer has stopped"))?;
+            .map_err(|_| Problem::internal("the batch writer has stopped"))?;
         outcome
             .await
-            .map_err(|_| Problem::internal("conversion writer dropped a request"))?
+            .map_err(|_| Problem::internal("the batch writer dropped a request"))?
             .map_err(Problem::internal)
     }
 }
 
-async fn run(store: Arc<dyn Store>, receiver: Arc<Mutex<mpsc::Receiver<(NewConversion, Reply)>>>) {
+async fn run<R: Batched>(store: Arc<dyn Store>, receiver: Arc<Mutex<mpsc::Receiver<Job<R>>>>) {
     loop {
         let mut batch = Vec::new();
         {
@@ -57,10 +110,9 @@ async fn run(store: Arc<dyn Store>, receiver: Arc<Mutex<mpsc::Receiver<(NewConve
                 return;
             }
         }
-        // One lock order for every transaction: no deadlocks between replicas or workers.
-        batch.sort_by_key(|(c, _)| (c.profile_id, c.source_asset));
+        batch.sort_by_key(|(r, _)| r.balance());
         let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        match store.create_conversions(&requests).await {
+        match R::commit(store.as_ref(), &requests).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
@@ -68,10 +120,9 @@ async fn run(store: Arc<dyn Store>, receiver: Arc<Mutex<mpsc::Receiver<(NewConve
             }
             // A failed batch is retried one by one, so one bad request cannot fail its neighbours.
             Err(e) => {
-                tracing::warn!(%e, size = requests.len(), "conversion batch failed; retrying singly");
+                tracing::warn!(%e, size = requests.len(), "batch failed; retrying singly");
                 for (request, reply) in requests.into_iter().zip(replies) {
-                    let outcome = store
-                        .create_conversions(std::slice::from_ref(&request))
+                    let outcome = R::commit(store.as_ref(), std::slice::from_ref(&request))
                         .await
                         .map_err(|e| e.to_string())
                         .and_then(|mut o| o.pop().ok_or_else(|| "no outcome".to_string()));

@@ -165,7 +165,7 @@ pub async fn create(
         now,
         settle_after,
     };
-    match app.batcher.create(request.clone()).await? {
+    match app.conversions.submit(request.clone()).await? {
         CreateOutcome::Created(c) => Ok(Json(conversion_body(c))),
         CreateOutcome::InsufficientFunds { available } => Err(insufficient_funds(
             request.source_asset,

@@ -339,7 +339,7 @@ pub async fn create(
             Settlement::Manual => None,
         },
     };
-    match app.store.create_orchestration(&request).await? {
+    match app.orchestrations.submit(request.clone()).await? {
         OrchestrationOutcome::Created(o) => Ok(Json(orchestration_body(o))),
         OrchestrationOutcome::InsufficientFunds { available } => Err(insufficient_funds(
             source_asset,

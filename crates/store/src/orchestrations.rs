@@ -21,6 +21,12 @@ use crate::{DestinationStore, Result, SqlStore, StoreError};
 #[async_trait]
 pub trait OrchestrationStore: Send + Sync {
     async fn create_orchestration(&self, new: &NewOrchestration) -> Result<OrchestrationOutcome>;
+    /// Creates orchestrations in one transaction (group commit); each gets
+    /// its own outcome.
+    async fn create_orchestrations(
+        &self,
+        batch: &[NewOrchestration],
+    ) -> Result<Vec<OrchestrationOutcome>>;
     async fn orchestration(&self, customer: Uuid, id: Uuid) -> Result<Option<Orchestration>>;
     async fn list_orchestrations(
         &self,
@@ -462,6 +468,46 @@ impl OrchestrationStore for SqlStore {
                 Ok(OrchestrationOutcome::RefIdExists(decode(&row)?))
             }
         }
+    }
+
+    async fn create_orchestrations(
+        &self,
+        batch: &[NewOrchestration],
+    ) -> Result<Vec<OrchestrationOutcome>> {
+        let mut tx = self.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut taken = Vec::new();
+        for (i, o) in batch.iter().enumerate() {
+            outcomes.push(match Self::start_orchestration(&mut tx, o).await? {
+                Started::Created(created) => Some(OrchestrationOutcome::Created(created)),
+                Started::Insufficient { available } => {
+                    Some(OrchestrationOutcome::InsufficientFunds { available })
+                }
+                Started::RefIdTaken => {
+                    // Its debit was applied before the ref_id check: give it back.
+                    let refund =
+                        ledger::orchestration_failed(o.profile_id, o.source_asset, o.source_units);
+                    apply_balances(&mut tx, &refund)
+                        .await?
+                        .map_err(|_| StoreError::BalanceLimit)?;
+                    taken.push(i);
+                    None
+                }
+            });
+        }
+        for i in taken {
+            let mut q = Sql::new(&select());
+            q.bind(batch[i].customer_id)
+                .push(" AND ref_id = ")
+                .bind(batch[i].ref_id.as_str());
+            let row = q.query().fetch_one(&mut *tx).await?;
+            outcomes[i] = Some(OrchestrationOutcome::RefIdExists(decode(&row)?));
+        }
+        tx.commit().await?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every request has an outcome"))
+            .collect())
     }
 
     async fn orchestration(&self, customer: Uuid, id: Uuid) -> Result<Option<Orchestration>> {
