@@ -99,12 +99,15 @@ impl Running {
 /// Opens the database, prepares the bootstrap customer and credential,
 /// starts the background workers and begins serving.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let store: Arc<dyn Store> = Arc::new(stableport_store::open(&config.database_url).await?);
+    let opened = stableport_store::open(&config.database_url).await?;
+    let checkpointer = opened.spawn_checkpointer();
+    let store: Arc<dyn Store> = Arc::new(opened);
     let keys = Keys::new(&store.signing_key(&random_hex(32)).await?);
     let bootstrap = bootstrap::prepare(store.as_ref(), &config).await?;
     let (conversions, mut tasks) = Batcher::spawn(store.clone());
     let (orchestrations, more) = Batcher::spawn(store.clone());
     tasks.extend(more);
+    tasks.extend(checkpointer);
     tasks.push(settler::spawn(store.clone(), config.settlement));
     tasks.push(approver::spawn(
         store.clone(),

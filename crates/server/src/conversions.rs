@@ -149,7 +149,7 @@ pub async fn create(
         Settlement::Manual => None,
     };
     let request = NewConversion {
-        id: Uuid::new_v4(),
+        id: stableport_domain::new_id(),
         customer_id: auth.customer,
         profile_id,
         recipient_profile_id: recipient,

@@ -249,7 +249,7 @@ pub async fn put_address(
             let address =
                 validate_address(network, &address).map_err(|e| bad(format!("address: {e}")))?;
             let new = NewCryptoAddress {
-                id: Uuid::new_v4(),
+                id: stableport_domain::new_id(),
                 customer_id: auth.customer,
                 network,
                 default_nickname: default_nickname(network, &address),

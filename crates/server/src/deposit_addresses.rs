@@ -155,7 +155,7 @@ pub async fn create(
         }
     };
     let address = DepositAddress {
-        id: Uuid::new_v4(),
+        id: stableport_domain::new_id(),
         customer_id: auth.customer,
         profile_id: Uuid::nil(),
         identity_id: optional_uuid("identity_id", body.identity_id)?,

@@ -182,7 +182,7 @@ pub async fn create(
     let metadata = small_metadata(body.metadata)?;
     let profile = owned_profile(&app, &auth, "profile_id", &profile_raw).await?;
     let instructions = DepositInstructions {
-        id: Uuid::new_v4(),
+        id: stableport_domain::new_id(),
         customer_id: auth.customer,
         profile_id: profile.id,
         identity_id,

@@ -582,7 +582,7 @@ pub async fn create(
 
     let now = time::now();
     let new = NewFiatAccount {
-        id: Uuid::new_v4(),
+        id: stableport_domain::new_id(),
         customer_id: auth.customer,
         ref_id,
         identity_id,

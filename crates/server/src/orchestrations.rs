@@ -317,7 +317,7 @@ pub async fn create(
 
     let now = time::now();
     let request = NewOrchestration {
-        id: Uuid::new_v4(),
+        id: stableport_domain::new_id(),
         customer_id: auth.customer,
         profile_id: profile.id,
         identity_id,

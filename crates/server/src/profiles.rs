@@ -194,7 +194,7 @@ pub async fn create(
     }
     let now = crate::time::now();
     let profile = Profile {
-        id: Uuid::new_v4(),
+        id: stableport_domain::new_id(),
         customer_id: auth.customer,
         nickname,
         description: body.description,

@@ -12,7 +12,6 @@ use stableport_store::{
     DepositAddress, DepositInstructions, Destination, Inserted, Order, Rule, RuleFilter,
     RuleSource, StoreError,
 };
-use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{scope, Auth};
@@ -174,7 +173,7 @@ pub async fn create(
     let profile = owned_profile(&app, &auth, "profile_id", &profile_raw).await?;
 
     let now = time::now();
-    let rule_id = Uuid::new_v4();
+    let rule_id = stableport_domain::new_id();
     let source = match (source.crypto, source.fiat) {
         (Some(crypto), None) => {
             check_rule_source(SourceKind::Crypto, source_asset)
@@ -183,7 +182,7 @@ pub async fn create(
                 "source.crypto.network",
                 &required("source.crypto.network", crypto.network)?,
             )?;
-            let id = Uuid::new_v4();
+            let id = stableport_domain::new_id();
             RuleSource::Crypto(DepositAddress {
                 id,
                 customer_id: auth.customer,
@@ -207,7 +206,7 @@ pub async fn create(
                 &required("source.fiat.network", fiat.network)?,
             )?;
             RuleSource::Fiat(DepositInstructions {
-                id: Uuid::new_v4(),
+                id: stableport_domain::new_id(),
                 customer_id: auth.customer,
                 profile_id: profile.id,
                 identity_id: identity_id.clone(),

@@ -6,7 +6,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use stableport_domain::{Amount, Asset};
 use stableport_store::NewDeposit;
-use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{scope, Auth};
@@ -61,7 +60,7 @@ pub async fn deposit(
         _ => {}
     }
     let profile = owned_profile(&app, &auth, "profile_id", &profile_id).await?;
-    let activity_id = Uuid::new_v4();
+    let activity_id = stableport_domain::new_id();
     app.store
         .deposit(&NewDeposit {
             activity_id,

@@ -119,7 +119,7 @@ impl LedgerRows {
     ) {
         debug_assert!(stableport_domain::ledger::is_balanced(&postings));
         self.entries.push(Entry {
-            id: Uuid::new_v4(),
+            id: stableport_domain::new_id(),
             customer,
             kind,
             reference,
@@ -221,7 +221,7 @@ impl LedgerRows {
             sql.query_on(sqlite).execute(&mut **tx).await?;
         }
         for chunk in runs(&self.events) {
-            let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::new_v4()).collect();
+            let ids: Vec<Uuid> = chunk.iter().map(|_| stableport_domain::new_id()).collect();
             let mut sql = Sql::new("INSERT INTO events (id, customer_id, type, object_id, payload, created_at) VALUES ");
             for (i, (e, id)) in chunk.iter().zip(&ids).enumerate() {
                 if i > 0 {

@@ -99,6 +99,11 @@ fn sqlite_pool(size: u32) -> AnyPoolOptions {
                     // Statement journals and sorts stay in memory; 64 MiB of page cache.
                     "PRAGMA temp_store = MEMORY",
                     "PRAGMA cache_size = -65536",
+                    // The background checkpointer keeps the WAL short; this
+                    // is only the writer's fallback.
+                    "PRAGMA wal_autocheckpoint = 20000",
+                    "PRAGMA journal_size_limit = 67108864",
+                    "PRAGMA mmap_size = 268435456",
                 ] {
                     conn.execute(pragma).await?;
                 }

@@ -210,7 +210,7 @@ impl Transfer {
         now: i64,
     ) -> Transfer {
         Transfer {
-            id: Uuid::new_v4(),
+            id: stableport_domain::new_id(),
             customer_id,
             profile_id,
             identity_id: None,

@@ -242,7 +242,8 @@ impl SqlStore {
         if let Err(Refused::Insufficient { available }) = apply_balances(tx, &postings).await? {
             return Ok(Started::Insufficient { available });
         }
-        let (source_id, destination_id) = (Uuid::new_v4(), Uuid::new_v4());
+        let (source_id, destination_id) =
+            (stableport_domain::new_id(), stableport_domain::new_id());
         let mut q = Sql::new(&format!(
             "INSERT INTO orchestrations ({COLUMNS}, next_step_at) VALUES "
         ));

@@ -412,7 +412,7 @@ impl SqlStore {
         let amount = Amount::parse(&arrival.amount.to_string(), decimals).ok()?;
         let zero = || stableport_domain::ZERO_UUID.to_string();
         Some(NewOrchestration {
-            id: Uuid::new_v4(),
+            id: stableport_domain::new_id(),
             customer_id: arrival.customer_id,
             profile_id: profile,
             identity_id: identity.unwrap_or_else(zero),
@@ -739,7 +739,7 @@ impl RuleStore for SqlStore {
                     )
                 }
             };
-        let deposit_id = Uuid::new_v4();
+        let deposit_id = stableport_domain::new_id();
         let rule = match rule_id {
             Some(id) => Self::rule_in(&mut tx, customer, id).await?,
             None => None,

@@ -35,6 +35,27 @@ impl SqlStore {
         })
     }
 
+    /// SQLite: copies the WAL into the database from a reader connection in
+    /// the background, so that commits on the one writer never stop to do it.
+    /// The writer still checkpoints by itself should this task fall behind.
+    pub fn spawn_checkpointer(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.backend != Backend::Sqlite {
+            return None;
+        }
+        let read = self.read.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&read)
+                    .await
+                {
+                    tracing::warn!(%e, "background WAL checkpoint failed");
+                }
+            }
+        }))
+    }
+
     /// The underlying pool, for tests that need to reach past the API.
     pub fn pool(&self) -> &AnyPool {
         &self.write
@@ -311,7 +332,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         let profile = Profile {
-            id: Uuid::new_v4(),
+            id: stableport_domain::new_id(),
             customer_id: customer,
             nickname: "default".into(),
             description: None,
