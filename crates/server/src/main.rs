@@ -1,5 +1,7 @@
 //! `stableport`: serve the API, manage credentials, audit the ledger.
 
+mod listen;
+
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -42,6 +44,16 @@ enum Command {
     },
     /// Check that the ledger conserves every asset; exits 1 on any discrepancy.
     Audit(Database),
+    /// Manage the webhooks of a running server (create, list, get, delete, test, …).
+    Webhooks {
+        #[command(flatten)]
+        remote: listen::Remote,
+        #[command(subcommand)]
+        command: listen::WebhooksCommand,
+    },
+    /// Register a temporary webhook on a running server, forward every
+    /// delivery to --forward-to and print it (like `stripe listen`).
+    Listen(listen::ListenArgs),
 }
 
 #[derive(Args)]
@@ -74,6 +86,21 @@ struct Serve {
     /// How long a new fiat account stays PENDING before it is APPROVED (sandbox).
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     fiat_account_approval_delay: std::time::Duration,
+    /// Webhooks: the first retry after about this long; each later one waits twice as long (at most 1h).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    webhook_retry_first_delay: std::time::Duration,
+    /// Webhooks: no retry this long after a delivery's first attempt.
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    webhook_retry_max_age: std::time::Duration,
+    /// Webhooks: a consumer must answer within this long.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    webhook_timeout: std::time::Duration,
+    /// Webhooks: how often an idle delivery worker looks for due deliveries.
+    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+    webhook_poll_interval: std::time::Duration,
+    /// Webhooks: deliveries in flight at once, per replica.
+    #[arg(long, default_value_t = 256)]
+    webhook_max_in_flight: usize,
 }
 
 #[derive(Subcommand)]
@@ -119,6 +146,8 @@ async fn main() -> ExitCode {
                 },
         } => create_credential(&db.database_url, customer, new_customer, &scopes).await,
         Command::Audit(db) => audit(&db.database_url).await,
+        Command::Webhooks { remote, command } => listen::webhooks(&remote, command).await,
+        Command::Listen(args) => listen::listen(args).await,
     };
     match result {
         Ok(code) => code,
@@ -141,6 +170,11 @@ async fn serve(args: Serve) -> anyhow::Result<ExitCode> {
     config.client_secret = args.client_secret;
     config.max_body_bytes = args.max_body_bytes;
     config.fiat_account_approval_delay = args.fiat_account_approval_delay;
+    config.webhook_retry_first_delay = args.webhook_retry_first_delay;
+    config.webhook_retry_max_age = args.webhook_retry_max_age;
+    config.webhook_timeout = args.webhook_timeout;
+    config.webhook_poll_interval = args.webhook_poll_interval;
+    config.webhook_max_in_flight = args.webhook_max_in_flight;
     let running = stableport_server::start(config.clone()).await?;
     let b = &running.bootstrap;
     println!(

@@ -51,6 +51,7 @@ pub trait OrchestrationStore: Send + Sync {
 }
 
 /// What starting an orchestration inside a transaction came to.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Started {
     Created(Orchestration),
     Insufficient { available: i64 },
