@@ -12,8 +12,9 @@ use tokio::task::JoinHandle;
 use crate::config::Settlement;
 
 /// Large enough that settling costs few commits, small enough that one
-/// settlement transaction never holds the write lock for long (measured: 64
-/// spent a third of the writer on commits, 512 doubled p99; see BENCHMARKS.md).
+/// settlement transaction never holds the write lock for long. Measured on
+/// SQLite at 64 clients: 64 gave ~3,900 conversions/s, 256 ~4,900/s with p99
+/// under 50 ms, 512 no faster but p99 65 ms.
 const BATCH: i64 = 256;
 
 pub fn spawn(store: Arc<dyn Store>, settlement: Settlement) -> JoinHandle<()> {
