@@ -324,6 +324,22 @@ async fn instructions_where(
         .transpose()
 }
 
+/// The list query deposit addresses and fiat deposit instructions share.
+fn target_query(columns: &str, table: &str, customer: Uuid, f: &DepositTargetFilter) -> Sql {
+    let mut q = Sql::new(&format!(
+        "SELECT {columns} FROM {table} WHERE customer_id = "
+    ));
+    q.bind(customer)
+        .any_of("id", &f.ids)
+        .any_of("profile_id", &f.profile_ids)
+        .any_of("identity_id", &f.identity_ids)
+        .any_of("account_id", &f.account_ids)
+        .any_of("ref_id", &f.ref_ids)
+        .time_range("created_at", &f.created_at)
+        .page(&f.page);
+    q
+}
+
 impl SqlStore {
     async fn rule_in(
         tx: &mut Transaction<'static, Any>,
@@ -572,18 +588,8 @@ impl RuleStore for SqlStore {
         customer: Uuid,
         f: &DepositTargetFilter,
     ) -> Result<Vec<DepositAddress>> {
-        let mut q = Sql::new(&format!(
-            "SELECT {ADDRESS_COLUMNS} FROM deposit_addresses WHERE customer_id = "
-        ));
-        q.bind(customer)
-            .any_of("id", &f.ids)
-            .any_of("profile_id", &f.profile_ids)
-            .any_of("identity_id", &f.identity_ids)
-            .any_of("account_id", &f.account_ids)
-            .any_of("ref_id", &f.ref_ids)
-            .time_range("created_at", &f.created_at)
-            .page(&f.page);
-        q.query()
+        target_query(ADDRESS_COLUMNS, "deposit_addresses", customer, f)
+            .query()
             .fetch_all(&self.read)
             .await?
             .iter()
@@ -632,23 +638,18 @@ impl RuleStore for SqlStore {
         customer: Uuid,
         f: &DepositTargetFilter,
     ) -> Result<Vec<DepositInstructions>> {
-        let mut q = Sql::new(&format!(
-            "SELECT {INSTRUCTION_COLUMNS} FROM fiat_deposit_instructions WHERE customer_id = "
-        ));
-        q.bind(customer)
-            .any_of("id", &f.ids)
-            .any_of("profile_id", &f.profile_ids)
-            .any_of("identity_id", &f.identity_ids)
-            .any_of("account_id", &f.account_ids)
-            .any_of("ref_id", &f.ref_ids)
-            .time_range("created_at", &f.created_at)
-            .page(&f.page);
-        q.query()
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(instructions_row)
-            .collect()
+        target_query(
+            INSTRUCTION_COLUMNS,
+            "fiat_deposit_instructions",
+            customer,
+            f,
+        )
+        .query()
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(instructions_row)
+        .collect()
     }
 
     async fn record_arrival(&self, arrival: &Arrival) -> Result<DepositOutcome> {

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use reqwest::Method;
+use serde_json::{json, Value};
 use stableport_client::{Balance, Client, Error, Problem};
 use stableport_server::{Config, Running};
 use stableport_store::Store;
@@ -266,4 +267,64 @@ pub async fn other_customer(server: &TestServer, db: &TestDb) -> Client {
         )
         .await
         .expect("login as the other customer")
+}
+
+/// Sends a JSON body and expects a 200; returns the response body.
+pub async fn send(client: &Client, method: Method, path: &str, body: Value) -> Value {
+    let (status, _, response) = client
+        .raw(
+            method,
+            path,
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{path}: {response}");
+    response
+}
+
+/// An APPROVED wire account (approval is immediate by default).
+pub async fn bank_account(client: &Client) -> String {
+    let id = new_bank_account(client).await;
+    eventually("fiat account approval", || async {
+        let (_, _, a) = client
+            .raw(
+                Method::GET,
+                &format!("/v2/transfer/fiat-accounts/{id}"),
+                None,
+            )
+            .await
+            .unwrap();
+        a["status"] == "APPROVED"
+    })
+    .await;
+    id
+}
+
+pub async fn new_bank_account(client: &Client) -> String {
+    let body = json!({
+        "fiat_account_owner": { "person_details": { "first_name": "Jane", "last_name": "Doe" } },
+        "fiat_network_instructions": { "wire": {
+            "account_number": "12345678",
+            "routing_details": {
+                "routing_number_type": "ABA", "routing_number": "021000021", "bank_name": "JPMorgan Chase",
+                "bank_address": { "address1": "383 Madison Ave", "city": "New York", "country": "USA" }
+            },
+            "fiat_account_owner_address": { "address1": "456 Main Street", "city": "NY", "country": "USA" }
+        }}
+    });
+    let account = send(client, Method::POST, "/v2/transfer/fiat-accounts", body).await;
+    account["id"].as_str().unwrap().to_string()
+}
+
+pub async fn crypto_address(client: &Client, network: &str, address: &str) -> String {
+    let body = json!({ "crypto_network": network, "address": address });
+    let put = send(
+        client,
+        Method::PUT,
+        "/v2/transfer/crypto-destination-address",
+        body,
+    )
+    .await;
+    put["address"]["id"].as_str().unwrap().to_string()
 }

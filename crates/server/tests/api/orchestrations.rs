@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use stableport_client::{
     Client, CreateConversion, CreateOrchestration, OrchestrationDestination as To,
 };
@@ -26,65 +26,6 @@ on_both_backends!(
 );
 
 const ETH_ADDRESS: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
-
-async fn send(client: &Client, method: Method, path: &str, body: Value) -> Value {
-    let (status, _, response) = client
-        .raw(
-            method,
-            path,
-            Some(("application/json", body.to_string().into_bytes())),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 200, "{path}: {response}");
-    response
-}
-
-/// An APPROVED wire account (approval is immediate by default).
-async fn bank_account(client: &Client) -> String {
-    let id = new_bank_account(client).await;
-    eventually("fiat account approval", || async {
-        let (_, _, a) = client
-            .raw(
-                Method::GET,
-                &format!("/v2/transfer/fiat-accounts/{id}"),
-                None,
-            )
-            .await
-            .unwrap();
-        a["status"] == "APPROVED"
-    })
-    .await;
-    id
-}
-
-async fn new_bank_account(client: &Client) -> String {
-    let body = json!({
-        "fiat_account_owner": { "person_details": { "first_name": "Jane", "last_name": "Doe" } },
-        "fiat_network_instructions": { "wire": {
-            "account_number": "12345678",
-            "routing_details": {
-                "routing_number_type": "ABA", "routing_number": "021000021", "bank_name": "JPMorgan Chase",
-                "bank_address": { "address1": "383 Madison Ave", "city": "New York", "country": "USA" }
-            },
-            "fiat_account_owner_address": { "address1": "456 Main Street", "city": "NY", "country": "USA" }
-        }}
-    });
-    let account = send(client, Method::POST, "/v2/transfer/fiat-accounts", body).await;
-    account["id"].as_str().unwrap().to_string()
-}
-
-async fn crypto_address(client: &Client, network: &str, address: &str) -> String {
-    let body = json!({ "crypto_network": network, "address": address });
-    let put = send(
-        client,
-        Method::PUT,
-        "/v2/transfer/crypto-destination-address",
-        body,
-    )
-    .await;
-    put["address"]["id"].as_str().unwrap().to_string()
-}
 
 async fn wait_status(client: &Client, id: &str, status: &str) -> stableport_client::Orchestration {
     eventually(status, || async {

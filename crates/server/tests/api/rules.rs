@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use stableport_client::{Client, RuleDestination as To, RuleSourceRequest as From};
 use stableport_domain::address::validate_address;
 use stableport_domain::network::CryptoNetwork;
@@ -22,49 +22,6 @@ on_both_backends!(
     refuses_bad_rules_and_deposits,
     lists_rules_with_filters,
 );
-
-async fn send(client: &Client, method: Method, path: &str, body: Value) -> Value {
-    let (status, _, response) = client
-        .raw(
-            method,
-            path,
-            Some(("application/json", body.to_string().into_bytes())),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 200, "{path}: {response}");
-    response
-}
-
-async fn bank_account(client: &Client) -> String {
-    let body = json!({
-        "fiat_account_owner": { "institution_details": { "name": "Acme Corp" } },
-        "fiat_network_instructions": { "wire": {
-            "account_number": "12345678",
-            "routing_details": { "routing_number_type": "ABA", "routing_number": "021000021", "bank_name": "JPMorgan Chase",
-                "bank_address": { "address1": "383 Madison Ave", "city": "New York", "country": "USA" } },
-            "fiat_account_owner_address": { "address1": "456 Main Street", "city": "NY", "country": "USA" }
-        }}
-    });
-    send(client, Method::POST, "/v2/transfer/fiat-accounts", body).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-async fn crypto_address(client: &Client, network: &str, address: &str) -> String {
-    let body = json!({ "crypto_network": network, "address": address });
-    send(
-        client,
-        Method::PUT,
-        "/v2/transfer/crypto-destination-address",
-        body,
-    )
-    .await["address"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 async fn completed(client: &Client, id: &str) -> stableport_client::Orchestration {
     eventually("orchestration completed", || async {
