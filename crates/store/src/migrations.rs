@@ -11,7 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_orchestrations.sql")),
     (4, include_str!("../migrations/0004_webhooks.sql")),
     (5, include_str!("../migrations/0005_rules.sql")),
-    (6, include_str!("../migrations/0006_lean_postings.sql")),
+    (6, include_str!("../migrations/0006_lean_indexes.sql")),
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {

@@ -628,7 +628,7 @@ impl Store for SqlStore {
                 }
                 q.row(sql::conversion_values(&batch[*i]));
             }
-            q.push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
+            q.push(" ON CONFLICT (customer_id, ref_id) WHERE ref_id IS NOT NULL DO NOTHING RETURNING id");
             for row in q.query_on(sqlite).fetch_all(&mut *tx).await? {
                 inserted.insert(row.try_get::<String, _>("id")?);
             }
