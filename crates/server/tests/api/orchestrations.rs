@@ -23,6 +23,7 @@ on_both_backends!(
     lists_transfers_of_every_movement,
     finishes_each_once_across_replicas,
     holds_until_released_in_manual_mode,
+    completes_after_a_restart,
 );
 
 const ETH_ADDRESS: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
@@ -968,4 +969,42 @@ async fn holds_until_released_in_manual_mode(backend: Backend) {
         "is COMPLETED",
     );
     assert_eq!(available(&client, &profile, "USDC").await, "10");
+}
+
+async fn completes_after_a_restart(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let delay = |c: &mut stableport_server::Config| {
+        c.settlement = Settlement::After(std::time::Duration::from_secs(1))
+    };
+    let mut server = TestServer::start_with(&db, delay).await;
+    let client = server.client().await;
+    let profile = funded_profile(&client, "USD", "10").await;
+    let o = client
+        .create_orchestration(&CreateOrchestration::new(
+            "survivor",
+            &profile,
+            "USD",
+            "PYUSD",
+            "10",
+            To::profile(&profile),
+        ))
+        .await
+        .unwrap();
+    server.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let back = TestServer::start_with(&db, delay).await;
+    let client = back.client().await;
+    let done = wait_status(&client, &o.id, "COMPLETED").await;
+    assert_eq!(done.destination_transfer.status, "COMPLETED");
+    assert_eq!(available(&client, &profile, "PYUSD").await, "10");
+    let credits = client
+        .list_transfers(&[
+            ("group_ids", o.id.clone()),
+            ("type", "INTERNAL_TRANSFER_CREDIT".into()),
+        ])
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(credits.len(), 1, "delivered exactly once");
+    db.assert_ledger_sound().await;
 }
