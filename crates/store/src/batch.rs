@@ -304,3 +304,51 @@ pub async fn change_balances(
         })
         .collect())
 }
+
+/// Debits a batch of requests, each `(profile, asset, units)`, checked in the
+/// database: every distinct balance in one statement, repeats of a balance
+/// one by one in order. Each gets Ok, or Err with the balance it found.
+pub async fn debit_each(
+    tx: &mut Transaction<'static, Any>,
+    debits: &[(Uuid, Asset, i64)],
+) -> Result<Vec<std::result::Result<(), i64>>> {
+    let mut by_balance: std::collections::HashMap<(Uuid, Asset), Vec<usize>> = Default::default();
+    for (i, (profile, asset, _)) in debits.iter().enumerate() {
+        by_balance.entry((*profile, *asset)).or_default().push(i);
+    }
+    let (singles, repeats): (Vec<_>, Vec<_>) = by_balance.into_values().partition(|v| v.len() == 1);
+    let singles: Vec<usize> = singles.into_iter().flatten().collect();
+    let changes: Vec<_> = singles
+        .iter()
+        .map(|&i| (debits[i].0, debits[i].1, -debits[i].2))
+        .collect();
+    let mut outcomes = vec![Ok(()); debits.len()];
+    let mut short = Vec::new();
+    for (&i, ok) in singles.iter().zip(change_balances(tx, &changes).await?) {
+        if !ok {
+            short.push(i);
+        }
+    }
+    for mut group in repeats {
+        group.sort_unstable();
+        for i in group {
+            let (profile, asset, units) = debits[i];
+            if let Err(Refused::Insufficient { available }) =
+                change_balance(tx, profile, asset, -units).await?
+            {
+                outcomes[i] = Err(available);
+            }
+        }
+    }
+    for i in short {
+        let available: Option<i64> = sqlx::query_scalar(
+            "SELECT available FROM balances WHERE profile_id = $1 AND asset = $2",
+        )
+        .bind(debits[i].0.to_string())
+        .bind(debits[i].1.code())
+        .fetch_optional(&mut **tx)
+        .await?;
+        outcomes[i] = Err(available.unwrap_or(0));
+    }
+    Ok(outcomes)
+}

@@ -13,7 +13,7 @@ use stableport_domain::orchestration::OrchestrationStatus;
 use stableport_domain::{ledger, Account};
 use uuid::Uuid;
 
-use crate::batch::{apply_balances, LedgerRows, Refused};
+use crate::batch::{apply_balances, debit_each, LedgerRows, Refused};
 use crate::model::*;
 use crate::sql::{self, Sql, Val, TRANSFER_COLUMNS};
 use crate::{DestinationStore, Result, SqlStore, StoreError};
@@ -221,6 +221,106 @@ fn event_payload(o: &Orchestration, status: OrchestrationStatus) -> String {
     crate::events::orchestration_object(o.id, &o.ref_id, o.rule_id, status.as_str())
 }
 
+/// The ids of an orchestration's two legs: source, then destination.
+type Legs = (Uuid, Uuid);
+
+/// A new orchestration's row, in COLUMNS order plus next_step_at.
+fn new_values(o: &NewOrchestration, (source, destination): Legs) -> Vec<Val> {
+    let mut values: Vec<Val> = vec![
+        o.id.into(),
+        o.customer_id.into(),
+        o.profile_id.into(),
+        o.identity_id.clone().into(),
+        o.account_id.clone().into(),
+        o.ref_id.clone().into(),
+        o.source_asset.code().into(),
+        o.destination_asset.code().into(),
+        o.source_amount.clone().into(),
+        o.source_units.into(),
+        o.destination_units.into(),
+    ];
+    values.extend(destination_values(&o.destination));
+    values.extend([
+        "PROCESSING".into(),
+        None::<String>.into(),
+        o.rule_id.map(|r| r.to_string()).into(),
+        source.into(),
+        destination.into(),
+        o.metadata.clone().into(),
+        o.now.into(),
+        o.now.into(),
+        o.next_step_at.into(),
+    ]);
+    values
+}
+
+/// What starting writes besides the row: both legs, the entry, the event.
+fn starting_rows(rows: &mut LedgerRows, o: &NewOrchestration, (source_id, destination_id): Legs) {
+    let postings = ledger::orchestration_started(o.profile_id, o.source_asset, o.source_units);
+    let mut source = Transfer::completed(
+        o.customer_id,
+        o.profile_id,
+        "INTERNAL_TRANSFER_DEBIT",
+        o.source_asset,
+        o.source_units,
+        o.id,
+        o.now,
+    );
+    source.id = source_id;
+    source.identity_id = Some(o.identity_id.clone());
+    source.account_id = Some(o.account_id.clone());
+    source.ref_id = Some(o.ref_id.clone());
+    rows.transfer(source);
+    rows.transfer(destination_transfer(o, destination_id));
+    rows.entry(
+        o.customer_id,
+        "orchestration.processing",
+        o.id,
+        postings,
+        o.now,
+    );
+    let payload = crate::events::orchestration_object(o.id, &o.ref_id, o.rule_id, "PROCESSING");
+    rows.event(
+        o.customer_id,
+        "orchestration.processing",
+        o.id,
+        payload,
+        o.now,
+    );
+}
+
+/// An orchestration as it reads right after it started.
+fn processing(o: &NewOrchestration, (source, destination): Legs) -> Orchestration {
+    Orchestration {
+        id: o.id,
+        customer_id: o.customer_id,
+        profile_id: o.profile_id,
+        identity_id: o.identity_id.clone(),
+        account_id: o.account_id.clone(),
+        ref_id: o.ref_id.clone(),
+        source_asset: o.source_asset,
+        destination_asset: o.destination_asset,
+        source_amount: o.source_amount.clone(),
+        source_units: o.source_units,
+        destination_units: o.destination_units,
+        destination: o.destination.clone(),
+        status: OrchestrationStatus::Processing,
+        fail_reason: None,
+        rule_id: o.rule_id,
+        source_transfer: TransferRef {
+            id: source,
+            status: "COMPLETED".into(),
+        },
+        destination_transfer: TransferRef {
+            id: destination,
+            status: "PENDING".into(),
+        },
+        metadata: o.metadata.clone(),
+        created_at: o.now,
+        updated_at: o.now,
+    }
+}
+
 impl SqlStore {
     async fn orchestration_in(
         tx: &mut Transaction<'static, Any>,
@@ -243,77 +343,19 @@ impl SqlStore {
         if let Err(Refused::Insufficient { available }) = apply_balances(tx, &postings).await? {
             return Ok(Started::Insufficient { available });
         }
-        let (source_id, destination_id) =
-            (stableport_domain::new_id(), stableport_domain::new_id());
+        let legs = (stableport_domain::new_id(), stableport_domain::new_id());
         let mut q = Sql::new(&format!(
             "INSERT INTO orchestrations ({COLUMNS}, next_step_at) VALUES "
         ));
-        let mut values: Vec<Val> = vec![
-            o.id.into(),
-            o.customer_id.into(),
-            o.profile_id.into(),
-            o.identity_id.clone().into(),
-            o.account_id.clone().into(),
-            o.ref_id.clone().into(),
-            o.source_asset.code().into(),
-            o.destination_asset.code().into(),
-            o.source_amount.clone().into(),
-            o.source_units.into(),
-            o.destination_units.into(),
-        ];
-        values.extend(destination_values(&o.destination));
-        values.extend([
-            "PROCESSING".into(),
-            None::<String>.into(),
-            o.rule_id.map(|r| r.to_string()).into(),
-            source_id.into(),
-            destination_id.into(),
-            o.metadata.clone().into(),
-            o.now.into(),
-            o.now.into(),
-            o.next_step_at.into(),
-        ]);
-        q.row(values)
+        q.row(new_values(o, legs))
             .push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
         if q.query().fetch_optional(&mut **tx).await?.is_none() {
             return Ok(Started::RefIdTaken);
         }
         let mut rows = LedgerRows::default();
-        let mut source = Transfer::completed(
-            o.customer_id,
-            o.profile_id,
-            "INTERNAL_TRANSFER_DEBIT",
-            o.source_asset,
-            o.source_units,
-            o.id,
-            o.now,
-        );
-        source.id = source_id;
-        source.identity_id = Some(o.identity_id.clone());
-        source.account_id = Some(o.account_id.clone());
-        source.ref_id = Some(o.ref_id.clone());
-        rows.transfer(source);
-        rows.transfer(destination_transfer(o, destination_id));
-        rows.entry(
-            o.customer_id,
-            "orchestration.processing",
-            o.id,
-            postings,
-            o.now,
-        );
-        let payload = crate::events::orchestration_object(o.id, &o.ref_id, o.rule_id, "PROCESSING");
-        rows.event(
-            o.customer_id,
-            "orchestration.processing",
-            o.id,
-            payload,
-            o.now,
-        );
+        starting_rows(&mut rows, o, legs);
         rows.insert(tx).await?;
-        let created = Self::orchestration_in(tx, o.customer_id, o.id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        Ok(Started::Created(created))
+        Ok(Started::Created(processing(o, legs)))
     }
 
     /// Why delivery must fail, if it must: the destination's state decides.
@@ -477,26 +519,63 @@ impl OrchestrationStore for SqlStore {
         batch: &[NewOrchestration],
     ) -> Result<Vec<OrchestrationOutcome>> {
         let mut tx = self.begin().await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut taken = Vec::new();
-        for (i, o) in batch.iter().enumerate() {
-            outcomes.push(match Self::start_orchestration(&mut tx, o).await? {
-                Started::Created(created) => Some(OrchestrationOutcome::Created(created)),
-                Started::Insufficient { available } => {
-                    Some(OrchestrationOutcome::InsufficientFunds { available })
+        let sqlite = crate::sql::is_sqlite(&tx);
+        let mut outcomes: Vec<Option<OrchestrationOutcome>> = vec![None; batch.len()];
+
+        // 1. Debit each source, checked in the database.
+        let debits: Vec<_> = batch
+            .iter()
+            .map(|o| (o.profile_id, o.source_asset, o.source_units))
+            .collect();
+        let mut debited = Vec::with_capacity(batch.len());
+        for (i, result) in debit_each(&mut tx, &debits).await?.into_iter().enumerate() {
+            match result {
+                Ok(()) => debited.push(i),
+                Err(available) => {
+                    outcomes[i] = Some(OrchestrationOutcome::InsufficientFunds { available })
                 }
-                Started::RefIdTaken => {
-                    // Its debit was applied before the ref_id check: give it back.
-                    let refund =
-                        ledger::orchestration_failed(o.profile_id, o.source_asset, o.source_units);
-                    apply_balances(&mut tx, &refund)
-                        .await?
-                        .map_err(|_| StoreError::BalanceLimit)?;
-                    taken.push(i);
-                    None
-                }
-            });
+            }
         }
+
+        // 2. Insert the debited ones; a ref_id already taken is skipped.
+        let legs: Vec<Legs> = batch
+            .iter()
+            .map(|_| (stableport_domain::new_id(), stableport_domain::new_id()))
+            .collect();
+        let mut inserted = std::collections::HashSet::new();
+        for run in crate::sql::runs(&debited) {
+            let mut q = Sql::new(&format!(
+                "INSERT INTO orchestrations ({COLUMNS}, next_step_at) VALUES "
+            ));
+            for (n, &i) in run.iter().enumerate() {
+                if n > 0 {
+                    q.push(", ");
+                }
+                q.row(new_values(&batch[i], legs[i]));
+            }
+            q.push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
+            for row in q.query_on(sqlite).fetch_all(&mut *tx).await? {
+                inserted.insert(row.try_get::<String, _>("id")?);
+            }
+        }
+
+        // 3. Legs, entries and events of the started ones; refund the repeats.
+        let mut rows = LedgerRows::default();
+        let mut taken = Vec::new();
+        for i in debited {
+            let o = &batch[i];
+            if inserted.contains(&o.id.to_string()) {
+                starting_rows(&mut rows, o, legs[i]);
+                outcomes[i] = Some(OrchestrationOutcome::Created(processing(o, legs[i])));
+                continue;
+            }
+            let refund = ledger::orchestration_failed(o.profile_id, o.source_asset, o.source_units);
+            apply_balances(&mut tx, &refund)
+                .await?
+                .map_err(|_| StoreError::BalanceLimit)?;
+            taken.push(i);
+        }
+        rows.insert(&mut tx).await?;
         for i in taken {
             let mut q = Sql::new(&select());
             q.bind(batch[i].customer_id)

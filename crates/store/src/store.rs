@@ -7,7 +7,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use stableport_domain::{ledger, Asset, ConversionStatus};
 use uuid::Uuid;
 
-use crate::batch::{apply_balances, change_balances, LedgerRows, Refused};
+use crate::batch::{apply_balances, change_balances, debit_each, LedgerRows};
 use crate::model::*;
 use crate::sql::{self, Sql, CONVERSION_COLUMNS, PROFILE_COLUMNS};
 use crate::{migrations, Backend, Result, Store, StoreError};
@@ -556,64 +556,20 @@ impl Store for SqlStore {
         let mut tx = self.begin().await?;
         let mut outcomes: Vec<Option<CreateOutcome>> = vec![None; batch.len()];
 
-        // 1. Debit each source, checked in the database: all distinct
-        //    balances in one statement, repeats of a balance one by one.
-        let mut by_balance: HashMap<(Uuid, Asset), Vec<usize>> = HashMap::new();
-        for (i, c) in batch.iter().enumerate() {
-            by_balance
-                .entry((c.profile_id, c.source_asset))
-                .or_default()
-                .push(i);
-        }
-        let (singles, repeats): (Vec<_>, Vec<_>) =
-            by_balance.into_values().partition(|v| v.len() == 1);
-        let singles: Vec<usize> = singles.into_iter().flatten().collect();
-        let changes: Vec<_> = singles
+        // 1. Debit each source, checked in the database.
+        let debits: Vec<_> = batch
             .iter()
-            .map(|&i| {
-                (
-                    batch[i].profile_id,
-                    batch[i].source_asset,
-                    -batch[i].source_units,
-                )
-            })
+            .map(|c| (c.profile_id, c.source_asset, c.source_units))
             .collect();
         let mut debited = Vec::with_capacity(batch.len());
-        let mut short = Vec::new();
-        for (&i, ok) in singles
-            .iter()
-            .zip(change_balances(&mut tx, &changes).await?)
-        {
-            if ok {
-                debited.push(i)
-            } else {
-                short.push(i)
-            }
-        }
-        for i in repeats.into_iter().flatten() {
-            let c = &batch[i];
-            let postings = ledger::conversion_created(c.profile_id, c.source_asset, c.source_units);
-            match apply_balances(&mut tx, &postings).await? {
+        for (i, result) in debit_each(&mut tx, &debits).await?.into_iter().enumerate() {
+            match result {
                 Ok(()) => debited.push(i),
-                Err(Refused::Insufficient { available }) => {
+                Err(available) => {
                     outcomes[i] = Some(CreateOutcome::InsufficientFunds { available })
                 }
-                Err(Refused::Limit) => unreachable!("a debit never hits the upper limit"),
             }
         }
-        for i in short {
-            let available: Option<i64> = sqlx::query_scalar(
-                "SELECT available FROM balances WHERE profile_id = $1 AND asset = $2",
-            )
-            .bind(batch[i].profile_id.to_string())
-            .bind(batch[i].source_asset.code())
-            .fetch_optional(&mut *tx)
-            .await?;
-            outcomes[i] = Some(CreateOutcome::InsufficientFunds {
-                available: available.unwrap_or(0),
-            });
-        }
-        debited.sort_unstable();
 
         // 2. Insert the debited ones; a ref_id already taken is skipped.
         let mut inserted = HashSet::new();
