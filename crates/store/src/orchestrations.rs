@@ -20,7 +20,6 @@ use crate::{DestinationStore, Result, SqlStore, StoreError};
 
 #[async_trait]
 pub trait OrchestrationStore: Send + Sync {
-    async fn create_orchestration(&self, new: &NewOrchestration) -> Result<OrchestrationOutcome>;
     /// Creates orchestrations in one transaction (group commit); each gets
     /// its own outcome.
     async fn create_orchestrations(
@@ -54,7 +53,8 @@ pub trait OrchestrationStore: Send + Sync {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Started {
     Created(Orchestration),
-    Insufficient { available: i64 },
+    /// The source profile cannot cover it.
+    Insufficient,
     RefIdTaken,
 }
 
@@ -340,8 +340,8 @@ impl SqlStore {
         o: &NewOrchestration,
     ) -> Result<Started> {
         let postings = ledger::orchestration_started(o.profile_id, o.source_asset, o.source_units);
-        if let Err(Refused::Insufficient { available }) = apply_balances(tx, &postings).await? {
-            return Ok(Started::Insufficient { available });
+        if let Err(Refused::Insufficient { .. }) = apply_balances(tx, &postings).await? {
+            return Ok(Started::Insufficient);
         }
         let legs = (stableport_domain::new_id(), stableport_domain::new_id());
         let mut q = Sql::new(&format!(
@@ -491,29 +491,6 @@ impl SqlStore {
 
 #[async_trait]
 impl OrchestrationStore for SqlStore {
-    async fn create_orchestration(&self, o: &NewOrchestration) -> Result<OrchestrationOutcome> {
-        let mut tx = self.begin().await?;
-        match Self::start_orchestration(&mut tx, o).await? {
-            Started::Created(created) => {
-                tx.commit().await?;
-                Ok(OrchestrationOutcome::Created(created))
-            }
-            Started::Insufficient { available } => {
-                Ok(OrchestrationOutcome::InsufficientFunds { available })
-            }
-            Started::RefIdTaken => {
-                // Roll back the debit; report what is stored.
-                tx.rollback().await?;
-                let mut q = Sql::new(&select());
-                q.bind(o.customer_id)
-                    .push(" AND ref_id = ")
-                    .bind(o.ref_id.as_str());
-                let row = q.query().fetch_one(&self.write).await?;
-                Ok(OrchestrationOutcome::RefIdExists(decode(&row)?))
-            }
-        }
-    }
-
     async fn create_orchestrations(
         &self,
         batch: &[NewOrchestration],
