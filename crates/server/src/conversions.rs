@@ -19,7 +19,8 @@ use crate::auth::{scope, Auth};
 use crate::config::Settlement;
 use crate::extract::{parse_uuid, JsonBody, Params};
 use crate::fields::{
-    already_exists, asset_field, checked_metadata, insufficient_funds, required, uuid_or_zero,
+    already_exists, asset_field, checked_metadata, checked_ref_id, insufficient_funds, required,
+    uuid_or_zero,
 };
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
@@ -45,7 +46,6 @@ const PAGING: Defaults = Defaults {
     max_limit: 1000,
     order: Order::Desc,
 };
-const MAX_REF_ID: usize = 255;
 
 #[derive(Serialize)]
 pub struct ConversionBody {
@@ -128,13 +128,7 @@ pub async fn create(
         .recipient_profile_id
         .map(|r| parse_uuid("recipient_profile_id", &r))
         .transpose()?;
-    if let Some(ref_id) = &body.ref_id {
-        if ref_id.is_empty() || ref_id.chars().count() > MAX_REF_ID {
-            return Err(Problem::bad_request(format!(
-                "ref_id must be 1 to {MAX_REF_ID} characters"
-            )));
-        }
-    }
+    let ref_id = checked_ref_id(body.ref_id)?;
     let metadata = checked_metadata(body.metadata)?;
     check_profile(&app, &auth, "profile_id", profile_id).await?;
     if let Some(recipient) = recipient {
@@ -158,7 +152,7 @@ pub async fn create(
         target_asset: target,
         source_units: amount.units(source),
         target_units: amount.units(target),
-        ref_id: body.ref_id,
+        ref_id,
         identity_id,
         account_id,
         metadata,

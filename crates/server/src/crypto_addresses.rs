@@ -23,10 +23,8 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::{scope, Auth};
 use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fiat_accounts::{
-    bool_param, check_order_by, checked_owner, created_at_range, limited_list, uuid_list, Owner,
-    OwnerIn,
-};
+use crate::fiat_accounts::{bool_param, checked_owner, uuid_list, Owner, OwnerIn};
+use crate::fields::capped;
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::time;
@@ -289,23 +287,23 @@ pub async fn list(
     auth.require(scope::READ_CRYPTO_ADDRESS)?;
     let filter = CryptoAddressFilter {
         ids: uuid_list(&params, "ids")?,
-        networks: limited_list(&params, "crypto_networks")?
+        networks: capped(&params, "crypto_networks")?
             .into_iter()
             .map(|code| checked_network("crypto_networks", code))
             .collect::<ApiResult<_>>()?,
-        addresses: limited_list(&params, "addresses")?
+        addresses: capped(&params, "addresses")?
             .into_iter()
             .map(canonical_filter_address)
             .collect(),
-        nicknames: limited_list(&params, "nicknames")?
+        nicknames: capped(&params, "nicknames")?
             .into_iter()
             .map(str::to_string)
             .collect(),
         bookmarked: bool_param(&params, "bookmarked_status")?,
-        created_at: created_at_range(&params)?,
+        created_at: pagination::time_range(&params, "created_at")?,
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
-    check_order_by(&params)?;
+    pagination::check_order_by(&params)?;
     let rows = app
         .store
         .list_crypto_addresses(auth.customer, &filter)

@@ -9,14 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stableport_domain::address::address_from_seed;
 use stableport_domain::network::CryptoNetwork;
-use stableport_store::{DepositAddress, DepositTargetFilter, Inserted, Order, TimeRange};
+use stableport_store::{DepositAddress, DepositTargetFilter, Inserted, Order};
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{scope, Auth};
 use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fields::{already_exists, checked_metadata, required};
-use crate::orchestrations::many;
+use crate::fields::{already_exists, checked_ref_id, many, required, small_metadata};
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::{owned_profile, ListBody};
@@ -35,7 +34,6 @@ const PAGING: Defaults = Defaults {
     max_limit: 1000,
     order: Order::Desc,
 };
-const MAX_REF_ID: usize = 255;
 
 #[derive(Serialize)]
 pub struct DepositAddressBody {
@@ -89,38 +87,10 @@ pub fn parse_network(field: &str, text: &str) -> ApiResult<CryptoNetwork> {
     })
 }
 
-/// Up to 6 pairs of at most 100 characters, as the spec allows here.
-pub fn small_metadata(metadata: Option<BTreeMap<String, String>>) -> ApiResult<Option<String>> {
-    if let Some(map) = &metadata {
-        if map.len() > 6
-            || map
-                .iter()
-                .any(|(k, v)| k.chars().count() > 100 || v.chars().count() > 100)
-        {
-            return Err(Problem::bad_request(
-                "metadata takes at most 6 pairs of at most 100 characters each",
-            ));
-        }
-    }
-    checked_metadata(metadata)
-}
-
 pub fn optional_uuid(field: &str, value: Option<String>) -> ApiResult<Option<String>> {
     value
         .map(|v| parse_uuid(field, &v).map(|u| u.to_string()))
         .transpose()
-}
-
-pub fn checked_ref_id(ref_id: Option<String>) -> ApiResult<Option<String>> {
-    if ref_id
-        .as_ref()
-        .is_some_and(|r| r.is_empty() || r.chars().count() > MAX_REF_ID)
-    {
-        return Err(Problem::bad_request(format!(
-            "ref_id must be 1 to {MAX_REF_ID} characters"
-        )));
-    }
-    Ok(ref_id)
 }
 
 #[derive(Deserialize)]
@@ -189,13 +159,7 @@ pub fn target_filter(
     params: &Params,
     page: stableport_store::Page,
 ) -> ApiResult<DepositTargetFilter> {
-    if let Some(order_by) = params.one("order_by")? {
-        if order_by != "CREATED_AT" {
-            return Err(Problem::bad_request(format!(
-                "order_by must be CREATED_AT, got {order_by:?}"
-            )));
-        }
-    }
+    pagination::check_order_by(params)?;
     let uuids =
         |name: &'static str| many(params, name, move |v| Ok(parse_uuid(name, v)?.to_string()));
     Ok(DepositTargetFilter {
@@ -204,13 +168,7 @@ pub fn target_filter(
         identity_ids: uuids("identity_ids")?,
         account_ids: uuids("account_ids")?,
         ref_ids: many(params, "ref_ids", |v| Ok(v.to_string()))?,
-        created_at: TimeRange {
-            lt: params.time("created_at.lt")?,
-            lte: params.time("created_at.lte")?,
-            eq: params.time("created_at.eq")?,
-            gte: params.time("created_at.gte")?,
-            gt: params.time("created_at.gt")?,
-        },
+        created_at: pagination::time_range(params, "created_at")?,
         page,
     })
 }

@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{scope, Auth};
-use crate::deposit_addresses::{checked_ref_id, optional_uuid, small_metadata, target_filter};
+use crate::deposit_addresses::{optional_uuid, target_filter};
 use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fields::{already_exists, required};
+use crate::fields::{already_exists, checked_ref_id, required, small_metadata};
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::{owned_profile, ListBody};

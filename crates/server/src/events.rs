@@ -8,13 +8,13 @@ use axum::routing;
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
-use stableport_store::{object_type, Event, EventFilter, Order, TimeRange, EVENT_TYPES};
+use stableport_store::{object_type, Event, EventFilter, Order, EVENT_TYPES};
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{scope, Auth};
 use crate::extract::{parse_uuid, Params};
-use crate::orchestrations::many;
+use crate::fields::many;
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::time;
@@ -104,13 +104,7 @@ pub async fn list(
     auth.require(scope::READ_EVENT)?;
     let filter = EventFilter {
         types: many(&params, "type", event_type("type"))?,
-        created_at: TimeRange {
-            lt: params.time("created_at.lt")?,
-            lte: params.time("created_at.lte")?,
-            eq: params.time("created_at.eq")?,
-            gte: params.time("created_at.gte")?,
-            gt: params.time("created_at.gt")?,
-        },
+        created_at: pagination::time_range(&params, "created_at")?,
         is_test: is_test(&params)?,
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };

@@ -30,13 +30,14 @@ use stableport_domain::bank::{
 use stableport_domain::network::{FiatNetwork, WireAccountType};
 use stableport_store::{
     destination_status, FiatAccount, FiatAccountChange, FiatAccountCreated, FiatAccountFilter,
-    NewFiatAccount, Order, StoreError, TimeRange,
+    NewFiatAccount, Order, StoreError,
 };
 use uuid::Uuid;
 
 use crate::app::{App, AppState};
 use crate::auth::{scope, Auth};
 use crate::extract::{parse_uuid, JsonBody, Params};
+use crate::fields::{capped, checked_ref_id, small_metadata};
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::ListBody;
@@ -61,10 +62,7 @@ const PAGING: Defaults = Defaults {
     max_limit: 1000,
     order: Order::Desc,
 };
-const MAX_REF_ID: usize = 255;
 const MAX_NAME: usize = 100;
-const MAX_METADATA_ENTRIES: usize = 6;
-const MAX_METADATA_TEXT: usize = 100;
 /// MailingAddress in the spec: at most 35 of these characters per field,
 /// which is what a wire message carries.
 const MAX_ADDRESS_FIELD: usize = 35;
@@ -497,38 +495,6 @@ fn checked_address(field: &str, address: Option<AddressIn>) -> ApiResult<Address
     })
 }
 
-fn checked_metadata(metadata: Option<BTreeMap<String, String>>) -> ApiResult<Option<String>> {
-    let Some(map) = metadata else { return Ok(None) };
-    if map.len() > MAX_METADATA_ENTRIES {
-        return Err(bad(format!(
-            "metadata holds at most {MAX_METADATA_ENTRIES} key/value pairs, not {}",
-            map.len()
-        )));
-    }
-    for (key, value) in &map {
-        if key.is_empty() || key.chars().count() > MAX_METADATA_TEXT {
-            return Err(bad(format!(
-                "metadata keys must be 1 to {MAX_METADATA_TEXT} characters"
-            )));
-        }
-        if value.chars().count() > MAX_METADATA_TEXT {
-            return Err(bad(format!(
-                "metadata.{key} must be at most {MAX_METADATA_TEXT} characters"
-            )));
-        }
-    }
-    to_json(&map).map(Some)
-}
-
-fn checked_ref_id(ref_id: Option<String>) -> ApiResult<Option<String>> {
-    match ref_id {
-        Some(r) if r.is_empty() || r.chars().count() > MAX_REF_ID => {
-            Err(bad(format!("ref_id must be 1 to {MAX_REF_ID} characters")))
-        }
-        other => Ok(other),
-    }
-}
-
 fn optional_uuid(field: &str, value: Option<String>) -> ApiResult<Option<String>> {
     value
         .map(|v| parse_uuid(field, &v).map(|id| id.to_string()))
@@ -578,7 +544,7 @@ pub async fn create(
     let ref_id = checked_ref_id(body.ref_id)?;
     let identity_id = optional_uuid("identity_id", body.identity_id)?;
     let account_id = optional_uuid("account_id", body.account_id)?;
-    let metadata = checked_metadata(body.metadata)?;
+    let metadata = small_metadata(body.metadata)?;
 
     let now = time::now();
     let new = NewFiatAccount {
@@ -630,15 +596,15 @@ pub async fn list(
     auth.require(scope::READ_FIAT_ACCOUNT)?;
     let filter = FiatAccountFilter {
         ids: uuid_list(&params, "ids")?,
-        ref_ids: limited_list(&params, "ref_ids")?
+        ref_ids: capped(&params, "ref_ids")?
             .into_iter()
             .map(str::to_string)
             .collect(),
-        created_at: created_at_range(&params)?,
+        created_at: pagination::time_range(&params, "created_at")?,
         include_deleted: bool_param(&params, "include_deleted")?.unwrap_or(false),
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
-    check_order_by(&params)?;
+    pagination::check_order_by(&params)?;
     let rows = app.store.list_fiat_accounts(auth.customer, &filter).await?;
     let (rows, next_page_cursor) =
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |a| {
@@ -917,7 +883,7 @@ fn updated_metadata(
     };
     let mut merged: BTreeMap<String, String> = current.map(stored).transpose()?.unwrap_or_default();
     merged.extend(patch.into_iter().filter(|(_, v)| !v.is_empty()));
-    checked_metadata(Some(merged))
+    small_metadata(Some(merged))
 }
 
 pub async fn delete(
@@ -984,21 +950,8 @@ pub async fn sandbox_update(
 // ---------------------------------------------------------------------------
 // Query parameters shared with the crypto address list.
 
-/// Most list filters take at most 100 values.
-const MAX_FILTER_VALUES: usize = 100;
-
-pub(crate) fn limited_list<'a>(params: &'a Params, name: &str) -> ApiResult<Vec<&'a str>> {
-    let values = params.all(name);
-    if values.len() > MAX_FILTER_VALUES {
-        return Err(bad(format!(
-            "{name} accepts at most {MAX_FILTER_VALUES} values"
-        )));
-    }
-    Ok(values)
-}
-
 pub(crate) fn uuid_list(params: &Params, name: &str) -> ApiResult<Vec<Uuid>> {
-    limited_list(params, name)?
+    capped(params, name)?
         .into_iter()
         .map(|id| parse_uuid(name, id))
         .collect()
@@ -1012,22 +965,5 @@ pub(crate) fn bool_param(params: &Params, name: &str) -> ApiResult<Option<bool>>
         Some(other) => Err(bad(format!(
             "query parameter {name} must be true or false, got {other:?}"
         ))),
-    }
-}
-
-pub(crate) fn created_at_range(params: &Params) -> ApiResult<TimeRange> {
-    Ok(TimeRange {
-        lt: params.time("created_at.lt")?,
-        lte: params.time("created_at.lte")?,
-        eq: params.time("created_at.eq")?,
-        gte: params.time("created_at.gte")?,
-        gt: params.time("created_at.gt")?,
-    })
-}
-
-pub(crate) fn check_order_by(params: &Params) -> ApiResult<()> {
-    match params.one("order_by")? {
-        None | Some("CREATED_AT") => Ok(()),
-        Some(other) => Err(bad(format!("order_by must be CREATED_AT, got {other:?}"))),
     }
 }

@@ -9,7 +9,7 @@ use stableport_domain::amount::format_units;
 use stableport_domain::{Asset, ZERO_UUID};
 use uuid::Uuid;
 
-use crate::extract::parse_uuid;
+use crate::extract::{parse_uuid, Params};
 use crate::problem::{ApiResult, Problem};
 
 const MAX_METADATA_ENTRIES: usize = 50;
@@ -82,4 +82,68 @@ pub fn already_exists(resource: &str, ref_id: &str, existing: Value) -> Problem 
         format!("{resource} already exists with ref_id '{ref_id}'"),
         json!({ "existing": existing }),
     )
+}
+
+pub const MAX_REF_ID: usize = 255;
+
+/// A client's optional ref_id: 1 to 255 characters.
+pub fn checked_ref_id(ref_id: Option<String>) -> ApiResult<Option<String>> {
+    match ref_id {
+        Some(r) if r.is_empty() || r.chars().count() > MAX_REF_ID => Err(Problem::bad_request(
+            format!("ref_id must be 1 to {MAX_REF_ID} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The spec's metadata for fiat accounts, deposit addresses and deposit
+/// instructions: at most 6 pairs, keys and values at most 100 characters.
+pub fn small_metadata(metadata: Option<BTreeMap<String, String>>) -> ApiResult<Option<String>> {
+    const ENTRIES: usize = 6;
+    const TEXT: usize = 100;
+    let Some(map) = metadata else { return Ok(None) };
+    if map.len() > ENTRIES {
+        return Err(Problem::bad_request(format!(
+            "metadata holds at most {ENTRIES} key/value pairs, not {}",
+            map.len()
+        )));
+    }
+    for (key, value) in &map {
+        if key.is_empty() || key.chars().count() > TEXT {
+            return Err(Problem::bad_request(format!(
+                "metadata keys must be 1 to {TEXT} characters"
+            )));
+        }
+        if value.chars().count() > TEXT {
+            return Err(Problem::bad_request(format!(
+                "metadata.{key} must be at most {TEXT} characters"
+            )));
+        }
+    }
+    Ok(Some(
+        serde_json::to_string(&map).map_err(Problem::internal)?,
+    ))
+}
+
+/// List filters take at most 100 values each.
+const MAX_FILTER_VALUES: usize = 100;
+
+/// Every value of a repeated filter, at most 100.
+pub fn capped<'a>(params: &'a Params, name: &str) -> ApiResult<Vec<&'a str>> {
+    let values = params.all(name);
+    if values.len() > MAX_FILTER_VALUES {
+        return Err(Problem::bad_request(format!(
+            "{name} accepts at most {MAX_FILTER_VALUES} values"
+        )));
+    }
+    Ok(values)
+}
+
+/// Every value of a repeated filter, at most 100, each checked by `parse`.
+pub fn many<T>(
+    params: &Params,
+    name: &str,
+    parse: impl Fn(&str) -> ApiResult<T>,
+) -> ApiResult<Vec<T>> {
+    capped(params, name)?.into_iter().map(parse).collect()
 }

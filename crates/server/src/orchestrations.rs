@@ -12,7 +12,7 @@ use stableport_domain::orchestration::{check_route, DestinationKind, Orchestrati
 use stableport_domain::{Amount, Asset};
 use stableport_store::{
     Destination, NewOrchestration, Orchestration, OrchestrationFilter, OrchestrationOutcome, Order,
-    StoreError, TimeRange,
+    StoreError,
 };
 use uuid::Uuid;
 
@@ -21,7 +21,8 @@ use crate::auth::{scope, Auth};
 use crate::config::Settlement;
 use crate::extract::{parse_uuid, JsonBody, Params};
 use crate::fields::{
-    already_exists, asset_field, checked_metadata, insufficient_funds, required, uuid_or_zero,
+    already_exists, asset_field, checked_metadata, checked_ref_id, insufficient_funds, many,
+    required, uuid_or_zero,
 };
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
@@ -50,8 +51,6 @@ const PAGING: Defaults = Defaults {
     max_limit: 1000,
     order: Order::Desc,
 };
-const MAX_FILTER_VALUES: usize = 100;
-const MAX_REF_ID: usize = 255;
 const MAX_MEMO: usize = 140;
 
 #[derive(Serialize)]
@@ -268,12 +267,7 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateRequest>,
 ) -> ApiResult<Json<OrchestrationBody>> {
     auth.require(scope::WRITE_ORCHESTRATION)?;
-    let ref_id = required("ref_id", body.ref_id)?;
-    if ref_id.is_empty() || ref_id.chars().count() > MAX_REF_ID {
-        return Err(Problem::bad_request(format!(
-            "ref_id must be 1 to {MAX_REF_ID} characters"
-        )));
-    }
+    let ref_id = checked_ref_id(Some(required("ref_id", body.ref_id)?))?.unwrap_or_default();
     let source_asset = asset_field("source_asset", body.source_asset)?;
     let destination_asset = asset_field("destination_asset", body.destination_asset)?;
     let amount_text = required("source_amount", body.source_amount)?;
@@ -396,21 +390,6 @@ pub async fn release(
     Ok(Json(orchestration_body(released)))
 }
 
-/// Every value of a repeated filter, at most 100, each checked by `parse`.
-pub fn many<T>(
-    params: &Params,
-    name: &str,
-    parse: impl Fn(&str) -> ApiResult<T>,
-) -> ApiResult<Vec<T>> {
-    let values = params.all(name);
-    if values.len() > MAX_FILTER_VALUES {
-        return Err(Problem::bad_request(format!(
-            "{name} accepts at most {MAX_FILTER_VALUES} values"
-        )));
-    }
-    values.into_iter().map(parse).collect()
-}
-
 fn asset_code(name: &str) -> impl Fn(&str) -> ApiResult<String> + '_ {
     move |v| {
         v.parse::<Asset>()
@@ -453,13 +432,7 @@ pub async fn list(
                     ))
                 })
         })?,
-        created_at: TimeRange {
-            lt: params.time("created_at.lt")?,
-            lte: params.time("created_at.lte")?,
-            eq: params.time("created_at.eq")?,
-            gte: params.time("created_at.gte")?,
-            gt: params.time("created_at.gt")?,
-        },
+        created_at: pagination::time_range(&params, "created_at")?,
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
     let rows = app

@@ -8,7 +8,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use stableport_store::{Order, Page};
+use stableport_store::{Order, Page, TimeRange};
 
 use crate::auth::Keys;
 use crate::extract::Params;
@@ -123,4 +123,25 @@ fn decode(keys: &Keys, list: &str, order: Order, cursor: &str) -> Result<(i64, S
         )));
     }
     Ok((created_at.parse().map_err(|_| invalid())?, id.to_string()))
+}
+
+/// The `FIELD.lt`, `.lte`, `.eq`, `.gte` and `.gt` bounds of a list query.
+pub fn time_range(params: &Params, field: &str) -> Result<TimeRange, Problem> {
+    Ok(TimeRange {
+        lt: params.time(&format!("{field}.lt"))?,
+        lte: params.time(&format!("{field}.lte"))?,
+        eq: params.time(&format!("{field}.eq"))?,
+        gte: params.time(&format!("{field}.gte"))?,
+        gt: params.time(&format!("{field}.gt"))?,
+    })
+}
+
+/// `order_by`, on the lists that take it: CREATED_AT is the only order.
+pub fn check_order_by(params: &Params) -> Result<(), Problem> {
+    match params.one("order_by")? {
+        None | Some("CREATED_AT") => Ok(()),
+        Some(other) => Err(Problem::bad_request(format!(
+            "order_by must be CREATED_AT, got {other:?}"
+        ))),
+    }
 }

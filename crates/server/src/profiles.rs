@@ -6,12 +6,13 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use stableport_domain::amount::format_units;
 use stableport_domain::Asset;
-use stableport_store::{Order, Profile, ProfileFilter, ProfileKind, TimeRange};
+use stableport_store::{Order, Profile, ProfileFilter, ProfileKind};
 use uuid::Uuid;
 
 use crate::app::{App, AppState};
 use crate::auth::{scope, Auth};
 use crate::extract::{parse_uuid, JsonBody, Params};
+use crate::fields::many;
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 
@@ -122,32 +123,13 @@ pub async fn list(
     params: Params,
 ) -> ApiResult<Json<ListBody<ProfileBody>>> {
     auth.require(scope::READ_PROFILE)?;
-    let ids = params.all("ids");
-    if ids.len() > 100 {
-        return Err(Problem::bad_request("ids accepts at most 100 values"));
-    }
     let filter = ProfileFilter {
-        created_at: TimeRange {
-            lt: params.time("created_at.lt")?,
-            lte: params.time("created_at.lte")?,
-            eq: params.time("created_at.eq")?,
-            gte: params.time("created_at.gte")?,
-            gt: params.time("created_at.gt")?,
-        },
+        created_at: pagination::time_range(&params, "created_at")?,
         nickname_prefix: params.one("nickname")?.map(str::to_string),
-        ids: ids
-            .into_iter()
-            .map(|id| parse_uuid("ids", id))
-            .collect::<ApiResult<_>>()?,
+        ids: many(&params, "ids", |id| parse_uuid("ids", id))?,
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
-    if let Some(order_by) = params.one("order_by")? {
-        if order_by != "CREATED_AT" {
-            return Err(Problem::bad_request(format!(
-                "order_by must be CREATED_AT, got {order_by:?}"
-            )));
-        }
-    }
+    pagination::check_order_by(&params)?;
     let rows = app.store.list_profiles(auth.customer, &filter).await?;
     let (rows, next_page_cursor) =
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |p| {

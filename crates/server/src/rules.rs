@@ -15,11 +15,11 @@ use stableport_store::{
 
 use crate::app::AppState;
 use crate::auth::{scope, Auth};
-use crate::deposit_addresses::{checked_ref_id, new_address, optional_uuid, parse_network};
+use crate::deposit_addresses::{new_address, optional_uuid, parse_network};
 use crate::deposit_instructions::{new_memo_id, parse_fiat_network, routing_type};
 use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fields::{already_exists, asset_field, required};
-use crate::orchestrations::{choose, kind_of, many, resolve_destination, Chosen};
+use crate::fields::{already_exists, asset_field, checked_ref_id, many, required};
+use crate::orchestrations::{choose, kind_of, resolve_destination, Chosen};
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::owned_profile;

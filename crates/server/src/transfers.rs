@@ -6,13 +6,13 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
 use stableport_domain::amount::format_units;
-use stableport_store::{Order, TimeRange, Transfer, TransferFilter};
+use stableport_store::{Order, Transfer, TransferFilter};
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{scope, Auth};
 use crate::extract::{parse_uuid, Params};
-use crate::orchestrations::many;
+use crate::fields::many;
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::ListBody;
@@ -165,22 +165,7 @@ pub async fn list(
     params: Params,
 ) -> ApiResult<Json<ListBody<TransferBody>>> {
     auth.require(scope::READ_TRANSFER)?;
-    if let Some(order_by) = params.one("order_by")? {
-        if order_by != "CREATED_AT" {
-            return Err(Problem::bad_request(format!(
-                "order_by must be CREATED_AT, got {order_by:?}"
-            )));
-        }
-    }
-    let range = |field: &str| -> ApiResult<TimeRange> {
-        Ok(TimeRange {
-            lt: params.time(&format!("{field}.lt"))?,
-            lte: params.time(&format!("{field}.lte"))?,
-            eq: params.time(&format!("{field}.eq"))?,
-            gte: params.time(&format!("{field}.gte"))?,
-            gt: params.time(&format!("{field}.gt"))?,
-        })
-    };
+    pagination::check_order_by(&params)?;
     let filter = TransferFilter {
         ids: many(&params, "ids", uuid_text("ids"))?,
         profile_ids: many(&params, "profile_ids", uuid_text("profile_ids"))?,
@@ -191,8 +176,8 @@ pub async fn list(
         crypto_tx_hashes: many(&params, "crypto_tx_hashes", text)?,
         types: many(&params, "type", one_of("type", TYPES))?,
         statuses: many(&params, "statuses", one_of("statuses", STATUSES))?,
-        created_at: range("created_at")?,
-        updated_at: range("updated_at")?,
+        created_at: pagination::time_range(&params, "created_at")?,
+        updated_at: pagination::time_range(&params, "updated_at")?,
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
     let rows = app.store.list_transfers(auth.customer, &filter).await?;

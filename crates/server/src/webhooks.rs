@@ -31,7 +31,7 @@ use crate::app::{App, AppState};
 use crate::auth::{random_hex, scope, Auth};
 use crate::events::{event_body, event_type, EventBody};
 use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::orchestrations::many;
+use crate::fields::many;
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::ListBody;

@@ -9,7 +9,7 @@ use stableport_domain::network::{CryptoNetwork, FiatNetwork};
 use uuid::Uuid;
 
 use crate::model::{Page, TimeRange};
-use crate::sql::{Sql, Val};
+use crate::sql::{self, Sql, Val};
 use crate::{Result, SqlStore, StoreError};
 
 /// The statuses fiat accounts and crypto addresses share.
@@ -290,12 +290,8 @@ impl DestinationStore for SqlStore {
         if !filter.include_deleted {
             q.push(" AND deleted_at IS NULL");
         }
-        in_list(&mut q, "id", filter.ids.iter().map(|id| Val::from(*id)));
-        in_list(
-            &mut q,
-            "ref_id",
-            filter.ref_ids.iter().map(|r| Val::from(r.as_str())),
-        );
+        q.any_of("id", &filter.ids);
+        q.any_of("ref_id", &filter.ref_ids);
         q.time_range("created_at", &filter.created_at);
         q.page(&filter.page);
         let rows = q.query().fetch_all(&self.read).await?;
@@ -417,7 +413,7 @@ impl DestinationStore for SqlStore {
         q.bind(now)
             .push(" WHERE status = 'PENDING' AND approve_after <= ")
             .bind(now);
-        in_list(&mut q, "id", due.into_iter().map(Val::Text));
+        q.any_of("id", &due);
         let approved = q.query().execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
         Ok(usize::try_from(approved).unwrap_or(usize::MAX))
@@ -516,22 +512,13 @@ impl DestinationStore for SqlStore {
             "SELECT {CRYPTO_COLUMNS} FROM crypto_addresses WHERE customer_id = "
         ));
         q.bind(customer);
-        in_list(&mut q, "id", filter.ids.iter().map(|id| Val::from(*id)));
-        in_list(
-            &mut q,
+        q.any_of("id", &filter.ids);
+        q.any_of(
             "network",
-            filter.networks.iter().map(|n| Val::from(n.code())),
+            &filter.networks.iter().map(|n| n.code()).collect::<Vec<_>>(),
         );
-        in_list(
-            &mut q,
-            "address",
-            filter.addresses.iter().map(|a| Val::from(a.as_str())),
-        );
-        in_list(
-            &mut q,
-            "nickname",
-            filter.nicknames.iter().map(|n| Val::from(n.as_str())),
-        );
+        q.any_of("address", &filter.addresses);
+        q.any_of("nickname", &filter.nicknames);
         if let Some(bookmarked) = filter.bookmarked {
             q.push(" AND bookmarked = ").bind(i64::from(bookmarked));
         }
@@ -565,22 +552,6 @@ impl DestinationStore for SqlStore {
     }
 }
 
-/// Appends ` AND column IN (...)`, or nothing for an empty list.
-fn in_list(q: &mut Sql, column: &str, values: impl Iterator<Item = Val>) {
-    let mut values = values.peekable();
-    if values.peek().is_none() {
-        return;
-    }
-    q.push(&format!(" AND {column} IN ("));
-    for (i, value) in values.enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(value);
-    }
-    q.push(")");
-}
-
 /// `updated_at` and whichever fields are given, for an UPDATE's SET.
 fn set_fields(q: &mut Sql, fields: &CryptoAddressFields, now: i64) {
     q.push("updated_at = ").bind(now);
@@ -595,12 +566,6 @@ fn set_fields(q: &mut Sql, fields: &CryptoAddressFields, now: i64) {
     }
 }
 
-fn uuid(row: &AnyRow, column: &str) -> Result<Uuid> {
-    let text: String = row.try_get(column)?;
-    Uuid::parse_str(&text)
-        .map_err(|_| StoreError::Corrupt(format!("{column} {text:?} is not a UUID")))
-}
-
 fn flag(row: &AnyRow, column: &str) -> Result<bool> {
     Ok(row.try_get::<i64, _>(column)? != 0)
 }
@@ -609,8 +574,8 @@ fn fiat_account(row: &AnyRow) -> Result<FiatAccount> {
     let network: String = row.try_get("network")?;
     let deleted_at: Option<i64> = row.try_get("deleted_at")?;
     Ok(FiatAccount {
-        id: uuid(row, "id")?,
-        customer_id: uuid(row, "customer_id")?,
+        id: sql::uuid(row, "id")?,
+        customer_id: sql::uuid(row, "customer_id")?,
         ref_id: row.try_get("ref_id")?,
         identity_id: row.try_get("identity_id")?,
         account_id: row.try_get("account_id")?,
@@ -633,8 +598,8 @@ fn fiat_account(row: &AnyRow) -> Result<FiatAccount> {
 fn crypto_address(row: &AnyRow) -> Result<CryptoAddress> {
     let network: String = row.try_get("network")?;
     Ok(CryptoAddress {
-        id: uuid(row, "id")?,
-        customer_id: uuid(row, "customer_id")?,
+        id: sql::uuid(row, "id")?,
+        customer_id: sql::uuid(row, "customer_id")?,
         network: network.parse().map_err(
             |e: stableport_domain::network::UnknownCryptoNetwork| {
                 StoreError::Corrupt(e.to_string())

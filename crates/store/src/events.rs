@@ -26,7 +26,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::model::{Order, Page, TimeRange, Transfer};
-use crate::sql::{Sql, Val};
+use crate::sql::{self, Sql, Val};
 use crate::{Backend, Result, SqlStore, StoreError};
 
 /// At most this many ACTIVE webhooks per customer.
@@ -382,18 +382,12 @@ const WEBHOOK_COLUMNS: &str =
 const DELIVERY_COLUMNS: &str = "d.webhook_id, d.event_id, e.type AS event_type, d.status, d.attempts, \
      d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.delivered_at";
 
-fn uuid_col(row: &AnyRow, column: &str) -> Result<Uuid> {
-    let text: String = row.try_get(column)?;
-    Uuid::parse_str(&text)
-        .map_err(|_| StoreError::Corrupt(format!("{column} {text:?} is not a UUID")))
-}
-
 fn decode_event(row: &AnyRow) -> Result<Event> {
     Ok(Event {
-        id: uuid_col(row, "id")?,
-        customer_id: uuid_col(row, "customer_id")?,
+        id: sql::uuid(row, "id")?,
+        customer_id: sql::uuid(row, "customer_id")?,
         kind: row.try_get("type")?,
-        object_id: uuid_col(row, "object_id")?,
+        object_id: sql::uuid(row, "object_id")?,
         payload: row.try_get("payload")?,
         created_at: row.try_get("created_at")?,
         is_test: row.try_get::<i64, _>("is_test")? != 0,
@@ -404,8 +398,8 @@ fn decode_event(row: &AnyRow) -> Result<Event> {
 fn decode_webhook(row: &AnyRow) -> Result<Webhook> {
     let types: String = row.try_get("event_types")?;
     Ok(Webhook {
-        id: uuid_col(row, "id")?,
-        customer_id: uuid_col(row, "customer_id")?,
+        id: sql::uuid(row, "id")?,
+        customer_id: sql::uuid(row, "customer_id")?,
         name: row.try_get("name")?,
         url: row.try_get("url")?,
         event_types: types.split_whitespace().map(str::to_string).collect(),
@@ -421,8 +415,8 @@ fn decode_webhook(row: &AnyRow) -> Result<Webhook> {
 
 fn decode_delivery(row: &AnyRow) -> Result<Delivery> {
     Ok(Delivery {
-        webhook_id: uuid_col(row, "webhook_id")?,
-        event_id: uuid_col(row, "event_id")?,
+        webhook_id: sql::uuid(row, "webhook_id")?,
+        event_id: sql::uuid(row, "event_id")?,
         event_type: row.try_get("event_type")?,
         status: row.try_get("status")?,
         attempts: row.try_get("attempts")?,
@@ -437,9 +431,9 @@ fn decode_delivery(row: &AnyRow) -> Result<Delivery> {
 
 fn decode_attempt(row: &AnyRow) -> Result<DeliveryAttempt> {
     Ok(DeliveryAttempt {
-        id: uuid_col(row, "id")?,
-        webhook_id: uuid_col(row, "webhook_id")?,
-        event_id: uuid_col(row, "event_id")?,
+        id: sql::uuid(row, "id")?,
+        webhook_id: sql::uuid(row, "webhook_id")?,
+        event_id: sql::uuid(row, "event_id")?,
         attempt: row.try_get("attempt")?,
         status_code: row.try_get("status_code")?,
         latency_micros: row.try_get("latency_micros")?,
@@ -847,7 +841,7 @@ impl EventStore for SqlStore {
                 .entry(row.try_get("webhook_id")?)
                 .or_default()
                 .push((
-                    uuid_col(row, "event_id")?,
+                    sql::uuid(row, "event_id")?,
                     row.try_get("attempts")?,
                     row.try_get("retry_from")?,
                 ));
@@ -959,7 +953,7 @@ impl EventStore for SqlStore {
             push_in(&mut q, ids.into_iter().map(Val::from));
             for row in q.query().fetch_all(&mut *tx).await? {
                 events.insert(
-                    uuid_col(&row, "id")?,
+                    sql::uuid(&row, "id")?,
                     (
                         row.try_get("type")?,
                         row.try_get("created_at")?,

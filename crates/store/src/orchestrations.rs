@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::batch::{apply_balances, debit_each, LedgerRows, Refused};
 use crate::model::*;
-use crate::sql::{self, Sql, Val, TRANSFER_COLUMNS};
+use crate::sql::{self, parse_uuid, Sql, Val, TRANSFER_COLUMNS};
 use crate::{DestinationStore, Result, SqlStore, StoreError};
 
 #[async_trait]
@@ -70,11 +70,6 @@ fn select() -> String {
          (SELECT t.status FROM transfers t WHERE t.id = o.destination_transfer_id) AS destination_transfer_status \
          FROM orchestrations o WHERE customer_id = "
     )
-}
-
-pub(crate) fn parse_uuid(text: &str, column: &str) -> Result<Uuid> {
-    Uuid::parse_str(text)
-        .map_err(|_| StoreError::Corrupt(format!("{column} {text:?} is not a UUID")))
 }
 
 /// The destination columns shared by orchestrations and rules.

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use crate::batch::LedgerRows;
 use crate::model::*;
-use crate::orchestrations::{decode_destination, destination_values, parse_uuid, Started};
-use crate::sql::{self, Sql, Val};
+use crate::orchestrations::{decode_destination, destination_values, Started};
+use crate::sql::{self, opt_uuid, parse_uuid, Sql, Val};
 use crate::{Result, SqlStore, StoreError};
 
 #[derive(Clone, Debug)]
@@ -186,12 +186,6 @@ const RULE_COLUMNS: &str = "id, customer_id, profile_id, identity_id, account_id
      source_asset, destination_asset, source_kind, source_network, source_account_type, source_id, \
      destination_kind, destination_id, destination_memo, destination_address, destination_network, created_at, \
      updated_at";
-
-fn opt_uuid(row: &AnyRow, column: &str) -> Result<Option<Uuid>> {
-    row.try_get::<Option<String>, _>(column)?
-        .map(|t| parse_uuid(&t, column))
-        .transpose()
-}
 
 fn address_row(row: &AnyRow) -> Result<DepositAddress> {
     let network: String = row.try_get("crypto_network")?;

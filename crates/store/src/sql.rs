@@ -171,19 +171,18 @@ impl Sql {
     }
 }
 
-fn uuid(row: &AnyRow, column: &str) -> Result<Uuid> {
-    let text: String = row.try_get(column)?;
-    Uuid::parse_str(&text)
+pub fn parse_uuid(text: &str, column: &str) -> Result<Uuid> {
+    Uuid::parse_str(text)
         .map_err(|_| StoreError::Corrupt(format!("{column} {text:?} is not a UUID")))
 }
 
-fn opt_uuid(row: &AnyRow, column: &str) -> Result<Option<Uuid>> {
+pub fn uuid(row: &AnyRow, column: &str) -> Result<Uuid> {
+    parse_uuid(&row.try_get::<String, _>(column)?, column)
+}
+
+pub fn opt_uuid(row: &AnyRow, column: &str) -> Result<Option<Uuid>> {
     let text: Option<String> = row.try_get(column)?;
-    text.map(|t| {
-        Uuid::parse_str(&t)
-            .map_err(|_| StoreError::Corrupt(format!("{column} {t:?} is not a UUID")))
-    })
-    .transpose()
+    text.map(|t| parse_uuid(&t, column)).transpose()
 }
 
 pub fn asset(row: &AnyRow, column: &str) -> Result<Asset> {
