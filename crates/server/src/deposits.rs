@@ -89,8 +89,6 @@ pub struct FiatRequest {
     asset: Option<String>,
     memo_id: Option<String>,
     fiat_network_instructions: Option<Value>,
-    #[allow(dead_code)]
-    fiat_account_owner: Option<Value>,
     /// Ours: the wire's reference; the same reference is credited once.
     wire_reference: Option<String>,
 }

@@ -4,23 +4,23 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use stableport_domain::address::validate_address;
 use stableport_domain::{Amount, Asset};
 use stableport_store::NewDeposit;
 
 use crate::app::AppState;
 use crate::auth::{scope, Auth};
+use crate::deposit_addresses::parse_network;
 use crate::extract::JsonBody;
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::owned_profile;
-
-const CRYPTO_NETWORKS: &[&str] = &["ETHEREUM", "SOLANA", "STELLAR", "BASE", "POLYGON"];
 
 #[derive(Deserialize)]
 pub struct DepositRequest {
     asset: Option<String>,
     amount: Option<String>,
     crypto_network: Option<String>,
-    #[allow(dead_code)]
+    /// Checked against the network when given; the deposit is credited either way.
     crypto_address: Option<String>,
 }
 
@@ -45,18 +45,21 @@ pub async fn deposit(
         .ok_or_else(|| Problem::bad_request("amount is required"))?;
     let amount = Amount::parse(&amount_text, asset.decimals())
         .map_err(|e| Problem::bad_request(format!("amount {amount_text:?} {e}")))?;
-    match (&body.crypto_network, asset.is_stablecoin()) {
+    let network = match (&body.crypto_network, asset.is_stablecoin()) {
         (Some(_), false) => {
             return Err(Problem::bad_request(
                 "crypto_network must be omitted for a fiat deposit",
             ))
         }
-        (Some(network), true) if !CRYPTO_NETWORKS.contains(&network.as_str()) => {
-            return Err(Problem::bad_request(format!(
-                "crypto_network {network:?} is not supported; supported: {}",
-                CRYPTO_NETWORKS.join(", ")
-            )))
+        (Some(network), true) => Some(parse_network("crypto_network", network)?),
+        (None, _) => None,
+    };
+    match (network, &body.crypto_address) {
+        (Some(network), Some(address)) => {
+            validate_address(network, address)
+                .map_err(|e| Problem::bad_request(format!("crypto_address: {e}")))?;
         }
+        (None, Some(_)) => return Err(Problem::bad_request("crypto_address needs crypto_network")),
         _ => {}
     }
     let profile = owned_profile(&app, &auth, "profile_id", &profile_id).await?;
@@ -64,7 +67,7 @@ pub async fn deposit(
     app.store
         .deposit(&NewDeposit {
             activity_id,
-            crypto_network: body.crypto_network.clone(),
+            crypto_network: network.map(|n| n.code().to_string()),
             customer_id: auth.customer,
             profile_id: profile.id,
             asset,

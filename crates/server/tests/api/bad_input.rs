@@ -190,6 +190,26 @@ async fn refuses_bad_conversion_requests(backend: Backend) {
     raw_problem(
         post_json(
             &client,
+            &deposit,
+            &json!({ "asset": "USDC", "amount": "1", "crypto_network": "ETHEREUM", "crypto_address": "0xnothex" }),
+        )
+        .await,
+        400,
+        "crypto_address",
+    );
+    raw_problem(
+        post_json(
+            &client,
+            &deposit,
+            &json!({ "asset": "USDC", "amount": "1", "crypto_address": "x" }),
+        )
+        .await,
+        400,
+        "crypto_address needs crypto_network",
+    );
+    raw_problem(
+        post_json(
+            &client,
             "/v2/sandbox/profiles/xyz/deposit",
             &json!({ "asset": "USD", "amount": "1" }),
         )
