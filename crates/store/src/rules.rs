@@ -278,17 +278,16 @@ async fn insert_once(
 
 async fn address_where(
     tx: &mut Transaction<'static, Any>,
-    condition: &str,
-    a: Val,
-    b: Val,
+    customer: Uuid,
+    conditions: &[(&str, Val)],
 ) -> Result<Option<DepositAddress>> {
     let mut q = Sql::new(&format!(
-        "SELECT {ADDRESS_COLUMNS} FROM deposit_addresses WHERE "
+        "SELECT {ADDRESS_COLUMNS} FROM deposit_addresses WHERE customer_id = "
     ));
-    q.push(condition)
-        .bind(a)
-        .push(" AND customer_id = ")
-        .bind(b);
+    q.bind(customer);
+    for (column, value) in conditions {
+        q.push(&format!(" AND {column} = ")).bind(value.clone());
+    }
     q.query()
         .fetch_optional(&mut **tx)
         .await?
@@ -299,17 +298,16 @@ async fn address_where(
 
 async fn instructions_where(
     tx: &mut Transaction<'static, Any>,
-    condition: &str,
-    a: Val,
-    b: Val,
+    customer: Uuid,
+    conditions: &[(&str, Val)],
 ) -> Result<Option<DepositInstructions>> {
     let mut q = Sql::new(&format!(
-        "SELECT {INSTRUCTION_COLUMNS} FROM fiat_deposit_instructions WHERE "
+        "SELECT {INSTRUCTION_COLUMNS} FROM fiat_deposit_instructions WHERE customer_id = "
     ));
-    q.push(condition)
-        .bind(a)
-        .push(" AND customer_id = ")
-        .bind(b);
+    q.bind(customer);
+    for (column, value) in conditions {
+        q.push(&format!(" AND {column} = ")).bind(value.clone());
+    }
     q.query()
         .fetch_optional(&mut **tx)
         .await?
@@ -359,13 +357,12 @@ impl SqlStore {
         let source_id: String = row.try_get("source_id")?;
         let kind: String = row.try_get("source_kind")?;
         let source = if kind == "CRYPTO" {
-            let a = address_where(tx, "id = ", source_id.as_str().into(), customer.into()).await?;
+            let a = address_where(tx, customer, &[("id", source_id.as_str().into())]).await?;
             RuleSource::Crypto(
                 a.ok_or_else(|| StoreError::Corrupt(format!("rule source {source_id} missing")))?,
             )
         } else {
-            let i =
-                instructions_where(tx, "id = ", source_id.as_str().into(), customer.into()).await?;
+            let i = instructions_where(tx, customer, &[("id", source_id.as_str().into())]).await?;
             RuleSource::Fiat(
                 i.ok_or_else(|| StoreError::Corrupt(format!("rule source {source_id} missing")))?,
             )
@@ -568,9 +565,8 @@ impl RuleStore for SqlStore {
         }
         let existing = address_where(
             &mut tx,
-            "ref_id = ",
-            a.ref_id.clone().into(),
-            a.customer_id.into(),
+            a.customer_id,
+            &[("ref_id", a.ref_id.clone().into())],
         )
         .await?;
         tx.rollback().await?;
@@ -609,9 +605,8 @@ impl RuleStore for SqlStore {
         }
         let existing = instructions_where(
             &mut tx,
-            "ref_id = ",
-            i.ref_id.clone().into(),
-            i.customer_id.into(),
+            i.customer_id,
+            &[("ref_id", i.ref_id.clone().into())],
         )
         .await?;
         tx.rollback().await?;
@@ -624,7 +619,7 @@ impl RuleStore for SqlStore {
         id: Uuid,
     ) -> Result<Option<DepositInstructions>> {
         let mut tx = self.read.begin().await?;
-        instructions_where(&mut tx, "id = ", id.into(), customer.into()).await
+        instructions_where(&mut tx, customer, &[("id", id.into())]).await
     }
 
     async fn list_deposit_instructions(
@@ -650,90 +645,88 @@ impl RuleStore for SqlStore {
         let mut tx = self.begin().await?;
         let customer = arrival.customer_id;
         // Where it arrived, who it credits, and how the transfer reads.
-        let (profile, rule_id, to_usd, metadata, from, mut transfer, dedupe_key) =
-            match &arrival.via {
-                ArrivalVia::Chain {
-                    network,
-                    address,
-                    tx_hash,
-                } => {
-                    let condition = format!("crypto_network = '{}' AND address = ", network.code());
-                    let a = address_where(
-                        &mut tx,
-                        &condition,
-                        address.as_str().into(),
-                        customer.into(),
-                    )
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                    let mut t = Transfer::completed(
-                        customer,
-                        a.profile_id,
-                        "CRYPTO_DEPOSIT",
-                        arrival.asset,
-                        arrival.amount.units(arrival.asset),
-                        Uuid::nil(),
-                        arrival.now,
-                    );
-                    t.crypto_network = Some(network.code().to_string());
-                    t.crypto_tx_hash = Some(tx_hash.clone());
-                    t.destination_address = Some(a.address.clone());
-                    t.identity_id = a.identity_id.clone();
-                    t.account_id = a.account_id.clone();
-                    let to_usd = (a.conversion_target_asset == "USD").then_some(a.profile_id);
-                    let key = format!("chain:{}:{tx_hash}:{}", network.code(), a.address);
-                    (
-                        a.profile_id,
-                        a.rule_id,
-                        to_usd,
-                        a.metadata,
-                        Account::Chain(*network),
-                        t,
-                        key,
-                    )
-                }
-                ArrivalVia::Wire { memo_id, reference } => {
-                    let i = instructions_where(
-                        &mut tx,
-                        "memo_id = ",
-                        memo_id.as_str().into(),
-                        customer.into(),
-                    )
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                    let kind = if i.network == FiatNetwork::Cubix {
-                        "CUBIX_DEPOSIT"
-                    } else {
-                        "WIRE_DEPOSIT"
-                    };
-                    let mut t = Transfer::completed(
-                        customer,
-                        i.profile_id,
-                        kind,
-                        arrival.asset,
-                        arrival.amount.units(arrival.asset),
-                        Uuid::nil(),
-                        arrival.now,
-                    );
-                    t.memo = Some(i.memo_id.clone());
-                    t.identity_id = i.identity_id.clone();
-                    t.account_id = i.account_id.clone();
-                    // Without a wire reference every report is a new wire.
-                    let key = match reference {
-                        Some(r) => format!("wire:{customer}:{r}"),
-                        None => format!("wire:{}", t.id),
-                    };
-                    (
-                        i.profile_id,
-                        i.rule_id,
-                        None,
-                        i.metadata,
-                        Account::Bank(i.network.code()),
-                        t,
-                        key,
-                    )
-                }
-            };
+        let (profile, rule_id, to_usd, metadata, from, mut transfer, dedupe_key) = match &arrival
+            .via
+        {
+            ArrivalVia::Chain {
+                network,
+                address,
+                tx_hash,
+            } => {
+                let a = address_where(
+                    &mut tx,
+                    customer,
+                    &[
+                        ("crypto_network", network.code().into()),
+                        ("address", address.as_str().into()),
+                    ],
+                )
+                .await?
+                .ok_or(StoreError::NotFound)?;
+                let mut t = Transfer::completed(
+                    customer,
+                    a.profile_id,
+                    "CRYPTO_DEPOSIT",
+                    arrival.asset,
+                    arrival.amount.units(arrival.asset),
+                    Uuid::nil(),
+                    arrival.now,
+                );
+                t.crypto_network = Some(network.code().to_string());
+                t.crypto_tx_hash = Some(tx_hash.clone());
+                t.destination_address = Some(a.address.clone());
+                t.identity_id = a.identity_id.clone();
+                t.account_id = a.account_id.clone();
+                let to_usd = (a.conversion_target_asset == "USD").then_some(a.profile_id);
+                let key = format!("chain:{}:{tx_hash}:{}", network.code(), a.address);
+                (
+                    a.profile_id,
+                    a.rule_id,
+                    to_usd,
+                    a.metadata,
+                    Account::Chain(*network),
+                    t,
+                    key,
+                )
+            }
+            ArrivalVia::Wire { memo_id, reference } => {
+                let i =
+                    instructions_where(&mut tx, customer, &[("memo_id", memo_id.as_str().into())])
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                let kind = if i.network == FiatNetwork::Cubix {
+                    "CUBIX_DEPOSIT"
+                } else {
+                    "WIRE_DEPOSIT"
+                };
+                let mut t = Transfer::completed(
+                    customer,
+                    i.profile_id,
+                    kind,
+                    arrival.asset,
+                    arrival.amount.units(arrival.asset),
+                    Uuid::nil(),
+                    arrival.now,
+                );
+                t.memo = Some(i.memo_id.clone());
+                t.identity_id = i.identity_id.clone();
+                t.account_id = i.account_id.clone();
+                // Without a wire reference every report is a new wire.
+                let key = match reference {
+                    Some(r) => format!("wire:{customer}:{r}"),
+                    None => format!("wire:{}", t.id),
+                };
+                (
+                    i.profile_id,
+                    i.rule_id,
+                    None,
+                    i.metadata,
+                    Account::Bank(i.network.code()),
+                    t,
+                    key,
+                )
+            }
+        };
         let deposit_id = stableport_domain::new_id();
         let rule = match rule_id {
             Some(id) => Self::rule_in(&mut tx, customer, id).await?,
