@@ -56,7 +56,7 @@ done_both() {
   local c o
   c=$(curl -sS --fail-with-body "$URL/v2/conversion/stablecoins?profile_id=$LEGACY&created_at.begin=2020-01-01T00:00:00Z" -H "$AUTH")
   o=$(curl -sS --fail-with-body "$URL/v2/orchestration/orchestrations?profile_id=$MODERN&created_at.gte=2020-01-01T00:00:00Z" -H "$AUTH")
-  [ "$(field "$c" items.0.status)" = SETTLED ] && [ "$(field "$o" items.0.status)" = COMPLETED ]
+  [ "$(field "$c" items.0.status)" = SETTLED ] && [ "$(field "$o" orchestrations.0.status)" = COMPLETED ]
 }
 wait_for "both to finish" done_both
 a=$(curl -sS --fail-with-body "$URL/v2/profiles/$LEGACY/balances" -H "$AUTH")

@@ -50,13 +50,13 @@ RULE=$(curl -sS --fail-with-body -X POST "$URL/v2/orchestration/rules" -H "$AUTH
 echo "$RULE"
 RULE_ID=$(field "$RULE" rule.id)
 ADDRESS=$(field "$RULE" rule.source.crypto.address)
-TX="0x$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-curl -sS --fail-with-body -X POST "$URL/v2/sandbox/crypto-deposits" -H "$AUTH" -d "{
-  \"crypto_network\": \"ETHEREUM\", \"address\": \"$ADDRESS\", \"asset\": \"USDG\", \"amount\": \"250\", \"crypto_tx_hash\": \"$TX\"
+# Paxos's sandbox deposit to the rule's address arrives as a chain deposit would.
+curl -sS --fail-with-body -X POST "$URL/v2/sandbox/profiles/$PROFILE/deposit" -H "$AUTH" -d "{
+  \"asset\": \"USDG\", \"amount\": \"250\", \"crypto_network\": \"ETHEREUM\", \"crypto_address\": \"$ADDRESS\"
 }"; echo
 rule_done() {
   local list; list=$(curl -sS --fail-with-body "$URL/v2/orchestration/orchestrations?orchestration_rule_id=$RULE_ID" -H "$AUTH")
-  [ "$(field "$list" items.0.status)" = COMPLETED ]
+  [ "$(field "$list" orchestrations.0.status)" = COMPLETED ]
 }
 wait_for "the rule's orchestration to complete" rule_done
 echo "seed 004: both redemptions COMPLETED"

@@ -7,6 +7,8 @@
 //! `--duration`. Only requests that complete inside the measurement window
 //! (after the warmup) are counted.
 
+mod bank;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -116,7 +118,8 @@ impl Scenario {
 const FUNDING_USD: &str = "100000000";
 const CONVERSION_AMOUNT: &str = "1.00";
 
-/// One worker's state for its scenario.
+/// One worker's state for its scenario (one per worker: size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Fixture {
     CreateConversion {
         request: CreateConversion,
@@ -443,6 +446,16 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("bank") {
+        let cli = bank::BankCli::parse_from(std::env::args().skip(1));
+        return match bank::run(cli).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("stableport-bench bank: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     let json = cli.json;
     match run(cli).await {

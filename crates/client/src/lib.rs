@@ -84,6 +84,8 @@ pub struct Balance {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct List<T> {
+    /// Paxos names most lists `items`; orchestrations come as `orchestrations`.
+    #[serde(alias = "orchestrations")]
     pub items: Vec<T>,
     #[serde(default)]
     pub next_page_cursor: Option<String>,
@@ -168,11 +170,26 @@ impl ListConversions {
     }
 }
 
+/// One response as the client received it, before decoding: what a test
+/// harness checks against the API's published contract.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// Called with every response the client receives.
+pub type Observer = std::sync::Arc<dyn Fn(&Observed) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    observer: Option<Observer>,
 }
 
 impl Client {
@@ -182,7 +199,42 @@ impl Client {
             http: reqwest::Client::new(),
             base: base.into().trim_end_matches('/').to_string(),
             token: None,
+            observer: None,
         }
+    }
+
+    /// Calls `observer` with every response this client (and its clones) receives.
+    pub fn observed(self, observer: Observer) -> Client {
+        Client {
+            observer: Some(observer),
+            ..self
+        }
+    }
+
+    /// Reads a response whole and shows it to the observer.
+    async fn receive(
+        &self,
+        method: &Method,
+        response: reqwest::Response,
+    ) -> Result<(StatusCode, Option<String>, Vec<u8>)> {
+        let status = response.status();
+        let path = response.url().path().to_string();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.bytes().await?.to_vec();
+        if let Some(observer) = &self.observer {
+            observer(&Observed {
+                method: method.as_str(),
+                path: &path,
+                status: status.as_u16(),
+                content_type: content_type.as_deref(),
+                body: &body,
+            });
+        }
+        Ok((status, content_type, body))
     }
 
     /// Shares the connection pool of `self` but uses another token.
@@ -218,8 +270,11 @@ impl Client {
             .form(&form)
             .send()
             .await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
+        let (status, _, bytes) = self.receive(&Method::POST, response).await?;
+        let body: Value = serde_json::from_slice(&bytes).map_err(|_| Error::Unexpected {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })?;
         if status.is_success() {
             return serde_json::from_value(body.clone()).map_err(|_| Error::Unexpected {
                 status: status.as_u16(),
@@ -255,7 +310,9 @@ impl Client {
         path: &str,
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<(StatusCode, Option<String>, Value)> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
@@ -266,13 +323,7 @@ impl Client {
             request = request.body(bytes);
         }
         let response = request.send().await?;
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = response.bytes().await?;
+        let (status, content_type, bytes) = self.receive(&method, response).await?;
         Ok((
             status,
             content_type,
@@ -289,7 +340,7 @@ impl Client {
     ) -> Result<T> {
         let mut request = self
             .http
-            .request(method, format!("{}/v2{path}", self.base))
+            .request(method.clone(), format!("{}/v2{path}", self.base))
             .query(query);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -298,8 +349,7 @@ impl Client {
             request = request.json(body);
         }
         let response = request.send().await?;
-        let status = response.status();
-        let bytes = response.bytes().await?;
+        let (status, _, bytes) = self.receive(&method, response).await?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|_| Error::Unexpected {
                 status: status.as_u16(),

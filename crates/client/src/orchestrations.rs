@@ -17,6 +17,25 @@ pub struct ProfileRef {
 pub struct OrchestrationSource {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub profile: Option<ProfileRef>,
+    /// A rule-triggered orchestration from a chain deposit.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub crypto: Option<CryptoSource>,
+    /// A rule-triggered orchestration from a wire deposit.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fiat: Option<FiatSource>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CryptoSource {
+    pub address_id: String,
+    pub address: String,
+    pub network: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FiatSource {
+    pub deposit_instructions_id: String,
+    pub memo: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -114,6 +133,7 @@ impl CreateOrchestration {
                 profile: Some(ProfileRef {
                     profile_id: profile.into(),
                 }),
+                ..Default::default()
             },
             destination,
             ..Default::default()

@@ -44,11 +44,9 @@ pub enum AddressError {
 /// stored is what the chain will see.
 pub fn validate_address(network: CryptoNetwork, address: &str) -> Result<String, AddressError> {
     match network {
-        CryptoNetwork::Ethereum | CryptoNetwork::Base | CryptoNetwork::Polygon => {
-            validate_evm(network, address)
-        }
         CryptoNetwork::Solana => validate_solana(address),
         CryptoNetwork::Stellar => validate_stellar(address),
+        _ => validate_evm(network, address),
     }
 }
 
@@ -58,22 +56,21 @@ pub fn validate_address(network: CryptoNetwork, address: &str) -> Result<String,
 pub fn address_from_seed(network: CryptoNetwork, seed: &[u8]) -> String {
     let digest = tagged_sha256("address", network, seed);
     match network {
-        CryptoNetwork::Ethereum | CryptoNetwork::Base | CryptoNetwork::Polygon => {
-            eip55(&to_hex(&digest[..20]))
-        }
         CryptoNetwork::Solana => bs58::encode(digest).into_string(),
         CryptoNetwork::Stellar => stellar_account_id(&digest),
+        _ => eip55(&to_hex(&digest[..20])),
     }
 }
+
+/// The output index of every simulated chain transaction: each moves one
+/// transfer, so its output is the first (Paxos's `crypto_tx_index`).
+pub const TX_INDEX: &str = "0";
 
 /// A well-formed, deterministic transaction hash for `network`, in the form
 /// that network's explorers show: "0x" + 64 hex digits on EVM networks, a
 /// base58 64-byte signature on Solana, 64 hex digits on Stellar.
 pub fn tx_hash(network: CryptoNetwork, seed: &[u8]) -> String {
     match network {
-        CryptoNetwork::Ethereum | CryptoNetwork::Base | CryptoNetwork::Polygon => {
-            format!("0x{}", to_hex(&tagged_sha256("tx", network, seed)))
-        }
         CryptoNetwork::Solana => {
             let mut hasher = Sha512::new();
             hasher.update(tag("tx", network));
@@ -81,6 +78,7 @@ pub fn tx_hash(network: CryptoNetwork, seed: &[u8]) -> String {
             bs58::encode(hasher.finalize()).into_string()
         }
         CryptoNetwork::Stellar => to_hex(&tagged_sha256("tx", network, seed)),
+        _ => format!("0x{}", to_hex(&tagged_sha256("tx", network, seed))),
     }
 }
 
@@ -286,10 +284,13 @@ fn base32_decode(text: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    const EVM: [CryptoNetwork; 3] = [
+    const EVM: [CryptoNetwork; 6] = [
         CryptoNetwork::Ethereum,
         CryptoNetwork::Base,
-        CryptoNetwork::Polygon,
+        CryptoNetwork::PolygonPos,
+        CryptoNetwork::ArbitrumOne,
+        CryptoNetwork::Ink,
+        CryptoNetwork::XLayer,
     ];
 
     /// StrKey version byte of an ed25519 secret seed, rendered as "S".
@@ -363,7 +364,7 @@ mod tests {
         }
         let zero = "0x0000000000000000000000000000000000000000";
         assert_eq!(
-            validate_address(CryptoNetwork::Polygon, zero).as_deref(),
+            validate_address(CryptoNetwork::PolygonPos, zero).as_deref(),
             Ok(zero)
         );
     }
@@ -406,7 +407,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    validate_address(CryptoNetwork::Polygon, bad),
+                    validate_address(CryptoNetwork::PolygonPos, bad),
                     Err(AddressError::EvmMalformed { .. })
                 ),
                 "{bad:?}"
@@ -626,7 +627,7 @@ mod tests {
         }
         assert_ne!(
             tx_hash(CryptoNetwork::Ethereum, b"a"),
-            tx_hash(CryptoNetwork::Polygon, b"a")
+            tx_hash(CryptoNetwork::PolygonPos, b"a")
         );
     }
 

@@ -5,23 +5,35 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// The blockchains Stableport can send stablecoins to and receive them from.
+/// The blockchains Stableport can send stablecoins to and receive them from:
+/// Paxos's `CryptoNetwork` enum minus the networks that carry none of our
+/// stablecoins, plus STELLAR (which Paxos's rule docs name: PYUSD lives there).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CryptoNetwork {
     Ethereum,
     Solana,
     Stellar,
     Base,
-    Polygon,
+    PolygonPos,
+    ArbitrumOne,
+    Ink,
+    XLayer,
 }
 
+/// Networks in Paxos's `CryptoNetwork` enum that carry no stablecoin we
+/// support: never accepted on a create, and matching nothing in a filter.
+pub const NETWORKS_WITHOUT_STABLECOINS: [&str; 3] = ["BITCOIN", "BITCOIN_CASH", "LITECOIN"];
+
 impl CryptoNetwork {
-    pub const ALL: [CryptoNetwork; 5] = [
+    pub const ALL: [CryptoNetwork; 8] = [
         CryptoNetwork::Ethereum,
         CryptoNetwork::Solana,
         CryptoNetwork::Stellar,
         CryptoNetwork::Base,
-        CryptoNetwork::Polygon,
+        CryptoNetwork::PolygonPos,
+        CryptoNetwork::ArbitrumOne,
+        CryptoNetwork::Ink,
+        CryptoNetwork::XLayer,
     ];
 
     pub fn code(self) -> &'static str {
@@ -30,21 +42,60 @@ impl CryptoNetwork {
             CryptoNetwork::Solana => "SOLANA",
             CryptoNetwork::Stellar => "STELLAR",
             CryptoNetwork::Base => "BASE",
-            CryptoNetwork::Polygon => "POLYGON",
+            CryptoNetwork::PolygonPos => "POLYGON_POS",
+            CryptoNetwork::ArbitrumOne => "ARBITRUM_ONE",
+            CryptoNetwork::Ink => "INK",
+            CryptoNetwork::XLayer => "XLAYER",
         }
     }
 
     /// Whether addresses and transaction hashes take the Ethereum form.
     pub fn is_evm(self) -> bool {
-        matches!(
-            self,
-            CryptoNetwork::Ethereum | CryptoNetwork::Base | CryptoNetwork::Polygon
-        )
+        !matches!(self, CryptoNetwork::Solana | CryptoNetwork::Stellar)
     }
 
     /// The list of supported codes, for error messages.
     pub fn supported_list() -> String {
         CryptoNetwork::ALL.map(CryptoNetwork::code).join(", ")
+    }
+}
+
+impl fmt::Display for CryptoNetwork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A code that names no supported crypto network.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", unknown_network_message(.0))]
+pub struct UnknownCryptoNetwork(pub String);
+
+fn unknown_network_message(code: &str) -> String {
+    if NETWORKS_WITHOUT_STABLECOINS.contains(&code) {
+        return format!(
+            "{code} carries no supported stablecoin; supported: {}",
+            CryptoNetwork::supported_list()
+        );
+    }
+    format!(
+        "unsupported crypto network '{code}'; supported: {}",
+        CryptoNetwork::supported_list()
+    )
+}
+
+impl FromStr for CryptoNetwork {
+    type Err = UnknownCryptoNetwork;
+
+    /// `POLYGON` (the name Stableport once used) is read as `POLYGON_POS`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "POLYGON" {
+            return Ok(CryptoNetwork::PolygonPos);
+        }
+        CryptoNetwork::ALL
+            .into_iter()
+            .find(|v| v.code() == s)
+            .ok_or_else(|| UnknownCryptoNetwork(s.to_string()))
     }
 }
 
@@ -120,7 +171,6 @@ macro_rules! code_enum_traits {
     };
 }
 
-code_enum_traits!(CryptoNetwork, UnknownCryptoNetwork, "network");
 code_enum_traits!(FiatNetwork, UnknownFiatNetwork, "fiat network");
 code_enum_traits!(WireAccountType, UnknownWireAccountType, "wire account type");
 
@@ -153,8 +203,14 @@ mod tests {
         let err = "eth".parse::<CryptoNetwork>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unsupported network 'eth'; supported: ETHEREUM, SOLANA, STELLAR, BASE, POLYGON"
+            "unsupported crypto network 'eth'; supported: ETHEREUM, SOLANA, STELLAR, BASE, \
+             POLYGON_POS, ARBITRUM_ONE, INK, XLAYER"
         );
+        // The spec's name; ours of old is read as an alias only.
+        assert_eq!("POLYGON".parse(), Ok(CryptoNetwork::PolygonPos));
+        assert_eq!(CryptoNetwork::PolygonPos.to_string(), "POLYGON_POS");
+        let btc = "BITCOIN".parse::<CryptoNetwork>().unwrap_err().to_string();
+        assert!(btc.contains("carries no supported stablecoin"), "{btc}");
     }
 
     #[test]
@@ -168,7 +224,10 @@ mod tests {
             [
                 CryptoNetwork::Ethereum,
                 CryptoNetwork::Base,
-                CryptoNetwork::Polygon
+                CryptoNetwork::PolygonPos,
+                CryptoNetwork::ArbitrumOne,
+                CryptoNetwork::Ink,
+                CryptoNetwork::XLayer,
             ]
         );
     }

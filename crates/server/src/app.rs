@@ -16,10 +16,11 @@ use crate::batcher::Batcher;
 use crate::bootstrap::{self, Bootstrap};
 use crate::config::Config;
 use crate::problem::Problem;
+use crate::routes::Routes;
 use crate::{
     approver, conversions, crypto_addresses, delivery, deposit_addresses, deposit_instructions,
-    deposits, events, fiat_accounts, oauth, orchestrations, profiles, rules, settler, transfers,
-    webhooks,
+    deposits, events, fiat_accounts, oauth, openapi, orchestrations, profiles, rules, settler,
+    transfers, webhooks,
 };
 
 pub struct App {
@@ -28,16 +29,18 @@ pub struct App {
     pub config: Config,
     pub conversions: Batcher<NewConversion>,
     pub orchestrations: Batcher<NewOrchestration>,
+    /// Per credential and route, when `--rate-limit` is on.
+    pub limiter: Option<crate::limiter::Limiter>,
     /// (customer, profile) pairs already seen to exist; see `profiles::check_profile`.
     pub known_profiles: std::sync::RwLock<std::collections::HashSet<(uuid::Uuid, uuid::Uuid)>>,
 }
 
 pub type AppState = Arc<App>;
 
-/// Every resource module contributes its routes; `/v2/sandbox` ones only in sandbox mode.
-pub fn router(state: AppState) -> Router {
-    let sandbox = state.config.is_sandbox();
-    let v2 = Router::new()
+/// Every resource module contributes its `/v2` routes; `/v2/sandbox` ones
+/// only in sandbox mode.
+fn v2_routes(sandbox: bool) -> Routes {
+    Routes::new()
         .merge(profiles::routes(sandbox))
         .merge(conversions::routes(sandbox))
         .merge(fiat_accounts::routes(sandbox))
@@ -49,11 +52,39 @@ pub fn router(state: AppState) -> Router {
         .merge(deposit_instructions::routes(sandbox))
         .merge(deposits::routes(sandbox))
         .merge(events::routes(sandbox))
-        .merge(webhooks::routes(sandbox));
+        .merge(webhooks::routes(sandbox))
+        .get("/openapi.json", openapi::openapi_json)
+}
+
+/// Routes outside `/v2`.
+const TOP_LEVEL: [(&str, &str); 4] = [
+    ("GET", "/health"),
+    ("POST", "/oauth2/token"),
+    ("GET", "/docs"),
+    ("GET", "/docs/redoc.standalone.js"),
+];
+
+/// `(METHOD, full path)` of every route served; the OpenAPI document lists exactly these.
+pub fn route_table(sandbox: bool) -> Vec<(String, String)> {
+    let v2 = v2_routes(sandbox);
+    let nested = v2.table().iter().map(|(m, p)| (*m, format!("/v2{p}")));
+    TOP_LEVEL
+        .iter()
+        .map(|(m, p)| (*m, p.to_string()))
+        .chain(nested)
+        .map(|(m, p)| (m.to_string(), p))
+        .collect()
+}
+
+pub fn router(state: AppState) -> Router {
+    let sandbox = state.config.is_sandbox();
     Router::new()
         .route("/health", get(health))
         .route("/oauth2/token", post(oauth::token))
-        .nest("/v2", v2)
+        .route("/docs", get(openapi::docs_page))
+        .route("/docs/redoc.standalone.js", get(openapi::redoc_js))
+        .nest("/v2", v2_routes(sandbox).into_router())
+        .layer(axum::middleware::from_fn(crate::problem::spec_media_type))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
@@ -80,16 +111,39 @@ async fn method_not_allowed() -> Problem {
     )
 }
 
-/// A started server. Dropping it does not stop it; call [`Running::stop`].
+/// A started server. Dropping it does not stop it; call [`Running::stop`]
+/// or [`Running::shutdown`].
 pub struct Running {
     pub addr: SocketAddr,
     pub bootstrap: Bootstrap,
+    /// Background workers (settler, deliveries, checkpoints).
     tasks: Vec<JoinHandle<()>>,
+    /// The group-commit writers: they finish their queue, then end.
+    writers: Vec<JoinHandle<()>>,
+    server: JoinHandle<()>,
+    draining: Arc<tokio::sync::Notify>,
 }
 
 impl Running {
     /// Stops serving and every background worker at once, as a crash would.
     pub fn stop(self) {
+        self.server.abort();
+        for task in self.tasks.into_iter().chain(self.writers) {
+            task.abort();
+        }
+    }
+
+    /// A clean stop (SIGTERM): no new connections, every request in flight
+    /// answered, the group-commit queue written, then the workers stopped
+    /// (their work is transactional, so nothing half-done is left).
+    pub async fn shutdown(self) {
+        self.draining.notify_one();
+        let _ = self.server.await;
+        // The router (and with it every queue sender) is gone: the writers
+        // commit what is queued and return.
+        for writer in self.writers {
+            let _ = writer.await;
+        }
         for task in self.tasks {
             task.abort();
         }
@@ -103,11 +157,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let checkpointer = opened.spawn_checkpointer();
     let store: Arc<dyn Store> = Arc::new(opened);
     let keys = Keys::new(&store.signing_key(&random_hex(32)).await?);
+    // Parse Paxos's spec once, now, rather than on the first error answered.
+    tokio::task::spawn_blocking(crate::openapi::json_problems).await?;
     let bootstrap = bootstrap::prepare(store.as_ref(), &config).await?;
-    let (conversions, mut tasks) = Batcher::spawn(store.clone());
+    let (conversions, mut writers) = Batcher::spawn(store.clone());
     let (orchestrations, more) = Batcher::spawn(store.clone());
-    tasks.extend(more);
-    tasks.extend(checkpointer);
+    writers.extend(more);
+    let mut tasks: Vec<JoinHandle<()>> = checkpointer.into_iter().collect();
     tasks.push(settler::spawn(store.clone(), config.settlement));
     tasks.push(approver::spawn(
         store.clone(),
@@ -119,6 +175,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
     let app = router(Arc::new(App {
+        limiter: config.rate_limit.map(crate::limiter::Limiter::new),
         store,
         keys,
         config,
@@ -126,14 +183,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         orchestrations,
         known_profiles: Default::default(),
     }));
-    tasks.push(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+    let draining = Arc::new(tokio::sync::Notify::new());
+    let drained = draining.clone();
+    let server = tokio::spawn(async move {
+        let stop = async move { drained.notified().await };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
             tracing::error!(%e, "server stopped");
         }
-    }));
+    });
     Ok(Running {
         addr,
         bootstrap,
         tasks,
+        writers,
+        server,
+        draining,
     })
 }

@@ -21,30 +21,63 @@ use crate::problem::Problem;
 
 pub const TOKEN_LIFETIME_SECS: i64 = 3599;
 
-/// Every scope of the Paxos v2 API; the bootstrap credential holds them all.
+/// Every scope Paxos's v2 spec names (its securitySchemes list and every
+/// scope an operation requires), plus ours (`events:write_webhook`: Paxos
+/// configures webhooks in its dashboard). A credential may hold any of them,
+/// including scopes of operations Stableport does not serve; the bootstrap
+/// credential and `--scopes all` hold them all.
 pub const ALL_SCOPES: &[&str] = &[
+    "api_creds:delete_credentials",
+    "api_creds:read_credentials",
     "conversion:read_conversion_stablecoin",
     "conversion:write_conversion_stablecoin",
     "events:read_event",
-    // Ours: Paxos configures webhooks in its dashboard, so it has no scope for it.
     "events:write_webhook",
+    "exchange:historical_prices",
+    "exchange:read_issuer_quote_execution",
+    "exchange:read_order",
+    "exchange:read_quote",
+    "exchange:read_quote_execution",
+    "exchange:write_issuer_quote",
+    "exchange:write_issuer_quote_execution",
+    "exchange:write_order",
+    "exchange:write_quote_execution",
+    "fee:write_crypto_withdrawal_fee",
     "funding:read_profile",
     "funding:write_profile",
+    "identity:read_account",
+    "identity:read_identity",
+    "identity:write_account",
+    "identity:write_identity",
     "orchestration:read_orchestration",
-    "orchestration:write_orchestration",
     "orchestration:read_orchestration_rule",
+    "orchestration:write_orchestration",
     "orchestration:write_orchestration_rule",
+    "rewards:read_monitoring_address",
+    "rewards:write_monitoring_address",
+    "settlement:read_transaction",
+    "settlement:write_transaction",
+    "statements:read_payment",
+    "statements:read_statement",
+    "tax:read_tax_form",
+    "tax:read_tax_lot",
+    "tax:write_tax_lot",
     "transfer:read_crypto_destination_address",
     "transfer:read_deposit_address",
     "transfer:read_fiat_account",
     "transfer:read_fiat_deposit_instructions",
     "transfer:read_transfer",
+    "transfer:read_transfer_limit",
+    "transfer:reject_crypto_deposit",
+    "transfer:update_crypto_deposit",
     "transfer:write_crypto_destination_address",
     "transfer:write_crypto_withdrawal",
     "transfer:write_deposit_address",
     "transfer:write_fiat_account",
     "transfer:write_fiat_deposit_instructions",
     "transfer:write_fiat_withdrawal",
+    "transfer:write_internal_transfer",
+    "transfer:write_paxos_transfer",
     "transfer:write_sandbox_fiat_deposit",
 ];
 
@@ -206,6 +239,16 @@ impl FromRequestParts<AppState> for Auth {
                 Problem::unauthorized("Authorization header must be 'Bearer <access_token>'")
             })?;
         let claims = state.keys.verify(token)?;
+        if let Some(limiter) = &state.limiter {
+            let route = parts
+                .extensions
+                .get::<axum::extract::MatchedPath>()
+                .map_or("", |p| p.as_str());
+            let route = format!("{} {route}", parts.method);
+            if let Err(wait) = limiter.check(&claims.sub, &route, std::time::Instant::now()) {
+                return Err(Problem::too_many_requests(limiter.rate(), &route, wait));
+            }
+        }
         Ok(Auth {
             customer: claims.cus,
             scopes: claims.scope,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use stableport_domain::Asset;
 use stableport_store::{
-    Backend, CreateOutcome, NewConversion, NewOrchestration, OrchestrationOutcome, Store,
+    retry_transient, Backend, CreateOutcome, NewConversion, NewOrchestration, OrchestrationOutcome,
+    Store, StoreError,
 };
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
@@ -59,7 +60,10 @@ impl Batched for NewOrchestration {
     }
 }
 
-type Job<R> = (R, oneshot::Sender<Result<<R as Batched>::Outcome, String>>);
+type Job<R> = (
+    R,
+    oneshot::Sender<stableport_store::Result<<R as Batched>::Outcome>>,
+);
 
 pub struct Batcher<R: Batched> {
     queue: mpsc::Sender<Job<R>>,
@@ -97,7 +101,7 @@ impl<R: Batched> Batcher<R> {
         outcome
             .await
             .map_err(|_| Problem::internal("the batch writer dropped a request"))?
-            .map_err(Problem::internal)
+            .map_err(Problem::from)
     }
 }
 
@@ -112,20 +116,24 @@ async fn run<R: Batched>(store: Arc<dyn Store>, receiver: Arc<Mutex<mpsc::Receiv
         }
         batch.sort_by_key(|(r, _)| r.balance());
         let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        match R::commit(store.as_ref(), &requests).await {
+        // A transient conflict (deadlock, busy database) is retried whole.
+        match retry_transient(|| R::commit(store.as_ref(), &requests)).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
             }
-            // A failed batch is retried one by one, so one bad request cannot fail its neighbours.
+            // Otherwise one by one, so one bad request cannot fail its neighbours.
             Err(e) => {
                 tracing::warn!(%e, size = requests.len(), "batch failed; retrying singly");
                 for (request, reply) in requests.into_iter().zip(replies) {
-                    let outcome = R::commit(store.as_ref(), std::slice::from_ref(&request))
+                    let single = std::slice::from_ref(&request);
+                    let outcome = retry_transient(|| R::commit(store.as_ref(), single))
                         .await
-                        .map_err(|e| e.to_string())
-                        .and_then(|mut o| o.pop().ok_or_else(|| "no outcome".to_string()));
+                        .and_then(|mut o| {
+                            o.pop()
+                                .ok_or_else(|| StoreError::Corrupt("no outcome".into()))
+                        });
                     let _ = reply.send(outcome);
                 }
             }

@@ -41,6 +41,8 @@ pub struct Config {
     pub webhook_poll_interval: Duration,
     /// Deliveries one replica sends at once.
     pub webhook_max_in_flight: usize,
+    /// Requests per second per credential and route; None: no limit.
+    pub rate_limit: Option<u32>,
 }
 
 impl Config {
@@ -58,6 +60,7 @@ impl Config {
             webhook_retry_max_age: Duration::from_secs(24 * 3600),
             webhook_timeout: Duration::from_secs(10),
             webhook_poll_interval: Duration::from_millis(50),
+            rate_limit: None,
             webhook_max_in_flight: 256,
         }
     }

@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::routing::{self, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stableport_domain::conversion::{check_pair, pair_decimals};
 use stableport_domain::{Amount, ConversionStatus};
 use stableport_store::{
-    Conversion, ConversionFilter, CreateOutcome, NewConversion, Order, StoreError, TimeRange,
+    retry_transient, Conversion, ConversionFilter, CreateOutcome, NewConversion, Order, StoreError,
+    TimeRange,
 };
 use uuid::Uuid;
 
@@ -25,19 +25,17 @@ use crate::fields::{
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::{check_profile, ListBody};
+use crate::routes::Routes;
 use crate::time;
 
-pub fn routes(sandbox: bool) -> Router<AppState> {
-    let routes = Router::new()
-        .route("/conversion/stablecoins", routing::get(list).post(create))
-        .route(
-            "/conversion/stablecoins/{id}",
-            routing::get(get).delete(cancel),
-        );
-    if !sandbox {
-        return routes;
-    }
-    routes.route("/sandbox/conversion/stablecoins/{id}/settle", post(settle))
+pub fn routes(sandbox: bool) -> Routes {
+    let sandbox_routes = Routes::new().post("/sandbox/conversion/stablecoins/{id}/settle", settle);
+    Routes::new()
+        .get("/conversion/stablecoins", list)
+        .post("/conversion/stablecoins", create)
+        .get("/conversion/stablecoins/{id}", get)
+        .delete("/conversion/stablecoins/{id}", cancel)
+        .merge_if(sandbox, sandbox_routes)
 }
 
 const PAGING: Defaults = Defaults {
@@ -118,9 +116,10 @@ pub async fn create(
     check_pair(source, target).map_err(|e| Problem::bad_request(e.to_string()))?;
     let amount_text = required("amount", body.amount)?;
     let amount = Amount::parse(&amount_text, pair_decimals(source, target)).map_err(|e| {
-        Problem::bad_request(format!(
-            "amount {amount_text:?} {e} for {source} -> {target}"
-        ))
+        Problem::amount(
+            &e,
+            format!("amount {amount_text:?} {e} for {source} -> {target}"),
+        )
     })?;
     let identity_id = uuid_or_zero("identity_id", body.identity_id)?;
     let account_id = uuid_or_zero("account_id", body.account_id)?;
@@ -232,16 +231,15 @@ async fn finish(
     auth.require(scope::WRITE_CONVERSION)?;
     let id = parse_uuid("id", id)?;
     let now = time::now();
-    let (result, verb) = match to {
-        ConversionStatus::Settled => (
-            app.store.settle_conversion(auth.customer, id, now).await,
-            "settled",
-        ),
-        _ => (
-            app.store.cancel_conversion(auth.customer, id, now).await,
-            "cancelled",
-        ),
-    };
+    let settle = to == ConversionStatus::Settled;
+    let result = retry_transient(|| async {
+        match settle {
+            true => app.store.settle_conversion(auth.customer, id, now).await,
+            false => app.store.cancel_conversion(auth.customer, id, now).await,
+        }
+    })
+    .await;
+    let verb = if settle { "settled" } else { "cancelled" };
     result
         .map(|c| Json(conversion_body(c)))
         .map_err(|e| transition_problem(e, id, auth.customer, verb))

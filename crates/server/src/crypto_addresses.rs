@@ -10,11 +10,10 @@
 //! `fail_withdrawals` makes withdrawals to the address fail on purpose.
 
 use axum::extract::{Path, State};
-use axum::routing::{self, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use stableport_domain::address::validate_address;
-use stableport_domain::network::CryptoNetwork;
+use stableport_domain::network::{CryptoNetwork, NETWORKS_WITHOUT_STABLECOINS};
 use stableport_store::{
     CryptoAddress, CryptoAddressFields, CryptoAddressFilter, NewCryptoAddress, Order, StoreError,
 };
@@ -23,23 +22,20 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::{scope, Auth};
 use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fiat_accounts::{bool_param, checked_owner, uuid_list, Owner, OwnerIn};
-use crate::fields::capped;
+use crate::fiat_accounts::{checked_owner, uuid_list, Owner, OwnerIn};
+use crate::fields::{bool_param, capped};
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
+use crate::routes::Routes;
 use crate::time;
 
-pub fn routes(sandbox: bool) -> Router<AppState> {
-    let routes = Router::new()
-        .route("/transfer/crypto-destination-address", put(put_address))
-        .route("/transfer/crypto-destination-addresses", routing::get(list));
-    if !sandbox {
-        return routes;
-    }
-    routes.route(
-        "/sandbox/crypto-destination-addresses/{id}",
-        put(sandbox_update),
-    )
+pub fn routes(sandbox: bool) -> Routes {
+    let sandbox_routes =
+        Routes::new().put("/sandbox/crypto-destination-addresses/{id}", sandbox_update);
+    Routes::new()
+        .put("/transfer/crypto-destination-address", put_address)
+        .get("/transfer/crypto-destination-addresses", list)
+        .merge_if(sandbox, sandbox_routes)
 }
 
 const PAGING: Defaults = Defaults {
@@ -78,7 +74,22 @@ pub struct AddressBody {
     created_at: String,
     bookmarked: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    travelrule_metadata: Option<TravelRule>,
+    travelrule_metadata: Option<serde_json::Value>,
+}
+
+/// Paxos's `BeneficiaryPerson` describes `first_name`/`last_name` but
+/// requires `firstName`/`lastName`: both spellings are sent, so a client
+/// generated either way finds its fields.
+fn travelrule_json(rule: &TravelRule) -> ApiResult<serde_json::Value> {
+    let mut value = serde_json::to_value(rule).map_err(Problem::internal)?;
+    if let Some(person) = value.pointer_mut("/beneficiary/person_details") {
+        for (snake, camel) in [("first_name", "firstName"), ("last_name", "lastName")] {
+            if let Some(name) = person.get(snake).cloned() {
+                person[camel] = name;
+            }
+        }
+    }
+    Ok(value)
 }
 
 /// PutCryptoDestinationAddressResponse.
@@ -99,9 +110,12 @@ fn address_body(a: CryptoAddress) -> ApiResult<AddressBody> {
     let travelrule_metadata = a
         .travelrule_metadata
         .as_deref()
-        .map(serde_json::from_str)
+        .map(serde_json::from_str::<TravelRule>)
         .transpose()
-        .map_err(Problem::internal)?;
+        .map_err(Problem::internal)?
+        .as_ref()
+        .map(travelrule_json)
+        .transpose()?;
     Ok(AddressBody {
         id: a.id,
         crypto_network: a.network.code(),
@@ -142,6 +156,24 @@ fn bad(detail: impl Into<String>) -> Problem {
 
 fn checked_network(field: &str, code: &str) -> ApiResult<CryptoNetwork> {
     code.parse().map_err(|e| bad(format!("{field}: {e}")))
+}
+
+/// Paxos networks that carry none of our stablecoins match nothing: a filter
+/// naming only those is an empty list, not a 400. Returns the networks to
+/// filter on and whether the filter can match nothing.
+fn network_filter(params: &Params) -> ApiResult<(Vec<CryptoNetwork>, bool)> {
+    let codes = capped(params, "crypto_networks")?;
+    let supported: Vec<&str> = codes
+        .iter()
+        .copied()
+        .filter(|c| !NETWORKS_WITHOUT_STABLECOINS.contains(c))
+        .collect();
+    let networks = supported
+        .into_iter()
+        .map(|code| checked_network("crypto_networks", code))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let matches_nothing = !codes.is_empty() && networks.is_empty();
+    Ok((networks, matches_nothing))
 }
 
 fn checked_nickname(nickname: Option<String>) -> ApiResult<Option<String>> {
@@ -285,12 +317,16 @@ pub async fn list(
     params: Params,
 ) -> ApiResult<Json<ListResponse>> {
     auth.require(scope::READ_CRYPTO_ADDRESS)?;
+    let (networks, only_unsupported) = network_filter(&params)?;
+    if only_unsupported {
+        return Ok(Json(ListResponse {
+            addresses: Vec::new(),
+            next_page_cursor: None,
+        }));
+    }
     let filter = CryptoAddressFilter {
         ids: uuid_list(&params, "ids")?,
-        networks: capped(&params, "crypto_networks")?
-            .into_iter()
-            .map(|code| checked_network("crypto_networks", code))
-            .collect::<ApiResult<_>>()?,
+        networks,
         addresses: capped(&params, "addresses")?
             .into_iter()
             .map(canonical_filter_address)

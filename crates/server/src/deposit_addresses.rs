@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::routing;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stableport_domain::address::address_from_seed;
@@ -19,13 +18,13 @@ use crate::fields::{already_exists, checked_ref_id, many, required, small_metada
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::{owned_profile, ListBody};
+use crate::routes::Routes;
 use crate::time;
 
-pub fn routes(_sandbox: bool) -> Router<AppState> {
-    Router::new().route(
-        "/transfer/deposit-addresses",
-        routing::get(list).post(create),
-    )
+pub fn routes(_sandbox: bool) -> Routes {
+    Routes::new()
+        .get("/transfer/deposit-addresses", list)
+        .post("/transfer/deposit-addresses", create)
 }
 
 const PAGING: Defaults = Defaults {

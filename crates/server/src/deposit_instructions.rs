@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::routing;
-use axum::{Json, Router};
+use axum::Json;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -21,18 +20,14 @@ use crate::fields::{already_exists, checked_ref_id, required, small_metadata};
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::{owned_profile, ListBody};
+use crate::routes::Routes;
 use crate::time;
 
-pub fn routes(_sandbox: bool) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/transfer/fiat-deposit-instructions",
-            routing::get(list).post(create),
-        )
-        .route(
-            "/transfer/fiat-deposit-instructions/{id}",
-            routing::get(get),
-        )
+pub fn routes(_sandbox: bool) -> Routes {
+    Routes::new()
+        .get("/transfer/fiat-deposit-instructions", list)
+        .post("/transfer/fiat-deposit-instructions", create)
+        .get("/transfer/fiat-deposit-instructions/{id}", get)
 }
 
 const PAGING: Defaults = Defaults {

@@ -5,13 +5,13 @@
 //! and starts the orchestration of the rule it reached.
 
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use stableport_domain::address::validate_address;
+use stableport_domain::network::CryptoNetwork;
 use stableport_domain::{Amount, Asset};
-use stableport_store::{Arrival, ArrivalVia, DepositOutcome, StoreError};
+use stableport_store::{retry_transient, Arrival, ArrivalVia, DepositOutcome, StoreError};
 
 use crate::app::{App, AppState};
 use crate::auth::{scope, Auth};
@@ -20,15 +20,14 @@ use crate::deposit_addresses::parse_network;
 use crate::extract::JsonBody;
 use crate::fields::{asset_field, required};
 use crate::problem::{ApiResult, Problem};
+use crate::routes::Routes;
 use crate::time;
 
-pub fn routes(sandbox: bool) -> Router<AppState> {
-    if !sandbox {
-        return Router::new();
-    }
-    Router::new()
-        .route("/sandbox/fiat-deposits", post(fiat))
-        .route("/sandbox/crypto-deposits", post(crypto))
+pub fn routes(sandbox: bool) -> Routes {
+    let sandbox_routes = Routes::new()
+        .post("/sandbox/fiat-deposits", fiat)
+        .post("/sandbox/crypto-deposits", crypto);
+    Routes::new().merge_if(sandbox, sandbox_routes)
 }
 
 const MAX_REFERENCE: usize = 128;
@@ -36,7 +35,7 @@ const MAX_REFERENCE: usize = 128;
 fn amount_field(text: Option<String>, asset: Asset) -> ApiResult<Amount> {
     let text = required("amount", text)?;
     Amount::parse(&text, asset.decimals())
-        .map_err(|e| Problem::bad_request(format!("amount {text:?} {e}")))
+        .map_err(|e| Problem::amount(&e, format!("amount {text:?} {e}")))
 }
 
 fn reference_field(field: &str, text: Option<String>) -> ApiResult<Option<String>> {
@@ -70,8 +69,7 @@ async fn record(
             Settlement::Manual => None,
         },
     };
-    app.store
-        .record_arrival(&arrival)
+    retry_transient(|| app.store.record_arrival(&arrival))
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Problem::not_found(missing),
@@ -145,6 +143,30 @@ pub struct CryptoRequest {
     crypto_tx_hash: Option<String>,
 }
 
+/// A chain transaction reaching one of our deposit addresses: credited to
+/// the address's profile and, through its rule, converted.
+pub async fn chain_arrival(
+    app: &App,
+    auth: &Auth,
+    network: CryptoNetwork,
+    address: String,
+    tx_hash: String,
+    asset: Asset,
+    amount: Amount,
+) -> ApiResult<DepositOutcome> {
+    let missing = format!(
+        "deposit address {address:?} on {} not found for customer with id {}",
+        network.code(),
+        auth.customer
+    );
+    let via = ArrivalVia::Chain {
+        network,
+        address,
+        tx_hash,
+    };
+    record(app, auth, via, asset, amount, missing).await
+}
+
 /// Returns `{transfer_id, orchestration_id, duplicate}`.
 pub async fn crypto(
     State(app): State<AppState>,
@@ -172,23 +194,6 @@ pub async fn crypto(
         Some(required("crypto_tx_hash", body.crypto_tx_hash)?),
     )?
     .unwrap_or_default();
-    let missing = format!(
-        "deposit address {address:?} on {} not found for customer with id {}",
-        network.code(),
-        auth.customer
-    );
-    let outcome = record(
-        &app,
-        &auth,
-        ArrivalVia::Chain {
-            network,
-            address,
-            tx_hash,
-        },
-        asset,
-        amount,
-        missing,
-    )
-    .await?;
+    let outcome = chain_arrival(&app, &auth, network, address, tx_hash, asset, amount).await?;
     Ok(Json(outcome_json(outcome)))
 }

@@ -19,8 +19,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{self, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -37,23 +36,22 @@ use uuid::Uuid;
 use crate::app::{App, AppState};
 use crate::auth::{scope, Auth};
 use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fields::{capped, checked_ref_id, small_metadata};
+use crate::fields::{bool_param, capped, checked_ref_id, small_metadata};
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::ListBody;
+use crate::routes::Routes;
 use crate::time;
 
-pub fn routes(sandbox: bool) -> Router<AppState> {
-    let routes = Router::new()
-        .route("/transfer/fiat-accounts", routing::get(list).post(create))
-        .route(
-            "/transfer/fiat-accounts/{id}",
-            routing::get(get).put(update).delete(delete),
-        );
-    if !sandbox {
-        return routes;
-    }
-    routes.route("/sandbox/fiat-accounts/{id}", put(sandbox_update))
+pub fn routes(sandbox: bool) -> Routes {
+    let sandbox_routes = Routes::new().put("/sandbox/fiat-accounts/{id}", sandbox_update);
+    Routes::new()
+        .get("/transfer/fiat-accounts", list)
+        .post("/transfer/fiat-accounts", create)
+        .get("/transfer/fiat-accounts/{id}", get)
+        .put("/transfer/fiat-accounts/{id}", update)
+        .delete("/transfer/fiat-accounts/{id}", delete)
+        .merge_if(sandbox, sandbox_routes)
 }
 
 const PAGING: Defaults = Defaults {
@@ -84,15 +82,6 @@ pub(crate) enum Owner {
     Institution { name: String },
 }
 
-impl Owner {
-    fn key(&self) -> &'static str {
-        match self {
-            Owner::Person { .. } => "person_details",
-            Owner::Institution { .. } => "institution_details",
-        }
-    }
-}
-
 /// `fiat_network_instructions`: exactly one network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 enum Instructions {
@@ -110,27 +99,42 @@ impl Instructions {
         }
     }
 
-    /// The list view: account number masked, mailing addresses left out.
+    /// The list view: account number masked, mailing addresses cut to their
+    /// country. (Paxos's list example shows them null, but its schema
+    /// requires them: a generated client refuses the null.)
     fn abbreviated(mut self) -> Instructions {
         if let Instructions::Wire(wire) = &mut self {
             let digits: Vec<char> = wire.account_number.chars().collect();
             let last4: String = digits[digits.len().saturating_sub(4)..].iter().collect();
             wire.account_number = format!("XXXX{last4}");
-            wire.fiat_account_owner_address = None;
-            wire.routing_details.bank_address = None;
+            country_only(&mut wire.fiat_account_owner_address);
+            country_only(&mut wire.routing_details.bank_address);
             if let Some(intermediary) = &mut wire.intermediary_routing_details {
-                intermediary.bank_address = None;
+                country_only(&mut intermediary.bank_address);
             }
         }
         self
     }
 }
 
-/// The addresses are always present when stored; None (shown as null, as in
-/// the spec's list example) only in the abbreviated view.
+fn country_only(address: &mut Option<Address>) {
+    if let Some(a) = address {
+        *a = Address {
+            country: a.country.clone(),
+            address1: None,
+            address2: None,
+            city: None,
+            province: None,
+            zip_code: None,
+        };
+    }
+}
+
+/// The addresses are always present when stored (the spec requires them).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Wire {
     account_number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     fiat_account_owner_address: Option<Address>,
     routing_details: Routing,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +146,7 @@ struct Routing {
     routing_number_type: String,
     routing_number: String,
     bank_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     bank_address: Option<Address>,
 }
 
@@ -200,7 +205,9 @@ fn account_body(a: FiatAccount, view: View) -> ApiResult<FiatAccountBody> {
             serde_json::to_value(&owner).map_err(Problem::internal)?,
             instructions,
         ),
-        View::Abbreviated => (json!({ owner.key(): null }), instructions.abbreviated()),
+        // The list view names no owner: `{}` (the spec's example has a null,
+        // which its schema does not allow).
+        View::Abbreviated => (json!({}), instructions.abbreviated()),
     };
     Ok(FiatAccountBody {
         id: a.id,
@@ -955,15 +962,4 @@ pub(crate) fn uuid_list(params: &Params, name: &str) -> ApiResult<Vec<Uuid>> {
         .into_iter()
         .map(|id| parse_uuid(name, id))
         .collect()
-}
-
-pub(crate) fn bool_param(params: &Params, name: &str) -> ApiResult<Option<bool>> {
-    match params.one(name)? {
-        None => Ok(None),
-        Some("true") => Ok(Some(true)),
-        Some("false") => Ok(Some(false)),
-        Some(other) => Err(bad(format!(
-            "query parameter {name} must be true or false, got {other:?}"
-        ))),
-    }
 }

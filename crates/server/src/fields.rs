@@ -147,3 +147,30 @@ pub fn many<T>(
 ) -> ApiResult<Vec<T>> {
     capped(params, name)?.into_iter().map(parse).collect()
 }
+
+pub fn bool_param(params: &Params, name: &str) -> ApiResult<Option<bool>> {
+    match params.one(name)? {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(Problem::bad_request(format!(
+            "query parameter {name} must be true or false, got {other:?}"
+        ))),
+    }
+}
+
+/// Drops every `null` member from objects, at any depth: Paxos's schemas
+/// have no nullable fields, so an absent value is an absent field.
+pub fn without_nulls(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}

@@ -80,6 +80,11 @@ struct Serve {
     client_id: Option<String>,
     #[arg(long, env = "STABLEPORT_CLIENT_SECRET", hide_env_values = true)]
     client_secret: Option<String>,
+    /// Requests per second allowed per credential and route (429 beyond,
+    /// with Retry-After); 0: no limit. Default: off in sandbox mode, 50 in
+    /// production (Paxos documents a few tens per endpoint).
+    #[arg(long, env = "STABLEPORT_RATE_LIMIT")]
+    rate_limit: Option<u32>,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body_bytes: usize,
@@ -169,6 +174,11 @@ async fn serve(args: Serve) -> anyhow::Result<ExitCode> {
     config.client_id = args.client_id;
     config.client_secret = args.client_secret;
     config.max_body_bytes = args.max_body_bytes;
+    config.rate_limit = match (args.rate_limit, args.environment) {
+        (Some(0), _) | (None, Environment::Sandbox) => None,
+        (Some(rate), _) => Some(rate),
+        (None, Environment::Production) => Some(50),
+    };
     config.fiat_account_approval_delay = args.fiat_account_approval_delay;
     config.webhook_retry_first_delay = args.webhook_retry_first_delay;
     config.webhook_retry_max_age = args.webhook_retry_max_age;
@@ -194,9 +204,21 @@ async fn serve(args: Serve) -> anyhow::Result<ExitCode> {
         (Some(id), None) => println!("  client_id:     {id} (secret as configured)"),
         _ => println!("  no credential printed: run `stableport credentials create --customer {} --scopes all`", b.customer_id),
     }
-    tokio::signal::ctrl_c().await?;
-    running.stop();
+    stop_signal().await?;
+    eprintln!("stopping: answering requests in flight, writing queued work");
+    running.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (what service managers send) or Ctrl-C.
+async fn stop_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        result = tokio::signal::ctrl_c() => result?,
+    }
+    Ok(())
 }
 
 async fn create_credential(

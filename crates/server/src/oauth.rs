@@ -62,6 +62,17 @@ pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
             )
         }
     };
+    let scope_field = field("scope").unwrap_or_default();
+    if [&client_id, &client_secret, scope_field]
+        .iter()
+        .any(|v| v.contains('\0'))
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id, client_secret and scope must not contain a NUL character",
+        );
+    }
     let credential = match app.store.credential(&client_id).await {
         Ok(found) => found,
         Err(e) => return crate::problem::Problem::internal(e).into_response(),

@@ -1,18 +1,17 @@
 //! /v2/orchestration/orchestrations: move and convert funds from a profile
 //! to a profile, a bank account or a crypto address.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, State};
-use axum::routing::{self, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stableport_domain::orchestration::{check_route, DestinationKind, OrchestrationStatus};
 use stableport_domain::{Amount, Asset};
 use stableport_store::{
-    Destination, NewOrchestration, Orchestration, OrchestrationFilter, OrchestrationOutcome, Order,
-    StoreError,
+    retry_transient, Destination, NewOrchestration, Orchestration, OrchestrationFilter,
+    OrchestrationOutcome, Order, RuleSource, StoreError,
 };
 use uuid::Uuid;
 
@@ -26,23 +25,20 @@ use crate::fields::{
 };
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
-use crate::profiles::{owned_profile, ListBody};
+use crate::profiles::owned_profile;
+use crate::routes::Routes;
 use crate::time;
 
-pub fn routes(sandbox: bool) -> Router<AppState> {
-    let routes = Router::new()
-        .route(
-            "/orchestration/orchestrations",
-            routing::get(list).post(create),
-        )
-        .route("/orchestration/orchestrations/{id}", routing::get(get));
-    if !sandbox {
-        return routes;
-    }
-    routes.route(
+pub fn routes(sandbox: bool) -> Routes {
+    let sandbox_routes = Routes::new().post(
         "/sandbox/orchestration/orchestrations/{id}/release",
-        post(release),
-    )
+        release,
+    );
+    Routes::new()
+        .get("/orchestration/orchestrations", list)
+        .post("/orchestration/orchestrations", create)
+        .get("/orchestration/orchestrations/{id}", get)
+        .merge_if(sandbox, sandbox_routes)
 }
 
 const PAGING: Defaults = Defaults {
@@ -79,7 +75,47 @@ pub struct OrchestrationBody {
     metadata: Option<Value>,
 }
 
-pub fn orchestration_body(o: Orchestration) -> OrchestrationBody {
+/// Where rule-triggered orchestrations' money came from, by rule id: the
+/// rule's deposit address (`source.crypto`) or instructions (`source.fiat`).
+async fn rule_sources(
+    app: &App,
+    customer: Uuid,
+    rows: &[Orchestration],
+) -> ApiResult<HashMap<Uuid, Value>> {
+    let mut sources = HashMap::new();
+    for rule_id in rows.iter().filter_map(|o| o.rule_id) {
+        if sources.contains_key(&rule_id) {
+            continue;
+        }
+        if let Some(rule) = app.store.rule(customer, rule_id).await? {
+            sources.insert(rule_id, source_json(&rule.source));
+        }
+    }
+    Ok(sources)
+}
+
+fn source_json(source: &RuleSource) -> Value {
+    match source {
+        RuleSource::Crypto(a) => json!({ "crypto": {
+            "address_id": a.id, "address": a.address, "network": a.network.code()
+        } }),
+        RuleSource::Fiat(i) => json!({ "fiat": {
+            "deposit_instructions_id": i.id, "memo": i.memo_id
+        } }),
+    }
+}
+
+/// One orchestration, rendered with its rule's source when it has one.
+async fn render_one(app: &App, customer: Uuid, o: Orchestration) -> ApiResult<OrchestrationBody> {
+    let sources = rule_sources(app, customer, std::slice::from_ref(&o)).await?;
+    Ok(orchestration_body(o, &sources))
+}
+
+pub fn orchestration_body(o: Orchestration, sources: &HashMap<Uuid, Value>) -> OrchestrationBody {
+    let source = o
+        .rule_id
+        .and_then(|r| sources.get(&r).cloned())
+        .unwrap_or_else(|| json!({ "profile": { "profile_id": o.profile_id } }));
     let destination = match &o.destination {
         Destination::Profile(profile) => json!({ "profile": { "profile_id": profile } }),
         Destination::Fiat {
@@ -87,7 +123,11 @@ pub fn orchestration_body(o: Orchestration) -> OrchestrationBody {
             memo,
             ..
         } => {
-            json!({ "fiat": { "bank_account_id": bank_account_id, "memo": memo } })
+            let mut fiat = json!({ "bank_account_id": bank_account_id });
+            if let Some(memo) = memo {
+                fiat["memo"] = json!(memo);
+            }
+            json!({ "fiat": fiat })
         }
         Destination::Crypto {
             address_id,
@@ -111,7 +151,7 @@ pub fn orchestration_body(o: Orchestration) -> OrchestrationBody {
         destination_transfer: json!({ "transfer_id": o.destination_transfer.id, "status": o.destination_transfer.status }),
         status: o.status.as_str(),
         fail_reason: o.fail_reason.map(|detail| json!({ "detail": detail })),
-        source: json!({ "profile": { "profile_id": o.profile_id } }),
+        source,
         destination,
         orchestration_rule_id: o.rule_id,
         created_at: time::format(o.created_at),
@@ -273,9 +313,9 @@ pub async fn create(
     let amount_text = required("source_amount", body.source_amount)?;
     let decimals = source_asset.decimals().min(destination_asset.decimals());
     let amount = Amount::parse(&amount_text, decimals).map_err(|e| {
-        Problem::bad_request(format!(
-            "source_amount {amount_text:?} {e} for {source_asset} -> {destination_asset}"
-        ))
+        let detail =
+            format!("source_amount {amount_text:?} {e} for {source_asset} -> {destination_asset}");
+        Problem::amount(&e, detail)
     })?;
     let identity_id = uuid_or_zero("identity_id", body.identity_id)?;
     let account_id = uuid_or_zero("account_id", body.account_id)?;
@@ -288,6 +328,16 @@ pub async fn create(
     let destination = body
         .destination
         .ok_or_else(|| Problem::bad_request("destination is required"))?;
+    // A retry of one that exists is a 409 with it, whatever has changed since
+    // (a destination deleted, a balance spent); the store checks again, in
+    // the transaction, for retries that race.
+    if let Some(existing) = app
+        .store
+        .orchestration_by_ref(auth.customer, &ref_id)
+        .await?
+    {
+        return Err(exists(&app, auth.customer, existing).await?);
+    }
     let profile = owned_profile(&app, &auth, "source.profile.profile_id", &source_raw).await?;
     let chosen = match choose(destination.profile, destination.fiat, destination.crypto)? {
         (Some(p), _, _) => Chosen::Profile(p.profile_id),
@@ -334,19 +384,25 @@ pub async fn create(
         },
     };
     match app.orchestrations.submit(request.clone()).await? {
-        OrchestrationOutcome::Created(o) => Ok(Json(orchestration_body(o))),
+        OrchestrationOutcome::Created(o) => Ok(Json(orchestration_body(o, &HashMap::new()))),
         OrchestrationOutcome::InsufficientFunds { available } => Err(insufficient_funds(
             source_asset,
             profile.id,
             &request.source_amount,
             available,
         )),
-        OrchestrationOutcome::RefIdExists(existing) => Err(already_exists(
-            "orchestration",
-            &existing.ref_id.clone(),
-            serde_json::to_value(orchestration_body(existing)).map_err(Problem::internal)?,
-        )),
+        OrchestrationOutcome::RefIdExists(existing) => {
+            Err(exists(&app, auth.customer, existing).await?)
+        }
     }
+}
+
+/// The 409 `already-exists` problem carrying the stored orchestration.
+async fn exists(app: &App, customer: Uuid, existing: Orchestration) -> ApiResult<Problem> {
+    let ref_id = existing.ref_id.clone();
+    let body = serde_json::to_value(render_one(app, customer, existing).await?)
+        .map_err(Problem::internal)?;
+    Ok(already_exists("orchestration", &ref_id, body))
 }
 
 fn not_found(id: Uuid, customer: Uuid) -> Problem {
@@ -363,9 +419,8 @@ pub async fn get(
     auth.require(scope::READ_ORCHESTRATION)?;
     let id = parse_uuid("id", &id)?;
     let found = app.store.orchestration(auth.customer, id).await?;
-    Ok(Json(orchestration_body(
-        found.ok_or_else(|| not_found(id, auth.customer))?,
-    )))
+    let found = found.ok_or_else(|| not_found(id, auth.customer))?;
+    Ok(Json(render_one(&app, auth.customer, found).await?))
 }
 
 /// Sandbox: lets an orchestration held by `--settlement manual` proceed.
@@ -376,9 +431,8 @@ pub async fn release(
 ) -> ApiResult<Json<OrchestrationBody>> {
     auth.require(scope::WRITE_ORCHESTRATION)?;
     let id = parse_uuid("id", &id)?;
-    let released = app
-        .store
-        .release_orchestration(auth.customer, id, time::now())
+    let now = time::now();
+    let released = retry_transient(|| app.store.release_orchestration(auth.customer, id, now))
         .await
         .map_err(|e| match e {
             StoreError::NotFound => not_found(id, auth.customer),
@@ -387,7 +441,7 @@ pub async fn release(
             )),
             other => other.into(),
         })?;
-    Ok(Json(orchestration_body(released)))
+    Ok(Json(render_one(&app, auth.customer, released).await?))
 }
 
 fn asset_code(name: &str) -> impl Fn(&str) -> ApiResult<String> + '_ {
@@ -403,11 +457,19 @@ fn asset_code(name: &str) -> impl Fn(&str) -> ApiResult<String> + '_ {
     }
 }
 
+/// ListOrchestrationsResponse: `orchestrations`, not `items`.
+#[derive(Serialize)]
+pub struct OrchestrationList {
+    orchestrations: Vec<OrchestrationBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_cursor: Option<String>,
+}
+
 pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<OrchestrationBody>>> {
+) -> ApiResult<Json<OrchestrationList>> {
     auth.require(scope::READ_ORCHESTRATION)?;
     let filter = OrchestrationFilter {
         ids: many(&params, "orchestration_id", |v| {
@@ -443,8 +505,12 @@ pub async fn list(
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |o| {
             (o.created_at, o.id.to_string())
         });
-    Ok(Json(ListBody {
-        items: rows.into_iter().map(orchestration_body).collect(),
+    let sources = rule_sources(&app, auth.customer, &rows).await?;
+    Ok(Json(OrchestrationList {
+        orchestrations: rows
+            .into_iter()
+            .map(|o| orchestration_body(o, &sources))
+            .collect(),
         next_page_cursor,
     }))
 }

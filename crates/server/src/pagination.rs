@@ -8,7 +8,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use stableport_store::{Order, Page, TimeRange};
+use stableport_store::{Order, Page, SortKey, TimeRange};
 
 use crate::auth::Keys;
 use crate::extract::Params;
@@ -55,6 +55,7 @@ pub fn page(params: &Params, keys: &Keys, defaults: &Defaults) -> Result<Page, P
         order,
         limit: limit + 1,
         after,
+        by: SortKey::CreatedAt,
     })
 }
 
@@ -138,10 +139,23 @@ pub fn time_range(params: &Params, field: &str) -> Result<TimeRange, Problem> {
 
 /// `order_by`, on the lists that take it: CREATED_AT is the only order.
 pub fn check_order_by(params: &Params) -> Result<(), Problem> {
-    match params.one("order_by")? {
-        None | Some("CREATED_AT") => Ok(()),
-        Some(other) => Err(Problem::bad_request(format!(
-            "order_by must be CREATED_AT, got {other:?}"
-        ))),
-    }
+    order_by(params, &[SortKey::CreatedAt]).map(|_| ())
+}
+
+/// `order_by` among the keys a list allows; CREATED_AT by default.
+pub fn order_by(params: &Params, allowed: &[SortKey]) -> Result<SortKey, Problem> {
+    let Some(text) = params.one("order_by")? else {
+        return Ok(SortKey::CreatedAt);
+    };
+    allowed
+        .iter()
+        .copied()
+        .find(|k| k.code() == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = allowed.iter().map(|k| k.code()).collect();
+            Problem::bad_request(format!(
+                "order_by must be {}, got {text:?}",
+                names.join(" or ")
+            ))
+        })
 }

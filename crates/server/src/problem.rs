@@ -17,6 +17,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meta: Option<Value>,
+    /// Seconds for a `Retry-After` header (503 and 429).
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
 }
 
 pub type ApiResult<T> = Result<T, Problem>;
@@ -29,6 +32,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             meta: None,
+            retry_after: None,
         }
     }
 
@@ -46,6 +50,22 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             meta: Some(meta),
+            retry_after: None,
+        }
+    }
+
+    /// A refused amount: Paxos's `exceed-precision` when it is finer than
+    /// the asset (or pair) allows, a plain 400 otherwise.
+    pub fn amount(error: &stableport_domain::amount::AmountError, detail: String) -> Problem {
+        match error {
+            stableport_domain::amount::AmountError::TooPrecise(decimals) => Problem::typed(
+                StatusCode::BAD_REQUEST,
+                "exceed-precision",
+                "Exceeds Maximum Precision Allowed",
+                detail,
+                serde_json::json!({ "max_precision": decimals }),
+            ),
+            _ => Problem::bad_request(detail),
         }
     }
 
@@ -69,6 +89,29 @@ impl Problem {
         Problem::new(StatusCode::FORBIDDEN, detail)
     }
 
+    /// The database stayed too busy through every retry (deadlocks,
+    /// serialization failures, a locked SQLite): try again shortly.
+    pub fn unavailable(detail: impl Into<String>) -> Problem {
+        Problem {
+            retry_after: Some(1),
+            ..Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail)
+        }
+    }
+
+    /// Over the credential's rate on a route: 429 with `Retry-After`.
+    pub fn too_many_requests(rate: u32, route: &str, wait: std::time::Duration) -> Problem {
+        let seconds = u32::try_from(wait.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
+        Problem {
+            retry_after: Some(seconds.max(1)),
+            ..Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "rate limit exceeded: {rate} requests per second per credential on {route}"
+                ),
+            )
+        }
+    }
+
     /// The cause is logged; the client learns only that it was not its fault.
     pub fn internal(cause: impl std::fmt::Display) -> Problem {
         tracing::error!(%cause, "internal error");
@@ -88,6 +131,11 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -96,6 +144,36 @@ impl IntoResponse for Problem {
         }
         response
     }
+}
+
+/// A problem is `application/problem+json` (RFC 7807), except where Paxos's
+/// spec lists that operation's error under `application/json`: there the
+/// spec's media type is sent, so a generated client decodes it.
+pub async fn spec_media_type(
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = request.method().clone();
+    let mut response = next.run(request).await;
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if let (true, Some(path)) = (is_problem, matched) {
+        let key = (
+            method.as_str().to_string(),
+            crate::openapi::normalize(path.as_str()),
+            response.status().as_u16(),
+        );
+        if crate::openapi::json_problems().contains(&key) {
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+        }
+    }
+    response
 }
 
 impl From<stableport_store::StoreError> for Problem {
@@ -110,7 +188,29 @@ impl From<stableport_store::StoreError> for Problem {
             NotPending(status) => Problem::conflict(format!(
                 "conversion is {status}; only a CREATED conversion can change"
             )),
+            transient if transient.is_transient() => {
+                tracing::warn!(error = %transient, "database busy after retries");
+                Problem::unavailable("the database is busy; retry shortly")
+            }
             other => Problem::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transient_database_conflict_is_a_503_with_retry_after() {
+        let busy = stableport_store::StoreError::Database(sqlx::Error::PoolTimedOut);
+        let response = Problem::from(busy).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let other = stableport_store::StoreError::Corrupt("x".into());
+        assert_eq!(
+            Problem::from(other).into_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -1,8 +1,7 @@
 //! /v2/profiles: profiles and their balances.
 
 use axum::extract::{Path, State};
-use axum::routing::{self, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use stableport_domain::amount::format_units;
 use stableport_domain::Asset;
@@ -15,23 +14,21 @@ use crate::extract::{parse_uuid, JsonBody, Params};
 use crate::fields::many;
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
+use crate::routes::Routes;
 
-pub fn routes(sandbox: bool) -> Router<AppState> {
-    let routes = Router::new()
-        .route("/profiles", routing::get(list).post(create))
-        .route("/profiles/{profile_id}", routing::get(get).put(update))
-        .route("/profiles/{profile_id}/balances", routing::get(balances))
-        .route(
-            "/profiles/{profile_id}/balances/{asset}",
-            routing::get(balance),
-        );
-    if !sandbox {
-        return routes;
-    }
-    routes.route(
+pub fn routes(sandbox: bool) -> Routes {
+    let sandbox_routes = Routes::new().post(
         "/sandbox/profiles/{profile_id}/deposit",
-        post(crate::sandbox::deposit),
-    )
+        crate::sandbox::deposit,
+    );
+    Routes::new()
+        .get("/profiles", list)
+        .post("/profiles", create)
+        .get("/profiles/{profile_id}", get)
+        .put("/profiles/{profile_id}", update)
+        .get("/profiles/{profile_id}/balances", balances)
+        .get("/profiles/{profile_id}/balances/{asset}", balance)
+        .merge_if(sandbox, sandbox_routes)
 }
 
 const PAGING: Defaults = Defaults {
@@ -71,7 +68,7 @@ pub struct ListBody<T> {
     pub next_page_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct BalanceBody {
     asset: &'static str,
     available: String,
@@ -192,8 +189,11 @@ pub async fn get(
     State(app): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
+    params: Params,
 ) -> ApiResult<Json<ProfileBody>> {
     auth.require(scope::READ_PROFILE)?;
+    // Validated; no profile is ever deactivated yet, so it changes nothing.
+    crate::fields::bool_param(&params, "include_deactivated")?;
     Ok(Json(
         owned_profile(&app, &auth, "profile_id", &id).await?.into(),
     ))
@@ -234,7 +234,7 @@ pub async fn balances(
     auth: Auth,
     Path(id): Path<String>,
     params: Params,
-) -> ApiResult<Json<ListBody<BalanceBody>>> {
+) -> ApiResult<Json<BalanceList>> {
     auth.require(scope::READ_PROFILE)?;
     let wanted = params
         .all("assets")
@@ -242,7 +242,7 @@ pub async fn balances(
         .map(parse_asset)
         .collect::<ApiResult<Vec<_>>>()?;
     let profile = owned_profile(&app, &auth, "profile_id", &id).await?;
-    let items = app
+    let items: Vec<BalanceBody> = app
         .store
         .balances(profile.id)
         .await?
@@ -254,10 +254,18 @@ pub async fn balances(
             trading: "0",
         })
         .collect();
-    Ok(Json(ListBody {
+    Ok(Json(BalanceList {
+        balances: items.clone(),
         items,
-        next_page_cursor: None,
     }))
+}
+
+/// ListProfileBalancesResponse names its array `items` but requires
+/// `balances`: both are sent, so a client generated either way finds it.
+#[derive(Serialize)]
+pub struct BalanceList {
+    items: Vec<BalanceBody>,
+    balances: Vec<BalanceBody>,
 }
 
 pub async fn balance(

@@ -2,8 +2,7 @@
 //! converted and delivered automatically (mint, redeem, convert).
 
 use axum::extract::{Path, State};
-use axum::routing;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stableport_domain::orchestration::{check_route, check_rule_source, SourceKind};
@@ -18,17 +17,20 @@ use crate::auth::{scope, Auth};
 use crate::deposit_addresses::{new_address, optional_uuid, parse_network};
 use crate::deposit_instructions::{new_memo_id, parse_fiat_network, routing_type};
 use crate::extract::{parse_uuid, JsonBody, Params};
+use crate::fields::without_nulls;
 use crate::fields::{already_exists, asset_field, checked_ref_id, many, required};
 use crate::orchestrations::{choose, kind_of, resolve_destination, Chosen};
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::owned_profile;
+use crate::routes::Routes;
 use crate::time;
 
-pub fn routes(_sandbox: bool) -> Router<AppState> {
-    Router::new()
-        .route("/orchestration/rules", routing::get(list).post(create))
-        .route("/orchestration/rules/{id}", routing::delete(delete))
+pub fn routes(_sandbox: bool) -> Routes {
+    Routes::new()
+        .get("/orchestration/rules", list)
+        .post("/orchestration/rules", create)
+        .delete("/orchestration/rules/{id}", delete)
 }
 
 const PAGING: Defaults = Defaults {
@@ -87,7 +89,9 @@ pub fn rule_json(r: Rule) -> Value {
             rule[key] = json!(value);
         }
     }
-    rule
+    // An optional field without a value (a memo, an account type) is left out:
+    // the spec's fields are strings, never null.
+    without_nulls(rule)
 }
 
 #[derive(Serialize)]

@@ -1,12 +1,12 @@
 //! /v2/transfer/transfers: every movement a customer can see.
 
 use axum::extract::{Path, State};
-use axum::routing;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
+use stableport_domain::address::TX_INDEX;
 use stableport_domain::amount::format_units;
-use stableport_store::{Order, Transfer, TransferFilter};
+use stableport_store::{Order, Page, SortKey, Transfer, TransferFilter};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -16,12 +16,13 @@ use crate::fields::many;
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::ListBody;
+use crate::routes::Routes;
 use crate::time;
 
-pub fn routes(_sandbox: bool) -> Router<AppState> {
-    Router::new()
-        .route("/transfer/transfers", routing::get(list))
-        .route("/transfer/transfers/{id}", routing::get(get))
+pub fn routes(_sandbox: bool) -> Routes {
+    Routes::new()
+        .get("/transfer/transfers", list)
+        .get("/transfer/transfers/{id}", get)
 }
 
 const PAGING: Defaults = Defaults {
@@ -29,6 +30,11 @@ const PAGING: Defaults = Defaults {
     limit: 100,
     max_limit: 1000,
     order: Order::Desc,
+};
+/// A cursor of the list by update time belongs to that list only.
+const PAGING_BY_UPDATE: Defaults = Defaults {
+    list: "transfers_by_updated_at",
+    ..PAGING
 };
 const TYPES: &[&str] = &[
     "INTERNAL_TRANSFER_DEBIT",
@@ -84,6 +90,8 @@ pub struct TransferBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     crypto_tx_hash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    crypto_tx_index: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     fiat_account_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     memo: Option<String>,
@@ -113,6 +121,7 @@ pub fn transfer_body(t: Transfer) -> TransferBody {
         metadata: t.metadata.and_then(|m| serde_json::from_str(&m).ok()),
         destination_address: t.destination_address,
         crypto_network: t.crypto_network,
+        crypto_tx_index: t.crypto_tx_hash.as_ref().map(|_| TX_INDEX),
         crypto_tx_hash: t.crypto_tx_hash,
         fiat_account_id: t.fiat_account_id,
         memo: t.memo,
@@ -165,7 +174,11 @@ pub async fn list(
     params: Params,
 ) -> ApiResult<Json<ListBody<TransferBody>>> {
     auth.require(scope::READ_TRANSFER)?;
-    pagination::check_order_by(&params)?;
+    let by = pagination::order_by(&params, &[SortKey::CreatedAt, SortKey::UpdatedAt])?;
+    let paging = match by {
+        SortKey::CreatedAt => &PAGING,
+        SortKey::UpdatedAt => &PAGING_BY_UPDATE,
+    };
     let filter = TransferFilter {
         ids: many(&params, "ids", uuid_text("ids"))?,
         profile_ids: many(&params, "profile_ids", uuid_text("profile_ids"))?,
@@ -178,12 +191,16 @@ pub async fn list(
         statuses: many(&params, "statuses", one_of("statuses", STATUSES))?,
         created_at: pagination::time_range(&params, "created_at")?,
         updated_at: pagination::time_range(&params, "updated_at")?,
-        page: pagination::page(&params, &app.keys, &PAGING)?,
+        page: Page {
+            by,
+            ..pagination::page(&params, &app.keys, paging)?
+        },
     };
     let rows = app.store.list_transfers(auth.customer, &filter).await?;
     let (rows, next_page_cursor) =
-        pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |t| {
-            (t.created_at, t.id.to_string())
+        pagination::finish(&app.keys, paging.list, &filter.page, rows, |t| match by {
+            SortKey::CreatedAt => (t.created_at, t.id.to_string()),
+            SortKey::UpdatedAt => (t.updated_at, t.id.to_string()),
         });
     Ok(Json(ListBody {
         items: rows.into_iter().map(transfer_body).collect(),

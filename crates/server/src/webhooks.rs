@@ -17,8 +17,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::routing::{self, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stableport_store::{
@@ -35,18 +34,27 @@ use crate::fields::many;
 use crate::pagination::{self, Defaults};
 use crate::problem::{ApiResult, Problem};
 use crate::profiles::ListBody;
+use crate::routes::Routes;
 use crate::time;
 
-pub fn routes(_sandbox: bool) -> Router<AppState> {
-    Router::new()
-        .route("/webhooks", routing::get(list).post(create))
-        .route("/webhooks/{id}", routing::get(get).delete(delete))
-        .route("/webhooks/{id}/test", post(test))
-        .route(
-            "/webhooks/{id}/deliveries",
-            routing::get(deliveries).post(redeliver),
-        )
-        .route("/webhooks/{id}/attempts", routing::get(attempts))
+pub fn routes(_sandbox: bool) -> Routes {
+    Routes::new()
+        .get("/webhooks", list)
+        .post("/webhooks", create)
+        .get("/webhooks/{id}", get)
+        .delete("/webhooks/{id}", delete)
+        .post("/webhooks/{id}/test", test)
+        .get("/webhooks/{id}/deliveries", deliveries)
+        .post("/webhooks/{id}/deliveries", redeliver)
+        .get("/webhooks/{id}/attempts", attempts)
+}
+
+/// The test route's answer: the event as `/v2/events` shows it, plus `is_test`.
+#[derive(Serialize)]
+pub struct TestEventBody {
+    #[serde(flatten)]
+    event: EventBody,
+    is_test: bool,
 }
 
 const WEBHOOK_PAGING: Defaults = Defaults {
@@ -573,8 +581,9 @@ pub async fn test(
     auth: Auth,
     Path(id): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<EventBody>> {
+) -> ApiResult<Json<TestEventBody>> {
     auth.require(scope::WRITE_WEBHOOK)?;
+    crate::extract::refuse_nul(&body)?;
     let request: TestRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TestRequest::default()
     } else {
@@ -610,7 +619,11 @@ pub async fn test(
             StoreError::NotFound => not_found(webhook.id, auth.customer),
             other => other.into(),
         })?;
-    Ok(Json(event_body(event)))
+    let event = event_body(event);
+    Ok(Json(TestEventBody {
+        is_test: event.is_test,
+        event,
+    }))
 }
 
 pub async fn deliveries(

@@ -20,6 +20,31 @@ pub enum Refused {
     Limit,
 }
 
+/// Locks the balance rows of `keys` in one global order (profile, then
+/// asset) before any is changed, so transactions that touch the same
+/// balances queue behind each other instead of deadlocking. PostgreSQL
+/// only: SQLite has a single writer.
+pub async fn lock_balances(
+    tx: &mut Transaction<'static, Any>,
+    keys: impl IntoIterator<Item = (Uuid, Asset)>,
+) -> Result<()> {
+    if is_sqlite(tx) {
+        return Ok(());
+    }
+    // Sorted as PostgreSQL's "C" collation sorts: by the UUID's text, then
+    // the asset's code. Chunks in order, each locking in that order.
+    let mut keys: Vec<(Uuid, &str)> = keys.into_iter().map(|(p, a)| (p, a.code())).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for run in runs(&keys) {
+        let mut q = Sql::new("SELECT profile_id FROM balances WHERE (profile_id, asset) IN (");
+        q.pairs(run)
+            .push(r#") ORDER BY profile_id COLLATE "C", asset COLLATE "C" FOR UPDATE"#);
+        q.query_on(false).fetch_all(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// Applies the profile postings to stored balances: a debit only where the
 /// balance covers it, checked in the UPDATE itself so that concurrent
 /// writers (other replicas) can never overdraw. All or nothing.
@@ -27,6 +52,10 @@ pub async fn apply_balances(
     tx: &mut Transaction<'static, Any>,
     postings: &[Posting],
 ) -> Result<Result<(), Refused>> {
+    let keys = postings
+        .iter()
+        .filter_map(|p| p.account.profile_id().map(|profile| (profile, p.asset)));
+    lock_balances(tx, keys).await?;
     for (i, posting) in postings.iter().enumerate() {
         let Some(profile) = posting.account.profile_id() else {
             continue;
@@ -312,6 +341,11 @@ pub async fn debit_each(
     tx: &mut Transaction<'static, Any>,
     debits: &[(Uuid, Asset, i64)],
 ) -> Result<Vec<std::result::Result<(), i64>>> {
+    lock_balances(
+        tx,
+        debits.iter().map(|(profile, asset, _)| (*profile, *asset)),
+    )
+    .await?;
     let mut by_balance: std::collections::HashMap<(Uuid, Asset), Vec<usize>> = Default::default();
     for (i, (profile, asset, _)) in debits.iter().enumerate() {
         by_balance.entry((*profile, *asset)).or_default().push(i);

@@ -96,6 +96,9 @@ pub fn transfer_object(t: &Transfer) -> String {
             object[key] = json!(v);
         }
     }
+    if t.crypto_tx_hash.is_some() {
+        object["crypto_tx_index"] = json!(stableport_domain::address::TX_INDEX);
+    }
     object.to_string()
 }
 

@@ -55,6 +55,54 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// A conflict that another attempt may not meet: a deadlock or
+    /// serialization failure (PostgreSQL), a busy or locked database
+    /// (SQLite), no free connection in time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => matches!(
+                e.code().as_deref(),
+                Some("40P01" | "40001" | "55P03" | "5" | "6" | "261" | "262" | "517" | "773")
+            ),
+            StoreError::Database(sqlx::Error::PoolTimedOut) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Runs `attempt` again while it fails transiently, up to 6 tries with
+/// exponential backoff and jitter (about 10, 20, 40, 80, 160 ms): a client
+/// never sees a transient conflict unless it outlasts them all.
+pub async fn retry_transient<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut delay_ms = 10u64;
+    for _ in 0..5 {
+        match attempt().await {
+            Err(e) if e.is_transient() => {
+                tracing::debug!(error = %e, "transient database conflict; retrying");
+                let jitter = rand_jitter(delay_ms);
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms + jitter)).await;
+                delay_ms *= 2;
+            }
+            other => return other,
+        }
+    }
+    attempt().await
+}
+
+/// Up to half of `ms`, from the clock's low bits (no RNG needed for spread).
+fn rand_jitter(ms: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()))
+        .unwrap_or(0);
+    nanos % (ms / 2 + 1)
+}
+
 /// Everything the server asks of its storage. Every method that touches a
 /// customer's data takes the customer id and filters on it.
 #[async_trait]
@@ -112,4 +160,49 @@ pub trait Store:
 /// brings its schema up to date.
 pub async fn open(url: &str) -> Result<SqlStore> {
     SqlStore::open(url).await
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn busy() -> StoreError {
+        StoreError::Database(sqlx::Error::PoolTimedOut)
+    }
+
+    #[tokio::test]
+    async fn retries_transient_failures_until_one_commits() {
+        let calls = AtomicU32::new(0);
+        let result = retry_transient(|| async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(busy()),
+                _ => Ok(7),
+            }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_six_tries_and_never_retries_real_errors() {
+        let calls = AtomicU32::new(0);
+        let result: Result<()> = retry_transient(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(busy())
+        })
+        .await;
+        assert!(result.unwrap_err().is_transient());
+        assert_eq!(calls.load(Ordering::SeqCst), 6);
+
+        let calls = AtomicU32::new(0);
+        let result: Result<()> = retry_transient(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(StoreError::NotFound)
+        })
+        .await;
+        assert!(matches!(result, Err(StoreError::NotFound)));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
 }

@@ -54,7 +54,34 @@ pub enum Order {
 pub struct Page {
     pub order: Order,
     pub limit: i64,
+    /// The last row seen: its sort time and id.
     pub after: Option<(i64, String)>,
+    pub by: SortKey,
+}
+
+/// The time a list is ordered (and paged) by, ties broken by id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortKey {
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortKey {
+    pub fn column(self) -> &'static str {
+        match self {
+            SortKey::CreatedAt => "created_at",
+            SortKey::UpdatedAt => "updated_at",
+        }
+    }
+
+    /// The spec's `order_by` value.
+    pub fn code(self) -> &'static str {
+        match self {
+            SortKey::CreatedAt => "CREATED_AT",
+            SortKey::UpdatedAt => "UPDATED_AT",
+        }
+    }
 }
 
 /// Inclusive or exclusive bounds on a timestamp column.

@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use sqlx::{Any, Row, Transaction};
 use stableport_domain::address::tx_hash;
 use stableport_domain::orchestration::OrchestrationStatus;
-use stableport_domain::{ledger, Account};
+use stableport_domain::{ledger, Account, Asset};
 use uuid::Uuid;
 
-use crate::batch::{apply_balances, debit_each, LedgerRows, Refused};
+use crate::batch::{apply_balances, debit_each, lock_balances, LedgerRows, Refused};
 use crate::model::*;
 use crate::sql::{self, parse_uuid, Sql, Val, TRANSFER_COLUMNS};
 use crate::{DestinationStore, Result, SqlStore, StoreError};
@@ -27,6 +27,11 @@ pub trait OrchestrationStore: Send + Sync {
         batch: &[NewOrchestration],
     ) -> Result<Vec<OrchestrationOutcome>>;
     async fn orchestration(&self, customer: Uuid, id: Uuid) -> Result<Option<Orchestration>>;
+    async fn orchestration_by_ref(
+        &self,
+        customer: Uuid,
+        ref_id: &str,
+    ) -> Result<Option<Orchestration>>;
     async fn list_orchestrations(
         &self,
         customer: Uuid,
@@ -70,6 +75,47 @@ fn select() -> String {
          (SELECT t.status FROM transfers t WHERE t.id = o.destination_transfer_id) AS destination_transfer_status \
          FROM orchestrations o WHERE customer_id = "
     )
+}
+
+/// The profile balances a delivery may change: the destination's credit and
+/// the source's refund.
+fn balance_keys(o: &Orchestration) -> Vec<(Uuid, Asset)> {
+    let mut keys = vec![(o.profile_id, o.source_asset)];
+    if let Destination::Profile(p) = o.destination {
+        keys.push((p, o.destination_asset));
+    }
+    keys
+}
+
+/// The customer's orchestration with this ref_id, as this transaction sees it.
+async fn by_ref(
+    tx: &mut Transaction<'static, Any>,
+    customer: Uuid,
+    ref_id: &str,
+) -> Result<Option<Orchestration>> {
+    let mut q = Sql::new(&select());
+    q.bind(customer).push(" AND ref_id = ").bind(ref_id);
+    let row = q.query().fetch_optional(&mut **tx).await?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Stored orchestrations with these (customer, ref_id) keys, by key. (Two
+/// requests of one batch with one key share an answer: the first is taken.)
+async fn by_refs(
+    tx: &mut Transaction<'static, Any>,
+    keys: &[(Uuid, &str)],
+) -> Result<std::collections::HashMap<(Uuid, String), Orchestration>> {
+    let mut found = std::collections::HashMap::new();
+    let sqlite = crate::sql::is_sqlite(tx);
+    for run in crate::sql::runs(keys) {
+        let mut q = Sql::new(select().trim_end_matches("customer_id = "));
+        q.push("(customer_id, ref_id) IN (").pairs(run).push(")");
+        for row in q.query_on(sqlite).fetch_all(&mut **tx).await? {
+            let o = decode(&row)?;
+            found.insert((o.customer_id, o.ref_id.clone()), o);
+        }
+    }
+    Ok(found)
 }
 
 /// The destination columns shared by orchestrations and rules.
@@ -494,18 +540,39 @@ impl OrchestrationStore for SqlStore {
         let sqlite = crate::sql::is_sqlite(&tx);
         let mut outcomes: Vec<Option<OrchestrationOutcome>> = vec![None; batch.len()];
 
-        // 1. Debit each source, checked in the database.
-        let debits: Vec<_> = batch
+        // 0. Retries of stored ones are answered first, before any lock is
+        // taken: a retry never debits, nor waits on a row a delivery holds.
+        let keys: Vec<(Uuid, &str)> = batch
             .iter()
-            .map(|o| (o.profile_id, o.source_asset, o.source_units))
+            .map(|o| (o.customer_id, o.ref_id.as_str()))
+            .collect();
+        let mut stored = by_refs(&mut tx, &keys).await?;
+        let mut fresh = Vec::with_capacity(batch.len());
+        for (i, o) in batch.iter().enumerate() {
+            match stored.remove(&(o.customer_id, o.ref_id.clone())) {
+                Some(existing) => outcomes[i] = Some(OrchestrationOutcome::RefIdExists(existing)),
+                None => fresh.push(i),
+            }
+        }
+
+        // 1. Debit each source, checked in the database.
+        let debits: Vec<_> = fresh
+            .iter()
+            .map(|&i| {
+                (
+                    batch[i].profile_id,
+                    batch[i].source_asset,
+                    batch[i].source_units,
+                )
+            })
             .collect();
         let mut debited = Vec::with_capacity(batch.len());
-        for (i, result) in debit_each(&mut tx, &debits).await?.into_iter().enumerate() {
+        let mut short = Vec::new();
+        let results = debit_each(&mut tx, &debits).await?;
+        for (&i, result) in fresh.iter().zip(results) {
             match result {
                 Ok(()) => debited.push(i),
-                Err(available) => {
-                    outcomes[i] = Some(OrchestrationOutcome::InsufficientFunds { available })
-                }
+                Err(available) => short.push((i, available)),
             }
         }
 
@@ -531,6 +598,17 @@ impl OrchestrationStore for SqlStore {
             }
         }
 
+        // A short one that repeats a stored ref_id (committed before, by a
+        // racing transaction this debit waited for, or above in this batch)
+        // is a 409 with it, whatever the balance.
+        for (i, available) in short {
+            let o = &batch[i];
+            outcomes[i] = Some(match by_ref(&mut tx, o.customer_id, &o.ref_id).await? {
+                Some(existing) => OrchestrationOutcome::RefIdExists(existing),
+                None => OrchestrationOutcome::InsufficientFunds { available },
+            });
+        }
+
         // 3. Legs, entries and events of the started ones; refund the repeats.
         let mut rows = LedgerRows::default();
         let mut taken = Vec::new();
@@ -549,18 +627,26 @@ impl OrchestrationStore for SqlStore {
         }
         rows.insert(&mut tx).await?;
         for i in taken {
-            let mut q = Sql::new(&select());
-            q.bind(batch[i].customer_id)
-                .push(" AND ref_id = ")
-                .bind(batch[i].ref_id.as_str());
-            let row = q.query().fetch_one(&mut *tx).await?;
-            outcomes[i] = Some(OrchestrationOutcome::RefIdExists(decode(&row)?));
+            let (customer, ref_id) = (batch[i].customer_id, batch[i].ref_id.as_str());
+            let existing = by_ref(&mut tx, customer, ref_id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("orchestration {ref_id:?} vanished")))?;
+            outcomes[i] = Some(OrchestrationOutcome::RefIdExists(existing));
         }
         tx.commit().await?;
         Ok(outcomes
             .into_iter()
             .map(|o| o.expect("every request has an outcome"))
             .collect())
+    }
+
+    async fn orchestration_by_ref(
+        &self,
+        customer: Uuid,
+        ref_id: &str,
+    ) -> Result<Option<Orchestration>> {
+        let mut tx = self.read.begin().await?;
+        by_ref(&mut tx, customer, ref_id).await
     }
 
     async fn orchestration(&self, customer: Uuid, id: Uuid) -> Result<Option<Orchestration>> {
@@ -610,16 +696,23 @@ impl OrchestrationStore for SqlStore {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        let mut rows = LedgerRows::default();
-        let mut finished = 0;
+        let mut batch = Vec::with_capacity(due.len());
         for (customer, id) in due {
             let (customer, id) = (
                 parse_uuid(&customer, "customer_id")?,
                 parse_uuid(&id, "id")?,
             );
-            let Some(o) = Self::orchestration_in(&mut tx, customer, id).await? else {
-                continue;
-            };
+            if let Some(o) = Self::orchestration_in(&mut tx, customer, id).await? {
+                batch.push(o);
+            }
+        }
+        // Every balance these deliveries may touch (credits, refunds), locked
+        // in the global order first: one delivery after another would take
+        // them in claim order, and deadlock with a create taking them sorted.
+        lock_balances(&mut tx, batch.iter().flat_map(balance_keys)).await?;
+        let mut rows = LedgerRows::default();
+        let mut finished = 0;
+        for o in batch {
             let blocker = self.delivery_blocker(&o).await?;
             if Self::deliver(&mut tx, &mut rows, &o, blocker, now).await? {
                 finished += 1;

@@ -157,6 +157,13 @@ pub trait RuleStore: Send + Sync {
         customer: Uuid,
         filter: &DepositTargetFilter,
     ) -> Result<Vec<DepositAddress>>;
+    /// The customer's deposit address `address` on `network`, if it is one.
+    async fn deposit_address_at(
+        &self,
+        customer: Uuid,
+        network: CryptoNetwork,
+        address: &str,
+    ) -> Result<Option<DepositAddress>>;
     async fn create_deposit_instructions(
         &self,
         i: &DepositInstructions,
@@ -585,6 +592,20 @@ impl RuleStore for SqlStore {
             .iter()
             .map(address_row)
             .collect()
+    }
+
+    async fn deposit_address_at(
+        &self,
+        customer: Uuid,
+        network: CryptoNetwork,
+        address: &str,
+    ) -> Result<Option<DepositAddress>> {
+        let mut tx = self.read.begin().await?;
+        let conditions = [
+            ("crypto_network", Val::from(network.code().to_string())),
+            ("address", Val::from(address.to_string())),
+        ];
+        address_where(&mut tx, customer, &conditions).await
     }
 
     async fn create_deposit_instructions(

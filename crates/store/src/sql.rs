@@ -88,6 +88,21 @@ impl Sql {
         self
     }
 
+    /// Appends `(a1, b1), (a2, b2), ...`: the list of a row-value `IN`.
+    pub fn pairs<A, B>(&mut self, pairs: &[(A, B)]) -> &mut Self
+    where
+        A: Into<Val> + Copy,
+        B: Into<Val> + Copy,
+    {
+        for (i, (a, b)) in pairs.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.row(vec![(*a).into(), (*b).into()]);
+        }
+        self
+    }
+
     /// Appends `(v1, v2, ...)` for one row of a multi-row INSERT.
     pub fn row(&mut self, values: Vec<Val>) -> &mut Self {
         self.text.push('(');
@@ -159,14 +174,15 @@ impl Sql {
             Order::Asc => (">", "ASC"),
             Order::Desc => ("<", "DESC"),
         };
-        if let Some((created_at, id)) = &page.after {
-            self.push(&format!(" AND (created_at, id) {cmp} ("))
-                .bind(*created_at)
+        let column = page.by.column();
+        if let Some((time, id)) = &page.after {
+            self.push(&format!(" AND ({column}, id) {cmp} ("))
+                .bind(*time)
                 .push(", ")
                 .bind(id.as_str())
                 .push(")");
         }
-        self.push(&format!(" ORDER BY created_at {dir}, id {dir} LIMIT "))
+        self.push(&format!(" ORDER BY {column} {dir}, id {dir} LIMIT "))
             .bind(page.limit)
     }
 }

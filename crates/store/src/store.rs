@@ -7,7 +7,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use stableport_domain::{ledger, Asset, ConversionStatus};
 use uuid::Uuid;
 
-use crate::batch::{apply_balances, change_balances, debit_each, LedgerRows};
+use crate::batch::{apply_balances, change_balances, debit_each, lock_balances, LedgerRows};
 use crate::model::*;
 use crate::sql::{self, Sql, CONVERSION_COLUMNS, PROFILE_COLUMNS};
 use crate::{migrations, Backend, Result, Store, StoreError};
@@ -225,8 +225,11 @@ impl SqlStore {
         for c in &settled {
             *credits.entry((c.recipient(), c.target_asset)).or_default() += c.target_units;
         }
-        let credits: Vec<(Uuid, Asset, i64)> =
+        // Sorted, and locked in that order first: no two settlers deadlock.
+        let mut credits: Vec<(Uuid, Asset, i64)> =
             credits.into_iter().map(|((p, a), u)| (p, a, u)).collect();
+        credits.sort_unstable();
+        lock_balances(tx, credits.iter().map(|(p, a, _)| (*p, *a))).await?;
         if change_balances(tx, &credits).await?.contains(&false) {
             return Ok(None);
         }
@@ -556,18 +559,42 @@ impl Store for SqlStore {
         let mut tx = self.begin().await?;
         let mut outcomes: Vec<Option<CreateOutcome>> = vec![None; batch.len()];
 
-        // 1. Debit each source, checked in the database.
-        let debits: Vec<_> = batch
+        // 0. Retries of stored ones are answered first, before any lock is
+        // taken: a retry never debits, nor waits on a row the settler holds.
+        let keys: Vec<(Uuid, &str)> = batch
             .iter()
-            .map(|c| (c.profile_id, c.source_asset, c.source_units))
+            .filter_map(|c| c.ref_id.as_deref().map(|r| (c.customer_id, r)))
+            .collect();
+        let stored = conversions_by_refs(&mut tx, &keys).await?;
+        let mut fresh = Vec::with_capacity(batch.len());
+        for (i, c) in batch.iter().enumerate() {
+            let key = (c.customer_id, c.ref_id.clone().unwrap_or_default());
+            match stored.get(&key) {
+                Some(existing) if c.ref_id.is_some() => {
+                    outcomes[i] = Some(CreateOutcome::RefIdExists(Box::new(existing.clone())))
+                }
+                _ => fresh.push(i),
+            }
+        }
+
+        // 1. Debit each source, checked in the database.
+        let debits: Vec<_> = fresh
+            .iter()
+            .map(|&i| {
+                (
+                    batch[i].profile_id,
+                    batch[i].source_asset,
+                    batch[i].source_units,
+                )
+            })
             .collect();
         let mut debited = Vec::with_capacity(batch.len());
-        for (i, result) in debit_each(&mut tx, &debits).await?.into_iter().enumerate() {
+        let mut short = Vec::new();
+        let results = debit_each(&mut tx, &debits).await?;
+        for (&i, result) in fresh.iter().zip(results) {
             match result {
                 Ok(()) => debited.push(i),
-                Err(available) => {
-                    outcomes[i] = Some(CreateOutcome::InsufficientFunds { available })
-                }
+                Err(available) => short.push((i, available)),
             }
         }
 
@@ -588,6 +615,20 @@ impl Store for SqlStore {
             for row in q.query_on(sqlite).fetch_all(&mut *tx).await? {
                 inserted.insert(row.try_get::<String, _>("id")?);
             }
+        }
+
+        // A short one that repeats a stored ref_id (committed before, by a
+        // racing transaction this debit waited for, or above in this batch)
+        // is a 409 with it, whatever the balance.
+        for (i, available) in short {
+            let existing = match &batch[i].ref_id {
+                Some(ref_id) => conversion_by_ref(&mut tx, batch[i].customer_id, ref_id).await?,
+                None => None,
+            };
+            outcomes[i] = Some(match existing {
+                Some(c) => CreateOutcome::RefIdExists(Box::new(c)),
+                None => CreateOutcome::InsufficientFunds { available },
+            });
         }
 
         // 3. Post the created ones; refund and report the duplicates.
@@ -628,16 +669,11 @@ impl Store for SqlStore {
             apply_balances(&mut tx, &refund)
                 .await?
                 .map_err(|_| StoreError::BalanceLimit)?;
-            let existing = sqlx::query(&format!(
-                "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = $1 AND ref_id = $2"
-            ))
-            .bind(c.customer_id.to_string())
-            .bind(c.ref_id.clone())
-            .fetch_one(&mut *tx)
-            .await?;
-            outcomes[i] = Some(CreateOutcome::RefIdExists(Box::new(sql::conversion(
-                &existing,
-            )?)));
+            let ref_id = c.ref_id.as_deref().unwrap_or_default();
+            let existing = conversion_by_ref(&mut tx, c.customer_id, ref_id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("conversion {ref_id:?} vanished")))?;
+            outcomes[i] = Some(CreateOutcome::RefIdExists(Box::new(existing)));
         }
         rows.insert(&mut tx).await?;
         tx.commit().await?;
@@ -851,4 +887,40 @@ fn created(c: &NewConversion) -> Conversion {
         settled_at: None,
         cancelled_at: None,
     }
+}
+
+/// The customer's conversion with this ref_id, as this transaction sees it.
+async fn conversion_by_ref(
+    tx: &mut Transaction<'static, Any>,
+    customer: Uuid,
+    ref_id: &str,
+) -> Result<Option<Conversion>> {
+    let row = sqlx::query(&format!(
+        "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = $1 AND ref_id = $2"
+    ))
+    .bind(customer.to_string())
+    .bind(ref_id.to_string())
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(sql::conversion).transpose()
+}
+
+/// Stored conversions with these (customer, ref_id) keys, by key.
+async fn conversions_by_refs(
+    tx: &mut Transaction<'static, Any>,
+    keys: &[(Uuid, &str)],
+) -> Result<HashMap<(Uuid, String), Conversion>> {
+    let mut found = HashMap::new();
+    let sqlite = crate::sql::is_sqlite(tx);
+    for run in crate::sql::runs(keys) {
+        let mut q = Sql::new(&format!(
+            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE (customer_id, ref_id) IN ("
+        ));
+        q.pairs(run).push(")");
+        for row in q.query_on(sqlite).fetch_all(&mut **tx).await? {
+            let c = sql::conversion(&row)?;
+            found.insert((c.customer_id, c.ref_id.clone().unwrap_or_default()), c);
+        }
+    }
+    Ok(found)
 }

@@ -1,8 +1,7 @@
 //! OAuth2 client credentials and scope checks.
 
 use reqwest::Method;
-use serde_json::Value;
-use stableport_client::{Client, Error};
+use stableport_client::Error;
 
 use crate::common::*;
 use crate::on_both_backends;
@@ -49,8 +48,8 @@ async fn issues_tokens_per_rfc6749(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = judged_response("POST", response).await;
+    assert_eq!(status, 200);
     assert!(body["access_token"].as_str().is_some_and(|t| !t.is_empty()));
 }
 
@@ -79,11 +78,11 @@ async fn refuses_bad_credentials(backend: Backend) {
         .token(
             &server.client_id,
             &server.client_secret,
-            Some("funding:read_profile exchange:write_order"),
+            Some("funding:read_profile exchange:write_everything"),
         )
         .await;
     assert!(
-        matches!(&scope, Err(Error::OAuth { status: 400, error, description }) if error == "invalid_scope" && description.contains("exchange:write_order")),
+        matches!(&scope, Err(Error::OAuth { status: 400, error, description }) if error == "invalid_scope" && description.contains("exchange:write_everything")),
         "{scope:?}"
     );
 
@@ -98,22 +97,18 @@ async fn refuses_bad_credentials(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(grant.status(), 400);
-    assert_eq!(
-        grant.json::<Value>().await.unwrap()["error"],
-        "unsupported_grant_type"
-    );
+    let (status, body) = judged_response("POST", grant).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "unsupported_grant_type");
     let missing = http
         .post(format!("{}/oauth2/token", server.url))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
         .unwrap();
-    assert_eq!(missing.status(), 400);
-    assert_eq!(
-        missing.json::<Value>().await.unwrap()["error"],
-        "invalid_request"
-    );
+    let (status, body) = judged_response("POST", missing).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_request");
 }
 
 async fn checks_scopes_per_route(backend: Backend) {
@@ -121,7 +116,7 @@ async fn checks_scopes_per_route(backend: Backend) {
     let server = TestServer::start(&db).await;
     let full = server.client().await;
     let profile = funded_profile(&full, "USD", "100").await;
-    let read_only = Client::new(&server.url)
+    let read_only = judged(&server.url)
         .login(
             &server.client_id,
             &server.client_secret,
@@ -250,7 +245,7 @@ async fn tokens_work_on_every_replica(backend: Backend) {
         .await
         .unwrap()
         .access_token;
-    let on_b = Client::new(&b.url).with_token(token);
+    let on_b = judged(&b.url).with_token(token);
     let profile = on_b.profile("default").await.unwrap();
     assert_eq!(profile.kind, "DEFAULT");
 }

@@ -11,8 +11,107 @@ on_both_backends!(
     refuses_bad_conversion_requests,
     refuses_bad_list_queries,
     refuses_bad_paths_and_bodies,
-    accepts_json_without_content_type
+    accepts_json_without_content_type,
+    refuses_nul_characters_everywhere,
 );
+
+/// A NUL character (`\u0000` in JSON, `%00` in a query) is a 400 naming the
+/// field on both backends (PostgreSQL cannot store it), and stores nothing.
+async fn refuses_nul_characters_everywhere(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let client = server.client().await;
+    let profile = funded_profile(&client, "USD", "100").await;
+    let nul = "a\u{0}b";
+    let bodies: Vec<(&str, Value, &str)> = vec![
+        ("/v2/profiles", json!({ "nickname": nul }), "nickname"),
+        (
+            "/v2/conversion/stablecoins",
+            json!({ "profile_id": profile, "amount": "1", "source_asset": "USD",
+                    "target_asset": "USDP", "ref_id": nul }),
+            "ref_id",
+        ),
+        (
+            "/v2/conversion/stablecoins",
+            json!({ "profile_id": profile, "amount": "1", "source_asset": "USD",
+                    "target_asset": "USDP", "metadata": { nul: "v" } }),
+            "a key in metadata",
+        ),
+        (
+            "/v2/orchestration/orchestrations",
+            json!({ "ref_id": "o-1", "profile_id": profile, "source_asset": "USD",
+                    "destination_asset": "USDC", "source_amount": "1",
+                    "source": { "profile": { "profile_id": profile } },
+                    "destination": { "profile": { "profile_id": profile } },
+                    "metadata": { "k": nul } }),
+            "metadata.k",
+        ),
+        (
+            "/v2/transfer/deposit-addresses",
+            json!({ "profile_id": profile, "crypto_network": "ETHEREUM", "ref_id": nul }),
+            "ref_id",
+        ),
+    ];
+    for (path, body, field) in bodies {
+        let (status, content_type, answer) = post_json(&client, path, &body).await;
+        raw_problem((status, content_type, answer.clone()), 400, field);
+        assert!(
+            answer["detail"].as_str().unwrap().contains("NUL"),
+            "{path}: {answer}"
+        );
+    }
+    let (status, ct, answer) = client
+        .raw(
+            Method::PUT,
+            "/v2/transfer/crypto-destination-address",
+            Some((
+                "application/json",
+                json!({ "crypto_network": "ETHEREUM", "nickname": nul,
+                        "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed" })
+                .to_string()
+                .into_bytes(),
+            )),
+        )
+        .await
+        .unwrap();
+    raw_problem((status, ct, answer), 400, "nickname must not contain a NUL");
+
+    for query in [
+        "/v2/conversion/stablecoins?ref_id=a%00b",
+        "/v2/transfer/crypto-destination-addresses?nicknames=x%00",
+        "/v2/transfer/crypto-destination-addresses?addresses=%00",
+        "/v2/transfer/transfers?ref_ids=r%00",
+        "/v2/orchestration/orchestrations?ref_id%00=1",
+        "/v2/events?type=%00",
+    ] {
+        let response = client.raw(Method::GET, query, None).await.unwrap();
+        raw_problem(response, 400, "must not contain a NUL character");
+    }
+    let token = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", server.url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "x\u{0}"),
+            ("client_secret", "y"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = judged_response("POST", token).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_request", "{body}");
+
+    // Nothing was stored.
+    let profiles = client.profiles().await.unwrap().items;
+    assert!(profiles.iter().all(|p| !p.nickname.contains('\0')));
+    let conversions = client
+        .list_conversions(&ListConversions::default())
+        .await
+        .unwrap()
+        .items;
+    assert!(conversions.is_empty(), "{conversions:?}");
+    assert_eq!(balances(&client, &profile).await[0].available, "100");
+}
 
 async fn post_json(
     client: &Client,

@@ -544,7 +544,7 @@ async fn never_overdraws_under_concurrency(backend: Backend) {
     let b = TestServer::start(&db).await;
     let on_a = Arc::new(a.client().await);
     let on_b = Arc::new(
-        Client::new(&b.url)
+        judged(&b.url)
             .login(&a.client_id, &a.client_secret, None)
             .await
             .unwrap(),

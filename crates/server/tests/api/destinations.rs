@@ -42,6 +42,7 @@ const SOLANA: &str = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
 const STELLAR: &str = "GAAZI4TCR3TY5OJHCTJC2A4QSY6CJWJH5IAJTGKIN2ER7LBNVKOCCWN7";
 const FIAT_ACCOUNTS: &str = "/v2/transfer/fiat-accounts";
 const PUT_ADDRESS: &str = "/v2/transfer/crypto-destination-address";
+const ADDRESSES: &str = "/v2/transfer/crypto-destination-addresses";
 
 fn mailing_address(country: &str, city: &str) -> MailingAddress {
     MailingAddress {
@@ -198,7 +199,8 @@ async fn wire_aba_account_lifecycle(backend: Backend) {
         json!({ "person_details": { "first_name": "Jane", "last_name": "Doe" } })
     );
 
-    // The list abbreviates: no names, no addresses, last four digits.
+    // The list abbreviates: no names, addresses cut to their country, last
+    // four digits. (Paxos's example shows nulls; its schema requires objects.)
     let listed = client
         .list_fiat_accounts(&ListFiatAccounts::default())
         .await
@@ -210,14 +212,21 @@ async fn wire_aba_account_lifecycle(backend: Backend) {
     assert_eq!(short.fiat_account_owner, FiatAccountOwner::default());
     let short_wire = wire_of(short);
     assert_eq!(short_wire.account_number, "XXXX5678");
-    assert_eq!(short_wire.fiat_account_owner_address, None);
-    assert_eq!(short_wire.routing_details.bank_address, None);
+    let country_only = |c: &str| MailingAddress {
+        country: c.into(),
+        ..MailingAddress::default()
+    };
+    assert_eq!(
+        short_wire.fiat_account_owner_address,
+        Some(country_only("USA"))
+    );
+    assert_eq!(
+        short_wire.routing_details.bank_address,
+        Some(country_only("USA"))
+    );
     assert_eq!(short_wire.routing_details.routing_number, "021000021");
     let (_, _, raw_list) = client.raw(Method::GET, FIAT_ACCOUNTS, None).await.unwrap();
-    assert_eq!(
-        raw_list["items"][0]["fiat_account_owner"],
-        json!({ "person_details": null })
-    );
+    assert_eq!(raw_list["items"][0]["fiat_account_owner"], json!({}));
 
     // Update: names, an address part, the bank name, metadata merged.
     let updated = client
@@ -1089,7 +1098,7 @@ async fn filters_and_pages_fiat_accounts(backend: Backend) {
 async fn checks_destination_scopes(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let reader = Client::new(&server.url)
+    let reader = judged(&server.url)
         .login(
             &server.client_id,
             &server.client_secret,
@@ -1144,7 +1153,7 @@ async fn checks_destination_scopes(backend: Backend) {
         403,
         &needs("transfer:write_crypto_destination_address"),
     );
-    let writer_only = Client::new(&server.url)
+    let writer_only = judged(&server.url)
         .login(
             &server.client_id,
             &server.client_secret,
@@ -1404,13 +1413,17 @@ async fn puts_and_updates_crypto_addresses(backend: Backend) {
         }})
     );
 
-    // One record per network: the same EVM address on BASE and POLYGON is new.
+    // One record per network: the same EVM address on BASE and POLYGON_POS
+    // is new. POLYGON, our old name, is read as POLYGON_POS.
     let mut ids = HashSet::from([eth.id.clone()]);
-    for (network, address) in [
-        ("BASE", ETH),
-        ("POLYGON", ETH),
-        ("SOLANA", SOLANA),
-        ("STELLAR", STELLAR),
+    for (network, address, shown) in [
+        ("BASE", ETH, "BASE"),
+        ("POLYGON", ETH, "POLYGON_POS"),
+        ("ARBITRUM_ONE", ETH, "ARBITRUM_ONE"),
+        ("INK", ETH, "INK"),
+        ("XLAYER", ETH, "XLAYER"),
+        ("SOLANA", SOLANA, "SOLANA"),
+        ("STELLAR", STELLAR, "STELLAR"),
     ] {
         let created = client
             .put_crypto_address(&put(network, address))
@@ -1418,7 +1431,7 @@ async fn puts_and_updates_crypto_addresses(backend: Backend) {
             .unwrap();
         assert_eq!(
             (created.crypto_network.as_str(), created.address.as_str()),
-            (network, address)
+            (shown, address)
         );
         assert_eq!(created.status, "APPROVED");
         assert!(ids.insert(created.id));
@@ -1427,7 +1440,7 @@ async fn puts_and_updates_crypto_addresses(backend: Backend) {
         .list_crypto_addresses(&ListCryptoAddresses::default())
         .await
         .unwrap();
-    assert_eq!(listed.addresses.len(), 5);
+    assert_eq!(listed.addresses.len(), 8);
 
     let stored = db
         .store()
@@ -1469,7 +1482,7 @@ async fn refuses_bad_crypto_addresses(backend: Backend) {
             "address: address 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD does not match its EIP-55 checksum",
         ),
         (put("BASE", "0x1234"), "address: BASE address '0x1234' must be 0x followed by 40 hexadecimal digits"),
-        (put("POLYGON", SOLANA), "POLYGON address"),
+        (put("POLYGON_POS", SOLANA), "POLYGON_POS address"),
         (put("SOLANA", "0okenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"), "is not base58"),
         (put("SOLANA", "Tokenkeg"), "a base58 public key has 32 to 44"),
         (put("SOLANA", ETH), "SOLANA address"),
@@ -1484,9 +1497,10 @@ async fn refuses_bad_crypto_addresses(backend: Backend) {
         (put("STELLAR", "gaazi4"), "must be a public account id"),
         (
             put("BITCOIN", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
-            "crypto_network: unsupported network 'BITCOIN'; supported: ETHEREUM, SOLANA, STELLAR, BASE, POLYGON",
+            "crypto_network: BITCOIN carries no supported stablecoin; supported: ETHEREUM, SOLANA, STELLAR, BASE, POLYGON_POS, ARBITRUM_ONE, INK, XLAYER",
         ),
-        (put("ethereum", ETH), "crypto_network: unsupported network 'ethereum'"),
+        (put("LITECOIN", ETH), "LITECOIN carries no supported stablecoin"),
+        (put("ethereum", ETH), "crypto_network: unsupported crypto network 'ethereum'"),
         (
             json!({ "id": existing.id, "crypto_network": "SOLANA", "address": SOLANA }),
             "give either id (to update an address) or crypto_network and address, not both",
@@ -1668,10 +1682,41 @@ async fn filters_and_pages_crypto_addresses(backend: Backend) {
     );
     assert!(raw["next_page_cursor"].is_string(), "{raw}");
 
+    // Networks in Paxos's enum that carry none of our stablecoins match nothing.
+    for query in [
+        "crypto_networks=BITCOIN",
+        "crypto_networks=LITECOIN&crypto_networks=BITCOIN_CASH",
+    ] {
+        let (status, _, raw) = client
+            .raw(Method::GET, &format!("{ADDRESSES}?{query}"), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (status.as_u16(), raw),
+            (200, json!({ "addresses": [] })),
+            "{query}"
+        );
+    }
+    // Mixed with a supported one, only that one counts.
+    let (_, _, raw) = client
+        .raw(
+            Method::GET,
+            &format!("{ADDRESSES}?crypto_networks=BITCOIN&crypto_networks=SOLANA"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        raw["addresses"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(|x| x["crypto_network"] == "SOLANA")),
+        "{raw}"
+    );
+
     for (query, needle) in [
         (
-            "crypto_networks=BITCOIN",
-            "crypto_networks: unsupported network 'BITCOIN'; supported: ETHEREUM, SOLANA, STELLAR, BASE, POLYGON",
+            "crypto_networks=DOGE",
+            "crypto_networks: unsupported crypto network 'DOGE'; supported: ETHEREUM, SOLANA, STELLAR, BASE, POLYGON_POS, ARBITRUM_ONE, INK, XLAYER",
         ),
         ("bookmarked_status=maybe", "bookmarked_status must be true or false"),
         ("ids=1", "ids must be a UUID"),
@@ -1790,7 +1835,7 @@ async fn production_has_no_destination_sandbox(backend: Backend) {
         c.client_secret = Some("production-secret-0123456789".into());
     })
     .await;
-    let client = Client::new(&server.url)
+    let client = judged(&server.url)
         .login("ci", "production-secret-0123456789", None)
         .await
         .unwrap();

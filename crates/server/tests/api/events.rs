@@ -391,7 +391,7 @@ async fn keeps_customers_apart_and_checks_input(backend: Backend) {
     raw_problem(get("/v2/events?limit=0".into()).await, 400, "limit");
     raw_problem(get("/v2/events?limit=101".into()).await, 400, "1 to 100");
     raw_problem(
-        get("/v2/events?type=identity.approved".into()).await,
+        get("/v2/events?type=identity.teleported".into()).await,
         400,
         "unknown event type",
     );

@@ -4,9 +4,13 @@ mod common;
 
 mod auth;
 mod bad_input;
+mod compat;
 mod conversions;
 mod destinations;
 mod events;
+mod idempotency;
+mod openapi;
 mod orchestrations;
 mod profiles;
+mod reliability;
 mod rules;

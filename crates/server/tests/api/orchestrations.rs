@@ -881,7 +881,7 @@ async fn finishes_each_once_across_replicas(backend: Backend) {
     let a = TestServer::start(&db).await;
     let b = TestServer::start(&db).await;
     let on_a = a.client().await;
-    let on_b = Client::new(&b.url)
+    let on_b = judged(&b.url)
         .login(&a.client_id, &a.client_secret, None)
         .await
         .unwrap();

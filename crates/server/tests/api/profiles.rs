@@ -17,10 +17,12 @@ on_both_backends!(
 async fn first_start_has_a_default_profile(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let health = reqwest::get(format!("{}/health", server.url))
+    let (status, _, _) = server
+        .anonymous()
+        .raw(reqwest::Method::GET, "/health", None)
         .await
         .unwrap();
-    assert_eq!(health.status(), 200);
+    assert_eq!(status, 200);
     let client = server.client().await;
     let profiles = client.profiles().await.unwrap().items;
     assert_eq!(profiles.len(), 1);

@@ -21,7 +21,115 @@ on_both_backends!(
     serves_deposit_addresses_and_instructions,
     refuses_bad_rules_and_deposits,
     lists_rules_with_filters,
+    paxos_sandbox_deposit_triggers_rules,
 );
+
+/// Seed 004 with Paxos's own calls only: `POST /v2/sandbox/profiles/{id}/deposit`
+/// with a rule's `crypto_address` is a chain deposit to that address.
+async fn paxos_sandbox_deposit_triggers_rules(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let client = server.client().await;
+    let profile = default_profile(&client).await;
+    let rule = client
+        .create_rule(
+            "redeem-pyusd-polygon",
+            &profile,
+            "PYUSD",
+            "USD",
+            &From::Crypto {
+                network: "POLYGON_POS".into(),
+            },
+            &To::Profile(profile.clone()),
+        )
+        .await
+        .unwrap();
+    let source = rule.source.crypto.clone().unwrap();
+    assert_eq!(source.network.as_deref(), Some("POLYGON_POS"));
+    let address = source.address.clone().unwrap();
+    let deposit = |address: String, profile: String| {
+        let client = client.clone();
+        async move {
+            let body = json!({
+                "asset": "PYUSD", "amount": "40", "crypto_network": "POLYGON_POS",
+                "crypto_address": address,
+            });
+            client
+                .raw(
+                    Method::POST,
+                    &format!("/v2/sandbox/profiles/{profile}/deposit"),
+                    Some(("application/json", body.to_string().into_bytes())),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let (status, _, body) = deposit(address.to_lowercase(), profile.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let activity = body["activity_id"].as_str().unwrap().to_string();
+
+    let listed = client
+        .list_orchestrations(&[("orchestration_rule_id", rule.id.clone())])
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        listed.len(),
+        1,
+        "the deposit started the rule's orchestration"
+    );
+    let o = completed(&client, &listed[0].id).await;
+    assert_eq!(
+        (o.source_amount.as_str(), o.destination_asset.as_str()),
+        ("40", "USD")
+    );
+    assert_eq!(
+        o.source.crypto.as_ref().map(|c| c.address.as_str()),
+        Some(address.as_str())
+    );
+    let transfer = client.transfer(&activity).await.unwrap();
+    assert_eq!(
+        (transfer.kind.as_str(), transfer.crypto_network.as_deref()),
+        ("CRYPTO_DEPOSIT", Some("POLYGON_POS"))
+    );
+    assert!(transfer
+        .crypto_tx_hash
+        .as_deref()
+        .is_some_and(|h| h.len() == 66 && h.starts_with("0x")));
+    assert_eq!(available(&client, &profile, "USD").await, "40");
+    assert_eq!(available(&client, &profile, "PYUSD").await, "0");
+
+    // Each call is a new chain transaction: a second deposit converts too.
+    let (status, _, _) = deposit(address.clone(), profile.clone()).await;
+    assert_eq!(status, 200);
+    eventually("second conversion", || async {
+        available(&client, &profile, "USD").await == "80"
+    })
+    .await;
+
+    // Another profile cannot claim the rule's address.
+    let other = funded_profile(&client, "USD", "1").await;
+    let (status, _, body) = deposit(address.clone(), other.clone()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("is a deposit address of profile"),
+        "{body}"
+    );
+    assert_eq!(available(&client, &other, "PYUSD").await, "0");
+
+    // An address that is not ours: the profile is credited, nothing converts.
+    let (status, _, _) = deposit(
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".into(),
+        profile.clone(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(available(&client, &profile, "PYUSD").await, "40");
+    db.assert_ledger_sound().await;
+}
 
 async fn completed(client: &Client, id: &str) -> stableport_client::Orchestration {
     eventually("orchestration completed", || async {
@@ -91,6 +199,15 @@ async fn mints_from_a_wire(backend: Backend) {
     assert_eq!(orchestrations.len(), 1);
     let o = completed(&client, &orchestrations[0].id).await;
     assert_eq!(o.orchestration_rule_id.as_deref(), Some(rule.id.as_str()));
+    // The spec's source for a wire deposit: the instructions and the memo.
+    assert_eq!(
+        o.source.fiat,
+        Some(stableport_client::FiatSource {
+            deposit_instructions_id: fiat.deposit_instructions_id.clone().unwrap(),
+            memo: memo.clone(),
+        })
+    );
+    assert_eq!(o.source.profile, None);
     assert!(
         o.ref_id.starts_with("deposit-"),
         "a system ref_id: {}",
@@ -211,6 +328,15 @@ async fn redeems_from_a_chain_to_a_bank(backend: Backend) {
             .expect("the rule started an orchestration"),
     )
     .await;
+    // The spec's source for a chain deposit: the rule's address.
+    assert_eq!(
+        o.source.crypto,
+        Some(stableport_client::CryptoSource {
+            address_id: source.address_id.clone().unwrap(),
+            address: address.clone(),
+            network: "ETHEREUM".into(),
+        })
+    );
     let wire = client
         .transfer(&o.destination_transfer.transfer_id)
         .await

@@ -6,9 +6,11 @@
 mod common;
 
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Backend, TestDb};
+use common::{judged, Backend, TestDb};
 use reqwest::Method;
 use serde_json::Value;
 use stableport_client::{Client, CreateConversion};
@@ -24,7 +26,83 @@ on_both_backends!(
     audit_finds_discrepancies,
     settles_after_a_crash,
     walkthroughs_run_with_curl,
+    sigterm_loses_nothing_answered,
 );
+
+/// SIGTERM under load: the server stops accepting, answers what is in
+/// flight, writes its queue and exits 0; every conversion it answered 200
+/// for is stored, and nothing it answered is lost.
+async fn sigterm_loses_nothing_answered(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = Server::spawn(&db, &["--settlement", "manual"]).await;
+    let client = server.login().await;
+    let profile = client.create_profile("sigterm", None).await.unwrap().id;
+    client.deposit(&profile, "USD", "1000000").await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..16)
+        .map(|w| {
+            let (client, profile, stop) = (client.clone(), profile.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut answered = Vec::new();
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    i += 1;
+                    let request = CreateConversion {
+                        profile_id: profile.clone(),
+                        amount: "1".into(),
+                        source_asset: "USD".into(),
+                        target_asset: "USDC".into(),
+                        ref_id: Some(format!("t-{w}-{i}")),
+                        ..Default::default()
+                    };
+                    match client.create_conversion(&request).await {
+                        Ok(c) => answered.push(c.id),
+                        // Refused or cut off after the signal: not answered.
+                        Err(_) => break,
+                    }
+                }
+                answered
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let pid = server.child.id().expect("running");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let mut child = server.child;
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let mut answered = Vec::new();
+    for worker in workers {
+        answered.extend(worker.await.unwrap());
+    }
+    assert!(status.success(), "exit status {status:?}");
+    assert!(answered.len() > 16, "only {} answered", answered.len());
+
+    let again = Server::spawn(&db, &["--settlement", "manual"]).await;
+    let client = again.login().await;
+    for id in &answered {
+        let stored = client
+            .conversion(id)
+            .await
+            .expect("an answered conversion is stored");
+        assert_eq!(stored.status, "CREATED");
+    }
+    let left = client.balance(&profile, "USD").await.unwrap().available;
+    assert_eq!(
+        left.parse::<u64>().unwrap(),
+        1_000_000 - answered.len() as u64,
+        "every debit is an answered conversion"
+    );
+    again.crash().await;
+}
 
 struct Server {
     child: Child,
@@ -87,7 +165,7 @@ impl Server {
         let secret = self
             .printed("client_secret:")
             .expect("client_secret printed");
-        Client::new(&self.url)
+        judged(&self.url)
             .login(&id, &secret, None)
             .await
             .expect("printed credentials work")
@@ -144,7 +222,7 @@ async fn prints_working_credentials_on_start(backend: Backend) {
         fixed.printed("client_secret:").is_none(),
         "a configured secret is not echoed"
     );
-    let client = Client::new(&fixed.url)
+    let client = judged(&fixed.url)
         .login("ci-client", "ci-secret-value", None)
         .await
         .unwrap();
@@ -170,7 +248,7 @@ async fn creates_credentials_while_running(backend: Backend) {
     assert!(ok, "{err}");
     let created: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(created["customer_id"], customer.as_str());
-    let token = Client::new(&server.url)
+    let token = judged(&server.url)
         .token(
             created["client_id"].as_str().unwrap(),
             created["client_secret"].as_str().unwrap(),
@@ -193,7 +271,7 @@ async fn creates_credentials_while_running(backend: Backend) {
     assert!(ok, "{err}");
     let other: Value = serde_json::from_str(&out).unwrap();
     assert_ne!(other["customer_id"], customer.as_str());
-    let client = Client::new(&server.url)
+    let client = judged(&server.url)
         .login(
             other["client_id"].as_str().unwrap(),
             other["client_secret"].as_str().unwrap(),
@@ -255,7 +333,7 @@ async fn production_hides_sandbox_and_secrets(backend: Backend) {
     .await;
     assert!(ok, "{err}");
     let created: Value = serde_json::from_str(&out).unwrap();
-    let client = Client::new(&server.url)
+    let client = judged(&server.url)
         .login(
             created["client_id"].as_str().unwrap(),
             created["client_secret"].as_str().unwrap(),

@@ -1133,7 +1133,7 @@ async fn refuses_private_targets_in_production(backend: Backend) {
         c.client_secret = Some("a-long-production-secret".into());
     })
     .await;
-    let client = Client::new(&server.url)
+    let client = judged(&server.url)
         .login("prod-client", "a-long-production-secret", None)
         .await
         .unwrap();
