@@ -13,8 +13,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(text) else {
         return;
     };
-    let asset = [Asset::Usd, Asset::Usdp, Asset::Pyusd, Asset::Usdg, Asset::Usdc]
-        [usize::from(selector) % 5];
+    let asset = [
+        Asset::Usd,
+        Asset::Usdp,
+        Asset::Pyusd,
+        Asset::Usdg,
+        Asset::Usdc,
+    ][usize::from(selector) % 5];
     if let Ok(amount) = Amount::parse(text, asset.decimals()) {
         let units = amount.units(asset);
         assert!(units > 0, "{text:?} parsed to {units} units");

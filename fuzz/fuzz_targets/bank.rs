@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = validate_bic(text);
     let _ = validate_account_number(text);
     if let Ok(iban) = validate_iban(text) {
-        assert_eq!(validate_iban(&iban).as_deref(), Ok(iban.as_str()), "{text:?}");
+        assert_eq!(
+            validate_iban(&iban).as_deref(),
+            Ok(iban.as_str()),
+            "{text:?}"
+        );
     }
 });

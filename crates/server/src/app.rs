@@ -88,6 +88,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.max_body_bytes,
+            crate::extract::read_body_first,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(Problem::internal(
                 "a request handler panicked",
@@ -150,12 +154,19 @@ impl Running {
     }
 }
 
-/// Opens the database, prepares the bootstrap customer and credential,
-/// starts the background workers and begins serving.
-pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let opened = stableport_store::open(&config.database_url).await?;
-    let checkpointer = opened.spawn_checkpointer();
-    let store: Arc<dyn Store> = Arc::new(opened);
+/// The service without a listener or background workers: the router,
+/// its state, and the group-commit writers behind it. `start` serves it;
+/// the request fuzz target drives it in process.
+pub struct Service {
+    pub router: Router,
+    pub state: AppState,
+    pub bootstrap: Bootstrap,
+    pub writers: Vec<JoinHandle<()>>,
+}
+
+/// Prepares the bootstrap customer and credential and builds the router on
+/// `store`. Spawns only the group-commit writers.
+pub async fn service(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Service> {
     let keys = Keys::new(&store.signing_key(&random_hex(32)).await?);
     // Parse Paxos's spec once, now, rather than on the first error answered.
     tokio::task::spawn_blocking(crate::openapi::json_problems).await?;
@@ -163,18 +174,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (conversions, mut writers) = Batcher::spawn(store.clone());
     let (orchestrations, more) = Batcher::spawn(store.clone());
     writers.extend(more);
-    let mut tasks: Vec<JoinHandle<()>> = checkpointer.into_iter().collect();
-    tasks.push(settler::spawn(store.clone(), config.settlement));
-    tasks.push(approver::spawn(
-        store.clone(),
-        config.fiat_account_approval_delay,
-    ));
-    tasks.push(delivery::spawn(store.clone(), &config));
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr()?;
-    let app = router(Arc::new(App {
+    let state = Arc::new(App {
         limiter: config.rate_limit.map(crate::limiter::Limiter::new),
         store,
         keys,
@@ -182,7 +182,39 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         conversions,
         orchestrations,
         known_profiles: Default::default(),
-    }));
+    });
+    Ok(Service {
+        router: router(state.clone()),
+        state,
+        bootstrap,
+        writers,
+    })
+}
+
+/// Opens the database, prepares the bootstrap customer and credential,
+/// starts the background workers and begins serving.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let opened = stableport_store::open(&config.database_url).await?;
+    let checkpointer = opened.spawn_checkpointer();
+    let store: Arc<dyn Store> = Arc::new(opened);
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let Service {
+        router: app,
+        state,
+        bootstrap,
+        writers,
+    } = service(config, store.clone()).await?;
+    let config = &state.config;
+    let mut tasks: Vec<JoinHandle<()>> = checkpointer.into_iter().collect();
+    tasks.push(settler::spawn(store.clone(), config.settlement));
+    tasks.push(approver::spawn(
+        store.clone(),
+        config.fiat_account_approval_delay,
+    ));
+    tasks.push(delivery::spawn(store, config));
     let draining = Arc::new(tokio::sync::Notify::new());
     let drained = draining.clone();
     let server = tokio::spawn(async move {

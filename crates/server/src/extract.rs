@@ -187,3 +187,50 @@ pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(value)
         .map_err(|_| Problem::bad_request(format!("{field} must be a UUID, got {value:?}")))
 }
+
+/// Reads the whole request body before any handler runs. An answer sent
+/// with the body still unread (a 401, a 404, any error found before the
+/// body is looked at) ends with hyper closing a socket that holds unread
+/// data; the kernel then resets the connection and the client may lose the
+/// answer it was already sent. A body over `limit` is read on, and dropped,
+/// up to `DRAIN_LIMIT`, so its 413 arrives too.
+pub async fn read_body_first(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use http_body_util::BodyExt;
+    const DRAIN_LIMIT: usize = 4 << 20;
+    let (parts, mut body) = request.into_parts();
+    let mut bytes = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Problem::bad_request("cannot read request body").into_response();
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= limit {
+            bytes.extend_from_slice(&data);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if seen > limit {
+        let problem = Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is too large: at most {limit} bytes"),
+        );
+        let mut response = problem.into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return response;
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}

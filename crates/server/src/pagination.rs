@@ -85,7 +85,7 @@ fn order_name(order: Order) -> &'static str {
     }
 }
 
-fn encode(keys: &Keys, list: &str, order: Order, (created_at, id): (i64, String)) -> String {
+pub fn encode(keys: &Keys, list: &str, order: Order, (created_at, id): (i64, String)) -> String {
     let payload = format!("{list}|{}|{created_at}|{id}", order_name(order));
     let mut bytes = payload.into_bytes();
     let mac = keys.sign_cursor(&bytes);
@@ -93,7 +93,12 @@ fn encode(keys: &Keys, list: &str, order: Order, (created_at, id): (i64, String)
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn decode(keys: &Keys, list: &str, order: Order, cursor: &str) -> Result<(i64, String), Problem> {
+pub fn decode(
+    keys: &Keys,
+    list: &str,
+    order: Order,
+    cursor: &str,
+) -> Result<(i64, String), Problem> {
     let invalid = || {
         Problem::bad_request(
             "page_cursor is invalid: pass the next_page_cursor of a previous response unchanged",

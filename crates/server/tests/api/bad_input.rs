@@ -13,6 +13,7 @@ on_both_backends!(
     refuses_bad_paths_and_bodies,
     accepts_json_without_content_type,
     refuses_nul_characters_everywhere,
+    answers_arrive_when_the_body_is_not_needed,
 );
 
 /// A NUL character (`\u0000` in JSON, `%00` in a query) is a 400 naming the
@@ -537,4 +538,36 @@ async fn accepts_json_without_content_type(backend: Backend) {
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["status"], "CREATED");
     assert_eq!(available(&client, &profile, "USD").await, "900");
+}
+
+/// An answer decided before the body is read (a 401 here, or a 413) still
+/// reaches the client: a server that closes a socket with the body unread
+/// makes the kernel reset the connection, and the client loses the answer.
+async fn answers_arrive_when_the_body_is_not_needed(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let addr = server.url.trim_start_matches("http://").to_string();
+    for size in (60_000..80_000).step_by(250) {
+        let body = format!("{{\"nickname\": \"{}\"}}", "x".repeat(size));
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let request = format!(
+            "POST /v2/profiles HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(request.as_bytes()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let mut answer = vec![0; 4096];
+        let n = socket
+            .read(&mut answer)
+            .await
+            .expect("the answer, not a reset");
+        let head = String::from_utf8_lossy(&answer[..n]);
+        let expected = if body.len() > 64 * 1024 {
+            "HTTP/1.1 413"
+        } else {
+            "HTTP/1.1 401"
+        };
+        assert!(head.starts_with(expected), "{size}: {head}");
+    }
 }

@@ -99,20 +99,7 @@ impl TestDb {
 /// Paxos's spec and our document, loaded once per test binary.
 pub fn contract() -> &'static Contract {
     static CONTRACT: OnceLock<Contract> = OnceLock::new();
-    CONTRACT.get_or_init(|| {
-        let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../../spec/");
-        Contract::from_files(
-            format!("{spec}paxos-v2-openapi-full.yaml").as_ref(),
-            format!("{spec}stableport-openapi.yaml").as_ref(),
-        )
-        // Knowing deviations, each in the README ("Where we differ from the spec").
-        .allow_enum_value("CryptoNetwork", "STELLAR")
-        .allow_property(
-            "ListEventsResponse",
-            "next_page_cursor",
-            serde_json::json!({ "type": "string" }),
-        )
-    })
+    CONTRACT.get_or_init(Contract::stableport)
 }
 
 /// Judges one response; a violation is recorded and fails the test at once.
