@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
-use stableport_server::auth::Keys;
-use stableport_server::pagination::{decode, encode};
+use stableport_server::api::common::keys::Keys;
+use stableport_server::api::common::pagination::{decode, encode};
 use stableport_store::Order;
 
 static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys::new(&"ab".repeat(32)));

@@ -16,7 +16,7 @@ use axum::Router;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 use stableport_contract::{Contract, Exchange};
-use stableport_server::{app, Config};
+use stableport_server::{api, server, Config};
 use tower::ServiceExt;
 
 struct Harness {
@@ -40,12 +40,12 @@ impl Harness {
         let db = std::env::temp_dir().join(format!("stableport-fuzz-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&db);
         let config = Config::new(format!("sqlite://{}", db.display()));
-        let routes = app::route_table(config.is_sandbox());
+        let routes = api::route_table(config.is_sandbox());
         let (router, token, profile) = rt.block_on(async {
             let store = stableport_store::open(&config.database_url)
                 .await
                 .expect("open");
-            let service = app::service(config, std::sync::Arc::new(store))
+            let service = server::service(config, std::sync::Arc::new(store))
                 .await
                 .expect("service");
             let boot = service.bootstrap;

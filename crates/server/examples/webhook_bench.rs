@@ -146,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
         store
             .create_customer(id, chrono::Utc::now().timestamp_micros())
             .await?;
-        let scopes = stableport_server::auth::ALL_SCOPES.join(" ");
+        let scopes = stableport_server::api::common::auth::ALL_SCOPES.join(" ");
         let (client_id, secret) =
             stableport_server::bootstrap::save(&store, id, &scopes, None, None).await?;
         clients.push(Client::new(&base).login(&client_id, &secret, None).await?);

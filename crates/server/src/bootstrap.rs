@@ -4,7 +4,8 @@
 use stableport_store::{Credential, Store};
 use uuid::Uuid;
 
-use crate::auth::{hash_secret, random_hex, ALL_SCOPES};
+use crate::api::common::auth::ALL_SCOPES;
+use crate::api::common::keys::{hash_secret, random_hex};
 use crate::config::Config;
 
 /// What start-up prepared, for printing.

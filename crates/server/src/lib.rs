@@ -1,36 +1,21 @@
 //! The Stableport server: the Paxos v2 API over HTTP, its background
 //! workers, and the `stableport` command line.
+//!
+//! - `api`: the HTTP handlers, one module per resource, and `api::common`;
+//! - `state`: what handlers share; `server`: start-up and shutdown;
+//! - `workers`: settlement, approvals, webhook delivery, group commit;
+//! - `outbound`: the guard on addresses customers make us call;
+//! - `cli`: subcommands that use a running server; `bootstrap`: first start.
 
-pub mod app;
-pub mod approver;
-pub mod auth;
-pub mod batcher;
+pub mod api;
 pub mod bootstrap;
+pub mod cli;
 pub mod config;
-pub mod conversions;
-pub mod crypto_addresses;
-pub mod delivery;
-pub mod deposit_addresses;
-pub mod deposit_instructions;
-pub mod deposits;
-pub mod events;
-pub mod extract;
-pub mod fiat_accounts;
-pub mod fields;
-pub mod limiter;
-pub mod oauth;
-pub mod openapi;
-pub mod orchestrations;
-pub mod pagination;
-pub mod problem;
-pub mod profiles;
-pub mod routes;
-pub mod rules;
-pub mod sandbox;
-pub mod settler;
+pub mod outbound;
+pub mod server;
+pub mod state;
 pub mod time;
-pub mod transfers;
-pub mod webhooks;
+pub mod workers;
 
-pub use app::{start, Running};
 pub use config::{Config, Environment, Settlement};
+pub use server::{start, Running};

@@ -1,11 +1,10 @@
 //! `stableport`: serve the API, manage credentials, audit the ledger.
 
-mod listen;
-
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use stableport_server::bootstrap::{parse_scopes, save};
+use stableport_server::cli::listen;
 use stableport_server::config::{parse_duration, Config, Environment, Settlement};
 use stableport_store::Store;
 use uuid::Uuid;

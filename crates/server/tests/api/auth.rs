@@ -185,7 +185,7 @@ async fn refuses_bad_tokens(backend: Backend) {
         .fetch_one(db.store().await.pool())
         .await
         .unwrap();
-    let keys = stableport_server::auth::Keys::new(&key);
+    let keys = stableport_server::api::common::keys::Keys::new(&key);
     let customer = server.customer_id.parse().unwrap();
     let now = chrono_now();
     let expired = keys.issue(
@@ -212,7 +212,7 @@ async fn refuses_bad_tokens(backend: Backend) {
         200
     );
     // A token signed with any other key is refused.
-    let forged = stableport_server::auth::Keys::new(&"ab".repeat(32)).issue(
+    let forged = stableport_server::api::common::keys::Keys::new(&"ab".repeat(32)).issue(
         "x",
         customer,
         "funding:read_profile",

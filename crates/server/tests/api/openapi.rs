@@ -8,7 +8,7 @@ use std::process::Command;
 use reqwest::Method;
 use serde_json::Value;
 use stableport_contract::read_yaml;
-use stableport_server::openapi::normalize;
+use stableport_server::api::common::spec::normalize;
 use stableport_server::Environment;
 
 use crate::common::*;
@@ -57,7 +57,7 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
 }
 
 fn served(sandbox: bool) -> BTreeSet<(String, String)> {
-    stableport_server::app::route_table(sandbox)
+    stableport_server::api::route_table(sandbox)
         .into_iter()
         .map(|(m, p)| (m, normalize(&p)))
         .collect()

@@ -14,18 +14,19 @@ use stableport_store::{
 };
 use uuid::Uuid;
 
-use crate::app::{App, AppState};
-use crate::auth::{scope, Auth};
-use crate::config::Settlement;
-use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fields::{
+use crate::api::common::auth::{scope, Auth};
+use crate::api::common::extract::{parse_uuid, JsonBody, Params};
+use crate::api::common::fields::{
     already_exists, asset_field, checked_metadata, checked_ref_id, insufficient_funds, required,
     uuid_or_zero,
 };
-use crate::pagination::{self, Defaults};
-use crate::problem::{ApiResult, Problem};
-use crate::profiles::{check_profile, ListBody};
-use crate::routes::Routes;
+use crate::api::common::owned::check_profile;
+use crate::api::common::pagination::ListBody;
+use crate::api::common::pagination::{self, Defaults};
+use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::routes::Routes;
+use crate::config::Settlement;
+use crate::state::{App, AppState};
 use crate::time;
 
 pub fn routes(sandbox: bool) -> Routes {

@@ -19,14 +19,15 @@ use stableport_store::{
 };
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::auth::{scope, Auth};
-use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fiat_accounts::{checked_owner, uuid_list, Owner, OwnerIn};
-use crate::fields::{bool_param, capped};
-use crate::pagination::{self, Defaults};
-use crate::problem::{ApiResult, Problem};
-use crate::routes::Routes;
+use crate::api::common::auth::{scope, Auth};
+use crate::api::common::extract::{parse_uuid, JsonBody, Params};
+use crate::api::common::fields::uuid_list;
+use crate::api::common::fields::{bool_param, capped};
+use crate::api::common::owner::{checked_owner, Owner, OwnerIn};
+use crate::api::common::pagination::{self, Defaults};
+use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::routes::Routes;
+use crate::state::AppState;
 use crate::time;
 
 pub fn routes(sandbox: bool) -> Routes {

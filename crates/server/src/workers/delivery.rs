@@ -28,7 +28,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::webhooks::{is_public, literal_ip};
+use crate::outbound::{is_public, literal_ip};
 
 pub const SIGNATURE_HEADER: &str = "Stableport-Signature";
 pub const ATTEMPT_HEADER: &str = "Stableport-Delivery-Attempt";

@@ -5,7 +5,7 @@ use axum::handler::Handler;
 use axum::routing::{self, MethodRouter};
 use axum::Router;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Routes under `/v2`, with their methods and paths.
 #[derive(Default)]

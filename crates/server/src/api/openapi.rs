@@ -13,36 +13,21 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-const PAXOS_SPEC: &str = include_str!("../../../spec/paxos-v2-openapi-full.yaml");
-const OUR_SPEC: &str = include_str!("../../../spec/stableport-openapi.yaml");
-const REDOC_JS: &str = include_str!("../assets/redoc/redoc.standalone.js");
-const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+use crate::api::common::spec::{normalize, our_spec, paxos_spec, METHODS};
+use crate::state::AppState;
 
-/// Paxos's public v2 spec as published.
-pub fn paxos_spec() -> &'static Value {
-    static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(|| serde_norway::from_str(PAXOS_SPEC).expect("Paxos's spec parses"))
-}
-
-/// Our additions as written.
-pub fn our_spec() -> &'static Value {
-    static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(|| serde_norway::from_str(OUR_SPEC).expect("our spec parses"))
-}
+const REDOC_JS: &str = include_str!("../../assets/redoc/redoc.standalone.js");
 
 /// The document for a server in sandbox mode or not, serialized once.
-pub fn document_bytes(sandbox: bool) -> &'static [u8] {
+/// `routes` are the server's own (`App::routes`), which depend only on the mode.
+pub fn document_bytes(sandbox: bool, routes: &[(String, String)]) -> &'static [u8] {
     static DOCS: [OnceLock<Vec<u8>>; 2] = [OnceLock::new(), OnceLock::new()];
-    DOCS[usize::from(sandbox)].get_or_init(|| {
-        let routes = crate::app::route_table(sandbox);
-        serde_json::to_vec(&document(&routes)).expect("document serializes")
-    })
+    DOCS[usize::from(sandbox)]
+        .get_or_init(|| serde_json::to_vec(&document(routes)).expect("document serializes"))
 }
 
-pub async fn openapi_json(
-    axum::extract::State(app): axum::extract::State<crate::app::AppState>,
-) -> Response {
-    let bytes = document_bytes(app.config.is_sandbox());
+pub async fn openapi_json(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    let bytes = document_bytes(app.config.is_sandbox(), &app.routes);
     ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
@@ -65,46 +50,6 @@ pub async fn redoc_js() -> Response {
         REDOC_JS,
     )
         .into_response()
-}
-
-/// Where Paxos's spec lists an error of an operation as `application/json`
-/// rather than `application/problem+json` (it uses both): `(METHOD, path with
-/// {} for parameters, status)` of each. See `problem::spec_media_type`.
-pub fn json_problems() -> &'static HashSet<(String, String, u16)> {
-    static TABLE: OnceLock<HashSet<(String, String, u16)>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut table = HashSet::new();
-        let paths = paxos_spec()["paths"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        for (path, item) in paths {
-            for method in METHODS {
-                let responses = item[method]["responses"]
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default();
-                for (status, response) in responses {
-                    let content = &response["content"];
-                    let json_only = content.get("application/json").is_some()
-                        && content.get("application/problem+json").is_none();
-                    if let (true, Ok(status)) = (json_only, status.parse::<u16>()) {
-                        let key = normalize(&format!("/v2{path}"));
-                        table.insert((method.to_ascii_uppercase(), key, status));
-                    }
-                }
-            }
-        }
-        table
-    })
-}
-
-/// `{id}` and `{profile_id}` are the same route.
-pub fn normalize(path: &str) -> String {
-    path.split('/')
-        .map(|s| if s.starts_with('{') { "{}" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// Builds the document for these `(METHOD, full path)` routes.

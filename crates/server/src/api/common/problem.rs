@@ -163,10 +163,10 @@ pub async fn spec_media_type(
     if let (true, Some(path)) = (is_problem, matched) {
         let key = (
             method.as_str().to_string(),
-            crate::openapi::normalize(path.as_str()),
+            crate::api::common::spec::normalize(path.as_str()),
             response.status().as_u16(),
         );
-        if crate::openapi::json_problems().contains(&key) {
+        if crate::api::common::spec::json_problems().contains(&key) {
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 header::HeaderValue::from_static("application/json"),

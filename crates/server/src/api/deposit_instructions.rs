@@ -5,22 +5,24 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::Json;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use stableport_domain::network::{FiatNetwork, WireAccountType};
+use stableport_domain::network::FiatNetwork;
 use stableport_store::{DepositInstructions, Inserted, Order};
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::auth::{scope, Auth};
-use crate::deposit_addresses::{optional_uuid, target_filter};
-use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fields::{already_exists, checked_ref_id, required, small_metadata};
-use crate::pagination::{self, Defaults};
-use crate::problem::{ApiResult, Problem};
-use crate::profiles::{owned_profile, ListBody};
-use crate::routes::Routes;
+use crate::api::common::auth::{scope, Auth};
+use crate::api::common::extract::{parse_uuid, JsonBody, Params};
+use crate::api::common::fields::{already_exists, checked_ref_id, required, small_metadata};
+use crate::api::common::fields::{optional_uuid, target_filter};
+use crate::api::common::fields::{parse_fiat_network, routing_type};
+use crate::api::common::issued::new_memo_id;
+use crate::api::common::owned::owned_profile;
+use crate::api::common::pagination::ListBody;
+use crate::api::common::pagination::{self, Defaults};
+use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::routes::Routes;
+use crate::state::AppState;
 use crate::time;
 
 pub fn routes(_sandbox: bool) -> Routes {
@@ -102,48 +104,6 @@ pub fn instructions_body(i: DepositInstructions) -> InstructionsBody {
         memo_id: i.memo_id,
         metadata: i.metadata.and_then(|m| serde_json::from_str(&m).ok()),
         created_at: time::format(i.created_at),
-    }
-}
-
-/// 16 characters a person can read out over the phone to a bank.
-pub fn new_memo_id() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::thread_rng();
-    (0..16)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
-pub fn parse_fiat_network(field: &str, text: &str) -> ApiResult<FiatNetwork> {
-    text.parse().map_err(|_| {
-        Problem::bad_request(format!(
-            "{field}: unsupported fiat network {text:?}; supported: {}",
-            FiatNetwork::supported_list()
-        ))
-    })
-}
-
-/// The routing number type of a WIRE source (ABA when not given); none for CUBIX.
-pub fn routing_type(
-    field: &str,
-    network: FiatNetwork,
-    text: Option<String>,
-) -> ApiResult<Option<String>> {
-    match (network, text) {
-        (FiatNetwork::Wire, None) => Ok(Some("ABA".into())),
-        (FiatNetwork::Wire, Some(t)) => {
-            let kind: WireAccountType = t.parse().map_err(|_| {
-                Problem::bad_request(format!(
-                    "{field} must be {}, got {t:?}",
-                    WireAccountType::supported_list()
-                ))
-            })?;
-            Ok(Some(kind.code().to_string()))
-        }
-        (FiatNetwork::Cubix, None) => Ok(None),
-        (FiatNetwork::Cubix, Some(_)) => Err(Problem::bad_request(format!(
-            "{field} applies to WIRE only"
-        ))),
     }
 }
 

@@ -8,11 +8,12 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde::Serialize;
 use stableport_store::{Order, Page, SortKey, TimeRange};
 
-use crate::auth::Keys;
-use crate::extract::Params;
-use crate::problem::Problem;
+use crate::api::common::extract::Params;
+use crate::api::common::keys::Keys;
+use crate::api::common::problem::Problem;
 
 pub struct Defaults {
     /// Which list the cursor belongs to.
@@ -163,4 +164,11 @@ pub fn order_by(params: &Params, allowed: &[SortKey]) -> Result<SortKey, Problem
                 names.join(" or ")
             ))
         })
+}
+
+#[derive(Serialize)]
+pub struct ListBody<T> {
+    pub items: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_cursor: Option<String>,
 }

@@ -8,19 +8,17 @@ use stableport_domain::Asset;
 use stableport_store::{Order, Profile, ProfileFilter, ProfileKind};
 use uuid::Uuid;
 
-use crate::app::{App, AppState};
-use crate::auth::{scope, Auth};
-use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fields::many;
-use crate::pagination::{self, Defaults};
-use crate::problem::{ApiResult, Problem};
-use crate::routes::Routes;
+use crate::api::common::auth::{scope, Auth};
+use crate::api::common::extract::{parse_uuid, JsonBody, Params};
+use crate::api::common::fields::many;
+use crate::api::common::owned::owned_profile;
+use crate::api::common::pagination::ListBody;
+use crate::api::common::pagination::{self, Defaults};
+use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::routes::Routes;
+use crate::state::AppState;
 
-pub fn routes(sandbox: bool) -> Routes {
-    let sandbox_routes = Routes::new().post(
-        "/sandbox/profiles/{profile_id}/deposit",
-        crate::sandbox::deposit,
-    );
+pub fn routes(_sandbox: bool) -> Routes {
     Routes::new()
         .get("/profiles", list)
         .post("/profiles", create)
@@ -28,7 +26,6 @@ pub fn routes(sandbox: bool) -> Routes {
         .put("/profiles/{profile_id}", update)
         .get("/profiles/{profile_id}/balances", balances)
         .get("/profiles/{profile_id}/balances/{asset}", balance)
-        .merge_if(sandbox, sandbox_routes)
 }
 
 const PAGING: Defaults = Defaults {
@@ -61,57 +58,11 @@ impl From<Profile> for ProfileBody {
     }
 }
 
-#[derive(Serialize)]
-pub struct ListBody<T> {
-    pub items: Vec<T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_cursor: Option<String>,
-}
-
 #[derive(Clone, Serialize)]
 pub struct BalanceBody {
     asset: &'static str,
     available: String,
     trading: &'static str,
-}
-
-/// The caller's profile named in a path or field: a UUID, or "default".
-/// Checks that a profile is the caller's. Profiles are never deleted nor
-/// moved between customers, so a profile seen once stays known: the hot
-/// paths (creating conversions) skip the database after the first time.
-pub async fn check_profile(app: &App, auth: &Auth, field: &str, id: Uuid) -> ApiResult<()> {
-    let key = (auth.customer, id);
-    if app
-        .known_profiles
-        .read()
-        .map(|known| known.contains(&key))
-        .unwrap_or(false)
-    {
-        return Ok(());
-    }
-    owned_profile(app, auth, field, &id.to_string()).await?;
-    if let Ok(mut known) = app.known_profiles.write() {
-        if known.len() >= 100_000 {
-            known.clear();
-        }
-        known.insert(key);
-    }
-    Ok(())
-}
-
-pub async fn owned_profile(app: &App, auth: &Auth, field: &str, raw: &str) -> ApiResult<Profile> {
-    let found = if raw == "default" {
-        app.store.default_profile(auth.customer).await?
-    } else {
-        let id = parse_uuid(field, raw)?;
-        app.store.profile(auth.customer, id).await?
-    };
-    found.ok_or_else(|| {
-        Problem::not_found(format!(
-            "profile with id {raw} not found for customer with id {}",
-            auth.customer
-        ))
-    })
 }
 
 pub async fn list(
@@ -193,7 +144,7 @@ pub async fn get(
 ) -> ApiResult<Json<ProfileBody>> {
     auth.require(scope::READ_PROFILE)?;
     // Validated; no profile is ever deactivated yet, so it changes nothing.
-    crate::fields::bool_param(&params, "include_deactivated")?;
+    crate::api::common::fields::bool_param(&params, "include_deactivated")?;
     Ok(Json(
         owned_profile(&app, &auth, "profile_id", &id).await?.into(),
     ))

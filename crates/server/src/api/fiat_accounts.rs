@@ -33,14 +33,16 @@ use stableport_store::{
 };
 use uuid::Uuid;
 
-use crate::app::{App, AppState};
-use crate::auth::{scope, Auth};
-use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fields::{bool_param, capped, checked_ref_id, small_metadata};
-use crate::pagination::{self, Defaults};
-use crate::problem::{ApiResult, Problem};
-use crate::profiles::ListBody;
-use crate::routes::Routes;
+use crate::api::common::auth::{scope, Auth};
+use crate::api::common::extract::{parse_uuid, JsonBody, Params};
+use crate::api::common::fields::{bool_param, capped, checked_ref_id, small_metadata};
+use crate::api::common::fields::{nonempty, uuid_list};
+use crate::api::common::owner::{checked_owner, name, updated_owner, Owner, OwnerIn};
+use crate::api::common::pagination::ListBody;
+use crate::api::common::pagination::{self, Defaults};
+use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::routes::Routes;
+use crate::state::{App, AppState};
 use crate::time;
 
 pub fn routes(sandbox: bool) -> Routes {
@@ -60,7 +62,6 @@ const PAGING: Defaults = Defaults {
     max_limit: 1000,
     order: Order::Desc,
 };
-const MAX_NAME: usize = 100;
 /// MailingAddress in the spec: at most 35 of these characters per field,
 /// which is what a wire message carries.
 const MAX_ADDRESS_FIELD: usize = 35;
@@ -69,18 +70,6 @@ const ADDRESS_PUNCTUATION: &str = " /?:().,&'+-";
 // ---------------------------------------------------------------------------
 // The account as stored and returned. Validated on the way in, so reading it
 // back needs no checks.
-
-/// `fiat_account_owner`; also a crypto address's travel-rule beneficiary.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) enum Owner {
-    #[serde(rename = "person_details")]
-    Person {
-        first_name: String,
-        last_name: String,
-    },
-    #[serde(rename = "institution_details")]
-    Institution { name: String },
-}
 
 /// `fiat_network_instructions`: exactly one network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -238,25 +227,6 @@ pub struct CreateRequest {
 }
 
 #[derive(Deserialize)]
-pub(crate) struct OwnerIn {
-    person_details: Option<PersonIn>,
-    institution_details: Option<InstitutionIn>,
-    /// Where the spec's update examples misplace the instructions.
-    fiat_network_instructions: Option<Value>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct PersonIn {
-    first_name: Option<String>,
-    last_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct InstitutionIn {
-    name: Option<String>,
-}
-
-#[derive(Deserialize)]
 pub struct InstructionsIn {
     wire: Option<WireIn>,
     cubix: Option<CubixIn>,
@@ -302,57 +272,6 @@ fn bad(detail: impl Into<String>) -> Problem {
 
 fn required<T>(field: &str, value: Option<T>) -> ApiResult<T> {
     value.ok_or_else(|| bad(format!("{field} is required")))
-}
-
-/// A name as a bank prints it: not blank, no control characters.
-fn name(field: &str, value: Option<String>) -> ApiResult<String> {
-    let value = required(field, value)?;
-    let trimmed = value.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME {
-        return Err(bad(format!("{field} must be 1 to {MAX_NAME} characters")));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(bad(format!("{field} must not contain control characters")));
-    }
-    Ok(trimmed.to_string())
-}
-
-/// Exactly one of a person (first and last name) or an institution (name).
-pub(crate) fn checked_owner(field: &str, owner: Option<OwnerIn>) -> ApiResult<Owner> {
-    let owner = owner.ok_or_else(|| {
-        bad(format!(
-            "{field} is required: set person_details or institution_details"
-        ))
-    })?;
-    if owner.fiat_network_instructions.is_some() {
-        return Err(bad(format!(
-            "{field}.fiat_network_instructions: fiat_network_instructions belongs at the top level of the body"
-        )));
-    }
-    match (owner.person_details, owner.institution_details) {
-        (Some(person), None) => Ok(Owner::Person {
-            first_name: name(
-                &format!("{field}.person_details.first_name"),
-                person.first_name,
-            )?,
-            last_name: name(
-                &format!("{field}.person_details.last_name"),
-                person.last_name,
-            )?,
-        }),
-        (None, Some(institution)) => Ok(Owner::Institution {
-            name: name(
-                &format!("{field}.institution_details.name"),
-                institution.name,
-            )?,
-        }),
-        (Some(_), Some(_)) => Err(bad(format!(
-            "{field} must set only one of person_details and institution_details"
-        ))),
-        (None, None) => Err(bad(format!(
-            "{field} must set person_details or institution_details"
-        ))),
-    }
 }
 
 fn checked_instructions(instructions: Option<InstructionsIn>) -> ApiResult<Instructions> {
@@ -687,57 +606,6 @@ pub async fn update(
     Ok(Json(account_body(updated, View::Full)?))
 }
 
-fn nonempty(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.is_empty())
-}
-
-/// Changes names within the owner's kind; the kind itself cannot change.
-fn updated_owner(current: Owner, patch: OwnerIn) -> ApiResult<Owner> {
-    const FIELD: &str = "fiat_account_owner";
-    let merged = match (current, patch.person_details, patch.institution_details) {
-        (current, None, None) if patch.fiat_network_instructions.is_none() => return Ok(current),
-        (
-            Owner::Person {
-                first_name,
-                last_name,
-            },
-            Some(person),
-            None,
-        ) => OwnerIn {
-            person_details: Some(PersonIn {
-                first_name: nonempty(person.first_name).or(Some(first_name)),
-                last_name: nonempty(person.last_name).or(Some(last_name)),
-            }),
-            institution_details: None,
-            fiat_network_instructions: patch.fiat_network_instructions,
-        },
-        (Owner::Institution { name }, None, Some(institution)) => OwnerIn {
-            person_details: None,
-            institution_details: Some(InstitutionIn {
-                name: nonempty(institution.name).or(Some(name)),
-            }),
-            fiat_network_instructions: patch.fiat_network_instructions,
-        },
-        (Owner::Person { .. }, None, Some(_)) => {
-            return Err(bad(format!(
-                "{FIELD} cannot be changed from person to institution"
-            )))
-        }
-        (Owner::Institution { .. }, Some(_), None) => {
-            return Err(bad(format!(
-                "{FIELD} cannot be changed from institution to person"
-            )))
-        }
-        // Both kinds, or the misplaced instructions: the shared checks say which.
-        (_, person, institution) => OwnerIn {
-            person_details: person,
-            institution_details: institution,
-            fiat_network_instructions: patch.fiat_network_instructions,
-        },
-    };
-    checked_owner(FIELD, Some(merged))
-}
-
 /// Changes a wire's mailing addresses and bank names. Account and routing
 /// numbers identify the account: a different one needs a new account.
 fn updated_instructions(
@@ -956,10 +824,3 @@ pub async fn sandbox_update(
 
 // ---------------------------------------------------------------------------
 // Query parameters shared with the crypto address list.
-
-pub(crate) fn uuid_list(params: &Params, name: &str) -> ApiResult<Vec<Uuid>> {
-    capped(params, name)?
-        .into_iter()
-        .map(|id| parse_uuid(name, id))
-        .collect()
-}

@@ -12,18 +12,20 @@ use stableport_store::{
     RuleSource, StoreError,
 };
 
-use crate::app::AppState;
-use crate::auth::{scope, Auth};
-use crate::deposit_addresses::{new_address, optional_uuid, parse_network};
-use crate::deposit_instructions::{new_memo_id, parse_fiat_network, routing_type};
-use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fields::without_nulls;
-use crate::fields::{already_exists, asset_field, checked_ref_id, many, required};
-use crate::orchestrations::{choose, kind_of, resolve_destination, Chosen};
-use crate::pagination::{self, Defaults};
-use crate::problem::{ApiResult, Problem};
-use crate::profiles::owned_profile;
-use crate::routes::Routes;
+use crate::api::common::auth::{scope, Auth};
+use crate::api::common::destinations::{choose, kind_of, resolve_destination, Chosen};
+use crate::api::common::extract::{parse_uuid, JsonBody, Params};
+use crate::api::common::fields::without_nulls;
+use crate::api::common::fields::{already_exists, asset_field, checked_ref_id, many, required};
+use crate::api::common::fields::{optional_uuid, parse_network};
+use crate::api::common::fields::{parse_fiat_network, routing_type};
+use crate::api::common::issued::new_address;
+use crate::api::common::issued::new_memo_id;
+use crate::api::common::owned::owned_profile;
+use crate::api::common::pagination::{self, Defaults};
+use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::routes::Routes;
+use crate::state::AppState;
 use crate::time;
 
 pub fn routes(_sandbox: bool) -> Routes {

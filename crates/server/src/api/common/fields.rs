@@ -6,11 +6,14 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use stableport_domain::amount::format_units;
+use stableport_domain::network::{CryptoNetwork, FiatNetwork, WireAccountType};
 use stableport_domain::{Asset, ZERO_UUID};
+use stableport_store::DepositTargetFilter;
 use uuid::Uuid;
 
-use crate::extract::{parse_uuid, Params};
-use crate::problem::{ApiResult, Problem};
+use crate::api::common::extract::{parse_uuid, Params};
+use crate::api::common::pagination;
+use crate::api::common::problem::{ApiResult, Problem};
 
 const MAX_METADATA_ENTRIES: usize = 50;
 const MAX_METADATA_TEXT: usize = 512;
@@ -173,4 +176,83 @@ pub fn without_nulls(value: serde_json::Value) -> serde_json::Value {
         Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
         other => other,
     }
+}
+
+pub(crate) fn uuid_list(params: &Params, name: &str) -> ApiResult<Vec<Uuid>> {
+    capped(params, name)?
+        .into_iter()
+        .map(|id| parse_uuid(name, id))
+        .collect()
+}
+
+pub fn parse_network(field: &str, text: &str) -> ApiResult<CryptoNetwork> {
+    text.parse().map_err(|_| {
+        Problem::bad_request(format!(
+            "{field}: unsupported network {text:?}; supported: {}",
+            CryptoNetwork::supported_list()
+        ))
+    })
+}
+
+pub fn optional_uuid(field: &str, value: Option<String>) -> ApiResult<Option<String>> {
+    value
+        .map(|v| parse_uuid(field, &v).map(|u| u.to_string()))
+        .transpose()
+}
+
+/// The filters deposit addresses and fiat deposit instructions share.
+pub fn target_filter(
+    params: &Params,
+    page: stableport_store::Page,
+) -> ApiResult<DepositTargetFilter> {
+    pagination::check_order_by(params)?;
+    let uuids =
+        |name: &'static str| many(params, name, move |v| Ok(parse_uuid(name, v)?.to_string()));
+    Ok(DepositTargetFilter {
+        ids: uuids("ids")?,
+        profile_ids: uuids("profile_ids")?,
+        identity_ids: uuids("identity_ids")?,
+        account_ids: uuids("account_ids")?,
+        ref_ids: many(params, "ref_ids", |v| Ok(v.to_string()))?,
+        created_at: pagination::time_range(params, "created_at")?,
+        page,
+    })
+}
+
+pub fn parse_fiat_network(field: &str, text: &str) -> ApiResult<FiatNetwork> {
+    text.parse().map_err(|_| {
+        Problem::bad_request(format!(
+            "{field}: unsupported fiat network {text:?}; supported: {}",
+            FiatNetwork::supported_list()
+        ))
+    })
+}
+
+/// The routing number type of a WIRE source (ABA when not given); none for CUBIX.
+pub fn routing_type(
+    field: &str,
+    network: FiatNetwork,
+    text: Option<String>,
+) -> ApiResult<Option<String>> {
+    match (network, text) {
+        (FiatNetwork::Wire, None) => Ok(Some("ABA".into())),
+        (FiatNetwork::Wire, Some(t)) => {
+            let kind: WireAccountType = t.parse().map_err(|_| {
+                Problem::bad_request(format!(
+                    "{field} must be {}, got {t:?}",
+                    WireAccountType::supported_list()
+                ))
+            })?;
+            Ok(Some(kind.code().to_string()))
+        }
+        (FiatNetwork::Cubix, None) => Ok(None),
+        (FiatNetwork::Cubix, Some(_)) => Err(Problem::bad_request(format!(
+            "{field} applies to WIRE only"
+        ))),
+    }
+}
+
+/// An optional text where an empty string means "not given".
+pub fn nonempty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
 }

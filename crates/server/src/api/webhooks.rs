@@ -12,7 +12,7 @@
 //! reserved ranges are refused here and checked again on every delivery
 //! (see `delivery.rs`), so a DNS change cannot turn a webhook inward.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -26,15 +26,17 @@ use stableport_store::{
 };
 use uuid::Uuid;
 
-use crate::app::{App, AppState};
-use crate::auth::{random_hex, scope, Auth};
-use crate::events::{event_body, event_type, EventBody};
-use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fields::many;
-use crate::pagination::{self, Defaults};
-use crate::problem::{ApiResult, Problem};
-use crate::profiles::ListBody;
-use crate::routes::Routes;
+use crate::api::common::auth::{scope, Auth};
+use crate::api::common::event_json::{event_body, event_type, EventBody};
+use crate::api::common::extract::{parse_uuid, JsonBody, Params};
+use crate::api::common::fields::many;
+use crate::api::common::keys::random_hex;
+use crate::api::common::pagination::ListBody;
+use crate::api::common::pagination::{self, Defaults};
+use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::routes::Routes;
+use crate::outbound::{is_public, literal_ip};
+use crate::state::{App, AppState};
 use crate::time;
 
 pub fn routes(_sandbox: bool) -> Routes {
@@ -252,55 +254,6 @@ fn bounded(field: &str, value: Option<String>, max: usize) -> ApiResult<String> 
         )));
     }
     Ok(value)
-}
-
-/// Whether an address is on the public internet: not loopback, private
-/// (RFC 1918, unique local), link-local, CGNAT, unspecified, broadcast,
-/// multicast, documentation, benchmarking or reserved.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64 reaches IPv4 inside
-                || (s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0 && s[4] == 0 && s[5] == 0))
-            // IPv4-compatible
-        }
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    !(ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || a >= 240) // reserved
-}
-
-/// The address a URL host names literally (`[…]` around IPv6), if it does.
-pub fn literal_ip(host: &str) -> Option<IpAddr> {
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()
 }
 
 /// An http(s) URL a delivery may go to. In production its host must
@@ -583,7 +536,7 @@ pub async fn test(
     body: Bytes,
 ) -> ApiResult<Json<TestEventBody>> {
     auth.require(scope::WRITE_WEBHOOK)?;
-    crate::extract::refuse_nul(&body)?;
+    crate::api::common::extract::refuse_nul(&body)?;
     let request: TestRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TestRequest::default()
     } else {

@@ -6,17 +6,15 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::Serialize;
-use serde_json::Value;
-use stableport_store::{object_type, Event, EventFilter, Order, EVENT_TYPES};
-use uuid::Uuid;
+use stableport_store::{EventFilter, Order, EVENT_TYPES};
 
-use crate::app::AppState;
-use crate::auth::{scope, Auth};
-use crate::extract::{parse_uuid, Params};
-use crate::pagination::{self, Defaults};
-use crate::problem::{ApiResult, Problem};
-use crate::routes::Routes;
-use crate::time;
+use crate::api::common::auth::{scope, Auth};
+use crate::api::common::event_json::{event_body, event_type, EventBody};
+use crate::api::common::extract::{parse_uuid, Params};
+use crate::api::common::pagination::{self, Defaults};
+use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::routes::Routes;
+use crate::state::AppState;
 
 pub fn routes(_sandbox: bool) -> Routes {
     Routes::new().get("/events", list).get("/events/{id}", get)
@@ -30,41 +28,6 @@ const PAGING: Defaults = Defaults {
     max_limit: 100,
     order: Order::Asc,
 };
-
-#[derive(Serialize)]
-pub struct EventBody {
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub object_type: &'static str,
-    pub object: Value,
-    pub created_at: String,
-    pub undelivered_webhooks: i64,
-    /// Not in Paxos's `Event`: a test event is fetched with `?is_test=true`,
-    /// so the caller knows. Only our own test route shows it.
-    #[serde(skip)]
-    pub is_test: bool,
-}
-
-pub fn event_body(e: Event) -> EventBody {
-    let mut object: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
-    // Events written before the object shapes were settled carried an
-    // "object" tag of their own.
-    if let Some(map) = object.as_object_mut() {
-        if map.get("object").is_some_and(Value::is_string) {
-            map.remove("object");
-        }
-    }
-    EventBody {
-        id: e.id,
-        object_type: object_type(&e.kind),
-        kind: e.kind,
-        object,
-        created_at: time::format(e.created_at),
-        undelivered_webhooks: e.undelivered_webhooks,
-        is_test: e.is_test,
-    }
-}
 
 #[derive(Serialize)]
 pub struct ListEventsBody {
@@ -136,7 +99,7 @@ pub const PAXOS_EVENT_TYPES: &[&str] = &[
 /// The `type` filter of `/v2/events`: known types, and whether the filter
 /// names only types that are never emitted (so matches nothing).
 fn type_filter(params: &Params) -> ApiResult<(Vec<String>, bool)> {
-    let asked = crate::fields::capped(params, "type")?;
+    let asked = crate::api::common::fields::capped(params, "type")?;
     let mut emitted = Vec::new();
     for kind in &asked {
         if EVENT_TYPES.contains(kind) {
@@ -147,19 +110,6 @@ fn type_filter(params: &Params) -> ApiResult<(Vec<String>, bool)> {
     }
     let matches_nothing = !asked.is_empty() && emitted.is_empty();
     Ok((emitted, matches_nothing))
-}
-
-pub fn event_type(name: &str) -> impl Fn(&str) -> ApiResult<String> + '_ {
-    move |v| {
-        if EVENT_TYPES.contains(&v) {
-            Ok(v.to_string())
-        } else {
-            Err(Problem::bad_request(format!(
-                "{name}: unknown event type {v:?}; known types: {}",
-                EVENT_TYPES.join(", ")
-            )))
-        }
-    }
 }
 
 fn is_test(params: &Params) -> ApiResult<bool> {

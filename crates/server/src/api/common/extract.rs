@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::problem::Problem;
+use crate::api::common::problem::Problem;
 
 /// A JSON body. The Content-Type is not checked: the Paxos guides' own curl
 /// examples send JSON as application/x-www-form-urlencoded.

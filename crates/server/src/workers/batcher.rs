@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::problem::Problem;
+use crate::api::common::problem::Problem;
 
 const MAX_BATCH: usize = 256;
 

@@ -10,8 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::json;
 
-use crate::app::AppState;
-use crate::auth::{hash_secret, secret_matches, TOKEN_LIFETIME_SECS};
+use crate::api::common::keys::{hash_secret, secret_matches, TOKEN_LIFETIME_SECS};
+use crate::state::AppState;
 
 /// RFC 6749 §5.2 error bodies.
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -75,7 +75,7 @@ pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
     }
     let credential = match app.store.credential(&client_id).await {
         Ok(found) => found,
-        Err(e) => return crate::problem::Problem::internal(e).into_response(),
+        Err(e) => return crate::api::common::problem::Problem::internal(e).into_response(),
     };
     let Some(credential) =
         credential.filter(|c| secret_matches(&c.secret_salt, &client_secret, &c.secret_hash))

@@ -9,14 +9,14 @@ use stableport_domain::amount::format_units;
 use stableport_store::{Order, Page, SortKey, Transfer, TransferFilter};
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::auth::{scope, Auth};
-use crate::extract::{parse_uuid, Params};
-use crate::fields::many;
-use crate::pagination::{self, Defaults};
-use crate::problem::{ApiResult, Problem};
-use crate::profiles::ListBody;
-use crate::routes::Routes;
+use crate::api::common::auth::{scope, Auth};
+use crate::api::common::extract::{parse_uuid, Params};
+use crate::api::common::fields::many;
+use crate::api::common::pagination::ListBody;
+use crate::api::common::pagination::{self, Defaults};
+use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::routes::Routes;
+use crate::state::AppState;
 use crate::time;
 
 pub fn routes(_sandbox: bool) -> Routes {

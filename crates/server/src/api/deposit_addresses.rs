@@ -6,19 +6,20 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stableport_domain::address::address_from_seed;
-use stableport_domain::network::CryptoNetwork;
-use stableport_store::{DepositAddress, DepositTargetFilter, Inserted, Order};
+use stableport_store::{DepositAddress, Inserted, Order};
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::auth::{scope, Auth};
-use crate::extract::{parse_uuid, JsonBody, Params};
-use crate::fields::{already_exists, checked_ref_id, many, required, small_metadata};
-use crate::pagination::{self, Defaults};
-use crate::problem::{ApiResult, Problem};
-use crate::profiles::{owned_profile, ListBody};
-use crate::routes::Routes;
+use crate::api::common::auth::{scope, Auth};
+use crate::api::common::extract::{JsonBody, Params};
+use crate::api::common::fields::{already_exists, checked_ref_id, required, small_metadata};
+use crate::api::common::fields::{optional_uuid, parse_network, target_filter};
+use crate::api::common::issued::new_address;
+use crate::api::common::owned::owned_profile;
+use crate::api::common::pagination::ListBody;
+use crate::api::common::pagination::{self, Defaults};
+use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::routes::Routes;
+use crate::state::AppState;
 use crate::time;
 
 pub fn routes(_sandbox: bool) -> Routes {
@@ -69,27 +70,6 @@ pub fn deposit_address_body(a: DepositAddress) -> DepositAddressBody {
         compatible_crypto_networks: vec![a.network.code()],
         created_at: time::format(a.created_at),
     }
-}
-
-/// A fresh address on `network`, derived from the record's id: valid for
-/// its network, unique, and stable for as long as the record lives.
-pub fn new_address(id: Uuid, network: CryptoNetwork) -> String {
-    address_from_seed(network, id.as_bytes())
-}
-
-pub fn parse_network(field: &str, text: &str) -> ApiResult<CryptoNetwork> {
-    text.parse().map_err(|_| {
-        Problem::bad_request(format!(
-            "{field}: unsupported network {text:?}; supported: {}",
-            CryptoNetwork::supported_list()
-        ))
-    })
-}
-
-pub fn optional_uuid(field: &str, value: Option<String>) -> ApiResult<Option<String>> {
-    value
-        .map(|v| parse_uuid(field, &v).map(|u| u.to_string()))
-        .transpose()
 }
 
 #[derive(Deserialize)]
@@ -151,25 +131,6 @@ pub async fn create(
             serde_json::to_value(deposit_address_body(existing)).map_err(Problem::internal)?,
         )),
     }
-}
-
-/// The filters deposit addresses and fiat deposit instructions share.
-pub fn target_filter(
-    params: &Params,
-    page: stableport_store::Page,
-) -> ApiResult<DepositTargetFilter> {
-    pagination::check_order_by(params)?;
-    let uuids =
-        |name: &'static str| many(params, name, move |v| Ok(parse_uuid(name, v)?.to_string()));
-    Ok(DepositTargetFilter {
-        ids: uuids("ids")?,
-        profile_ids: uuids("profile_ids")?,
-        identity_ids: uuids("identity_ids")?,
-        account_ids: uuids("account_ids")?,
-        ref_ids: many(params, "ref_ids", |v| Ok(v.to_string()))?,
-        created_at: pagination::time_range(params, "created_at")?,
-        page,
-    })
 }
 
 pub async fn list(

@@ -1,0 +1,3 @@
+//! Subcommands that talk to a running server over its API.
+
+pub mod listen;
