@@ -12,16 +12,20 @@ use crate::api::common::limiter::Limiter;
 use crate::bootstrap::{self, Bootstrap};
 use crate::config::Config;
 use crate::state::{App, AppState};
+use crate::workers::approver::Approver;
 use crate::workers::batcher::Batcher;
-use crate::workers::{approver, delivery, settler};
+use crate::workers::checkpointer::Checkpointer;
+use crate::workers::delivery::Delivery;
+use crate::workers::settler::Settler;
+use crate::workers::Workers;
 
 /// A started server. Dropping it does not stop it; call [`Running::stop`]
 /// or [`Running::shutdown`].
 pub struct Running {
     pub addr: SocketAddr,
     pub bootstrap: Bootstrap,
-    /// Background workers (settler, deliveries, checkpoints).
-    tasks: Vec<JoinHandle<()>>,
+    /// Background workers (settler, approver, deliveries, checkpoints).
+    workers: Workers,
     /// The group-commit writers: they finish their queue, then end.
     writers: Vec<JoinHandle<()>>,
     server: JoinHandle<()>,
@@ -32,9 +36,10 @@ impl Running {
     /// Stops serving and every background worker at once, as a crash would.
     pub fn stop(self) {
         self.server.abort();
-        for task in self.tasks.into_iter().chain(self.writers) {
-            task.abort();
+        for writer in self.writers {
+            writer.abort();
         }
+        self.workers.abort();
     }
 
     /// A clean stop (SIGTERM): no new connections, every request in flight
@@ -48,9 +53,7 @@ impl Running {
         for writer in self.writers {
             let _ = writer.await;
         }
-        for task in self.tasks {
-            task.abort();
-        }
+        self.workers.stop().await;
     }
 }
 
@@ -96,9 +99,8 @@ pub async fn service(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Se
 /// Opens the database, prepares the bootstrap customer and credential,
 /// starts the background workers and begins serving.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let opened = stableport_store::open(&config.database_url).await?;
-    let checkpointer = opened.spawn_checkpointer();
-    let store: Arc<dyn Store> = Arc::new(opened);
+    let opened = Arc::new(stableport_store::open(&config.database_url).await?);
+    let store: Arc<dyn Store> = opened.clone();
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -110,13 +112,19 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         writers,
     } = service(config, store.clone()).await?;
     let config = &state.config;
-    let mut tasks: Vec<JoinHandle<()>> = checkpointer.into_iter().collect();
-    tasks.push(settler::spawn(store.clone(), config.settlement));
-    tasks.push(approver::spawn(
+    let mut workers = Workers::default();
+    workers.spawn(Settler::new(store.clone(), config.settlement));
+    workers.spawn(Approver::new(
         store.clone(),
         config.fiat_account_approval_delay,
     ));
-    tasks.push(delivery::spawn(store, config));
+    match Delivery::new(store, config) {
+        Ok(delivery) => workers.spawn(delivery),
+        Err(e) => tracing::error!(%e, "cannot build the webhook HTTP client; no deliveries"),
+    }
+    if let Some(checkpointer) = Checkpointer::new(opened) {
+        workers.spawn(checkpointer);
+    }
     let draining = Arc::new(tokio::sync::Notify::new());
     let drained = draining.clone();
     let server = tokio::spawn(async move {
@@ -131,7 +139,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         bootstrap,
-        tasks,
+        workers,
         writers,
         server,
         draining,

@@ -35,25 +35,20 @@ impl SqlStore {
         })
     }
 
-    /// SQLite: copies the WAL into the database from a reader connection in
-    /// the background, so that commits on the one writer never stop to do it.
-    /// The writer still checkpoints by itself should this task fall behind.
-    pub fn spawn_checkpointer(&self) -> Option<tokio::task::JoinHandle<()>> {
-        if self.backend != Backend::Sqlite {
-            return None;
+    /// Whether this backend needs `checkpoint` called now and then (SQLite).
+    pub fn needs_checkpoints(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+
+    /// A passive WAL checkpoint on SQLite: keeps the WAL short without
+    /// waiting for readers or blocking the writer. Nothing on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.read)
+                .await?;
         }
-        let read = self.read.clone();
-        Some(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&read)
-                    .await
-                {
-                    tracing::warn!(%e, "background WAL checkpoint failed");
-                }
-            }
-        }))
+        Ok(())
     }
 
     /// The underlying pool, for tests that need to reach past the API.

@@ -8,30 +8,49 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stableport_store::Store;
-use tokio::task::JoinHandle;
+
+use super::{tick_for, Step, Worker};
 
 const BATCH: i64 = 500;
 
-pub fn spawn(store: Arc<dyn Store>, delay: Duration) -> JoinHandle<()> {
-    let tick = if delay.is_zero() {
-        // Accounts are approved as they are created; look rarely, for any
-        // left PENDING by an earlier run with a longer delay.
-        Duration::from_secs(1)
-    } else {
-        (delay / 4).clamp(Duration::from_millis(10), Duration::from_millis(250))
-    };
-    tokio::spawn(async move {
-        loop {
-            match store
-                .approve_due_fiat_accounts(crate::time::now(), BATCH)
-                .await
-            {
-                // A full batch: more may be waiting.
-                Ok(n) if i64::try_from(n) == Ok(BATCH) => continue,
-                Ok(_) => {}
-                Err(e) => tracing::error!(%e, "fiat account approval failed; will retry"),
+pub struct Approver {
+    store: Arc<dyn Store>,
+    tick: Duration,
+}
+
+impl Approver {
+    pub fn new(store: Arc<dyn Store>, delay: Duration) -> Approver {
+        let tick = if delay.is_zero() {
+            // Accounts are approved as they are created; look rarely, for any
+            // left PENDING by an earlier run with a longer delay.
+            Duration::from_secs(1)
+        } else {
+            tick_for(delay)
+        };
+        Approver { store, tick }
+    }
+}
+
+#[async_trait::async_trait]
+impl Worker for Approver {
+    fn name(&self) -> &'static str {
+        "approver"
+    }
+
+    async fn step(&mut self) -> Step {
+        let now = crate::time::now();
+        match self.store.approve_due_fiat_accounts(now, BATCH).await {
+            // A full batch: more may be waiting.
+            Ok(n) if i64::try_from(n) == Ok(BATCH) => Step::Busy,
+            Ok(_) => Step::Idle,
+            Err(e) => {
+                tracing::error!(%e, "fiat account approval failed; will retry");
+                Step::Idle
             }
-            tokio::time::sleep(tick).await;
         }
-    })
+    }
+
+    fn idle(&self) -> Duration {
+        self.tick
+    }
 }

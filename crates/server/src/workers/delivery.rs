@@ -24,9 +24,10 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde::Serialize;
 use stableport_store::{AttemptResult, Claim, ClaimedDelivery, ConsumerAuth, NextStep, Store};
 use tokio::sync::{mpsc, Semaphore};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use super::{Step, Worker};
 use crate::config::Config;
 use crate::outbound::{is_public, literal_ip};
 
@@ -348,80 +349,108 @@ async fn record(store: Arc<dyn Store>, mut results: mpsc::UnboundedReceiver<Atte
     }
 }
 
-pub fn spawn(store: Arc<dyn Store>, config: &Config) -> JoinHandle<()> {
-    let settings = Settings::from_config(config);
-    tokio::spawn(run(store, settings))
+/// Claims due deliveries in batches and sends each on its own task, at most
+/// `max_in_flight` at once; outcomes are written back in batches by one
+/// recording task. Every task lives in one JoinSet, so dropping the worker
+/// stops all of them at once; a claim cut short lapses with its lease and
+/// the delivery is sent again.
+pub struct Delivery {
+    store: Arc<dyn Store>,
+    sender: Arc<Sender>,
+    results: mpsc::UnboundedSender<AttemptResult>,
+    tasks: JoinSet<()>,
+    slots: Arc<Semaphore>,
+    lease: i64,
+    /// Claims come in batches: each is a write transaction (an fsync), so a
+    /// worker with nearly every slot busy waits a little for more to free up
+    /// rather than claiming one delivery at a time.
+    batch: u32,
+    poll: Duration,
 }
 
-/// Every task this spawns lives in one JoinSet, so aborting the returned
-/// task (Running::stop) stops all of them at once, as a crash would.
-async fn run(store: Arc<dyn Store>, settings: Settings) {
-    let http = match http_client(&settings) {
-        Ok(http) => http,
-        Err(e) => {
-            tracing::error!(%e, "cannot build the webhook HTTP client; no deliveries");
-            return;
-        }
-    };
-    let sender = Arc::new(Sender {
-        http,
-        settings: settings.clone(),
-        tokens: Mutex::new(HashMap::new()),
-    });
-    let (results, receiver) = mpsc::unbounded_channel();
-    let mut tasks = JoinSet::new();
-    tasks.spawn(record(store.clone(), receiver));
-    let slots = Arc::new(Semaphore::new(settings.max_in_flight));
-    let lease = micros(settings.timeout + LEASE_MARGIN);
-    // Claims come in batches: each is a write transaction (an fsync), so a
-    // worker with nearly every slot busy waits a little for more to free up
-    // rather than claiming one delivery at a time.
-    let batch = u32::try_from((settings.max_in_flight / 4).max(1)).unwrap_or(1);
-    loop {
-        while tasks.try_join_next().is_some() {}
-        if slots.available_permits() < batch as usize {
-            match tokio::time::timeout(settings.poll, slots.acquire_many(batch)).await {
-                Ok(Ok(permits)) => drop(permits),
-                Ok(Err(_)) => return,
-                Err(_) => {}
-            }
-            if slots.available_permits() == 0 {
-                continue;
+impl Delivery {
+    pub fn new(store: Arc<dyn Store>, config: &Config) -> Result<Delivery, String> {
+        let settings = Settings::from_config(config);
+        let http = http_client(&settings).map_err(|e| e.to_string())?;
+        let (results, receiver) = mpsc::unbounded_channel();
+        let mut tasks = JoinSet::new();
+        tasks.spawn(record(store.clone(), receiver));
+        Ok(Delivery {
+            store,
+            slots: Arc::new(Semaphore::new(settings.max_in_flight)),
+            lease: micros(settings.timeout + LEASE_MARGIN),
+            batch: u32::try_from((settings.max_in_flight / 4).max(1)).unwrap_or(1),
+            poll: settings.poll,
+            sender: Arc::new(Sender {
+                http,
+                settings,
+                tokens: Mutex::new(HashMap::new()),
+            }),
+            results,
+            tasks,
+        })
+    }
+
+    /// Waits (at most one poll interval) for a batch's worth of free slots.
+    async fn free_slots(&mut self) -> usize {
+        if self.slots.available_permits() < self.batch as usize {
+            if let Ok(Ok(permits)) =
+                tokio::time::timeout(self.poll, self.slots.acquire_many(self.batch)).await
+            {
+                drop(permits);
             }
         }
-        let free = slots.available_permits();
+        self.slots.available_permits()
+    }
+}
+
+#[async_trait::async_trait]
+impl Worker for Delivery {
+    fn name(&self) -> &'static str {
+        "webhook delivery"
+    }
+
+    async fn step(&mut self) -> Step {
+        while self.tasks.try_join_next().is_some() {}
+        let free = self.free_slots().await;
+        if free == 0 {
+            return Step::Busy;
+        }
         let claim = Claim {
             now: crate::time::now(),
             limit: i64::try_from(free).unwrap_or(i64::MAX),
             horizon: micros(HORIZON),
-            lease,
+            lease: self.lease,
         };
-        let started = Instant::now();
-        match store.claim_deliveries(&claim).await {
-            Ok(claimed) => {
-                if !claimed.is_empty() {
-                    tracing::debug!(claimed = claimed.len(), free, elapsed = ?started.elapsed(), "claimed webhook deliveries");
-                }
-                let full = claimed.len() >= free;
-                for delivery in claimed {
-                    let Ok(permit) = slots.clone().acquire_owned().await else {
-                        return;
-                    };
-                    let sender = sender.clone();
-                    let results = results.clone();
-                    tasks.spawn(async move {
-                        let outcome = sender.deliver(delivery).await;
-                        drop(permit);
-                        results.send(outcome).ok();
-                    });
-                }
-                if full {
-                    continue;
-                }
+        let claimed = match self.store.claim_deliveries(&claim).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::error!(%e, "cannot claim webhook deliveries; will retry");
+                return Step::Idle;
             }
-            Err(e) => tracing::error!(%e, "cannot claim webhook deliveries; will retry"),
+        };
+        let full = claimed.len() >= free;
+        for delivery in claimed {
+            let Ok(permit) = self.slots.clone().acquire_owned().await else {
+                return Step::Idle;
+            };
+            let sender = self.sender.clone();
+            let results = self.results.clone();
+            self.tasks.spawn(async move {
+                let outcome = sender.deliver(delivery).await;
+                drop(permit);
+                results.send(outcome).ok();
+            });
         }
-        tokio::time::sleep(settings.poll).await;
+        if full {
+            Step::Busy
+        } else {
+            Step::Idle
+        }
+    }
+
+    fn idle(&self) -> Duration {
+        self.poll
     }
 }
 

@@ -1,14 +1,14 @@
 //! The background settler: moves CREATED conversions to SETTLED, and delivers
-//! PROCESSING orchestrations, once their time has come. Runs on every replica; the store's claim makes
-//! each settlement happen exactly once. Conversions left CREATED by a crash
-//! are simply due when the server is back.
+//! PROCESSING orchestrations, once their time has come. Runs on every
+//! replica; the store's claim makes each settlement happen exactly once.
+//! Conversions left CREATED by a crash are simply due when the server is back.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use stableport_store::Store;
-use tokio::task::JoinHandle;
 
+use super::{tick_for, Step, Worker};
 use crate::config::Settlement;
 
 /// Large enough that settling costs few commits, small enough that one
@@ -21,32 +21,50 @@ const BATCH: i64 = 256;
 /// transaction keep the write lock short.
 const DELIVERIES: i64 = 32;
 
-pub fn spawn(store: Arc<dyn Store>, settlement: Settlement) -> JoinHandle<()> {
-    let tick = match settlement {
-        Settlement::After(delay) => {
-            (delay / 4).clamp(Duration::from_millis(10), Duration::from_millis(250))
-        }
-        // Nothing new becomes due; look rarely for conversions left from an earlier run.
-        Settlement::Manual => Duration::from_secs(1),
-    };
-    tokio::spawn(async move {
-        loop {
-            let now = crate::time::now();
-            let settled = store.settle_due(now, BATCH).await.unwrap_or_else(|e| {
-                tracing::error!(%e, "settlement failed; will retry");
+pub struct Settler {
+    store: Arc<dyn Store>,
+    tick: Duration,
+}
+
+impl Settler {
+    pub fn new(store: Arc<dyn Store>, settlement: Settlement) -> Settler {
+        let tick = match settlement {
+            Settlement::After(delay) => tick_for(delay),
+            // Nothing new becomes due; look rarely for conversions left from an earlier run.
+            Settlement::Manual => Duration::from_secs(1),
+        };
+        Settler { store, tick }
+    }
+}
+
+#[async_trait::async_trait]
+impl Worker for Settler {
+    fn name(&self) -> &'static str {
+        "settler"
+    }
+
+    async fn step(&mut self) -> Step {
+        let now = crate::time::now();
+        let settled = self.store.settle_due(now, BATCH).await.unwrap_or_else(|e| {
+            tracing::error!(%e, "settlement failed; will retry");
+            0
+        });
+        let delivered = self
+            .store
+            .advance_orchestrations(now, DELIVERIES)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(%e, "orchestration step failed; will retry");
                 0
             });
-            let delivered = store
-                .advance_orchestrations(now, DELIVERIES)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::error!(%e, "orchestration step failed; will retry");
-                    0
-                });
-            if settled as i64 == BATCH || delivered as i64 == DELIVERIES {
-                continue;
-            }
-            tokio::time::sleep(tick).await;
+        if settled as i64 == BATCH || delivered as i64 == DELIVERIES {
+            Step::Busy
+        } else {
+            Step::Idle
         }
-    })
+    }
+
+    fn idle(&self) -> Duration {
+        self.tick
+    }
 }
