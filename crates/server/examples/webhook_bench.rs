@@ -25,7 +25,7 @@ use axum::http::StatusCode;
 use clap::{Parser, ValueEnum};
 use serde_json::Value;
 use stableport_client::{Client, CreateWebhook};
-use stableport_server::{Config, Settlement};
+use stableport_server::Config;
 use stableport_store::Store;
 use uuid::Uuid;
 
@@ -114,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
     let (url, _dir) = database(&args.database_url).await?;
     let mut config = Config::new(url.clone());
     config.listen = "127.0.0.1:0".into();
-    config.settlement = Settlement::After(Duration::ZERO);
+    config.settlement_delay = Duration::ZERO;
     config.client_id = Some("bench".into());
     config.client_secret = Some("bench-secret".into());
     config.webhook_poll_interval = Duration::from_millis(args.poll_ms);

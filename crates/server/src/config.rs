@@ -1,4 +1,5 @@
-//! How a server is configured: from the command line or, in tests, in code.
+//! How a server is configured: flags, environment and an optional config
+//! file, or, in tests, in code; one struct and one set of defaults.
 
 use std::time::Duration;
 
@@ -18,56 +19,170 @@ pub enum Settlement {
     Manual,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SettlementMode {
+    /// The settler settles after `--settlement-delay`.
+    Auto,
+    /// Only POST /v2/sandbox/.../settle (or .../release) does.
+    Manual,
+}
+
+/// Everything a server is configured by, with its one set of defaults: the
+/// `stableport serve` flags, each also an environment variable and a key of
+/// the optional `--config` file (flags win over the environment, the
+/// environment over the file, the file over the defaults). Tests start from
+/// [`Config::new`], the same defaults, and change fields.
+#[derive(Clone, Debug, clap::Args)]
 pub struct Config {
-    pub listen: String,
+    /// sqlite://PATH (the default, created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "STABLEPORT_DATABASE_URL",
+        default_value = "sqlite://stableport.db"
+    )]
     pub database_url: String,
+    #[arg(long, env = "STABLEPORT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    #[arg(
+        long,
+        env = "STABLEPORT_ENVIRONMENT",
+        value_enum,
+        default_value = "sandbox"
+    )]
     pub environment: Environment,
-    pub settlement: Settlement,
-    /// A fixed bootstrap credential instead of a generated one.
+    /// auto: the settler settles after --settlement-delay; manual: only POST /v2/sandbox/.../settle does.
+    #[arg(
+        long = "settlement",
+        env = "STABLEPORT_SETTLEMENT",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub settlement_mode: SettlementMode,
+    /// How long a conversion stays CREATED before the settler settles it (0s, 250ms, 1s, 2m).
+    #[arg(long, env = "STABLEPORT_SETTLEMENT_DELAY", default_value = "1s", value_parser = parse_duration)]
+    pub settlement_delay: Duration,
+    /// Fix the bootstrap credential's client id instead of generating one.
+    #[arg(long, env = "STABLEPORT_CLIENT_ID")]
     pub client_id: Option<String>,
+    #[arg(long, env = "STABLEPORT_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "STABLEPORT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
-    /// How long a new fiat account stays PENDING before it is APPROVED.
+    /// How long a new fiat account stays PENDING before it is APPROVED (sandbox).
+    #[arg(long, env = "STABLEPORT_FIAT_ACCOUNT_APPROVAL_DELAY", default_value = "0s", value_parser = parse_duration)]
     pub fiat_account_approval_delay: Duration,
-    /// Webhook delivery: the first retry waits about this long (with
-    /// jitter), each later one twice as long as the one before.
+    /// Webhooks: the first retry after about this long; each later one waits twice as long (at most 1h).
+    #[arg(long, env = "STABLEPORT_WEBHOOK_RETRY_FIRST_DELAY", default_value = "5s", value_parser = parse_duration)]
     pub webhook_retry_first_delay: Duration,
-    /// No retry is scheduled this long after a delivery's first attempt.
+    /// Webhooks: no retry this long after a delivery's first attempt.
+    #[arg(long, env = "STABLEPORT_WEBHOOK_RETRY_MAX_AGE", default_value = "24h", value_parser = parse_duration)]
     pub webhook_retry_max_age: Duration,
-    /// A consumer that has not answered by then has failed the attempt.
+    /// Webhooks: a consumer must answer within this long.
+    #[arg(long, env = "STABLEPORT_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub webhook_timeout: Duration,
-    /// How often an idle delivery worker looks for due deliveries.
+    /// Webhooks: how often an idle delivery worker looks for due deliveries.
+    #[arg(long, env = "STABLEPORT_WEBHOOK_POLL_INTERVAL", default_value = "50ms", value_parser = parse_duration)]
     pub webhook_poll_interval: Duration,
-    /// Deliveries one replica sends at once.
+    /// Webhooks: deliveries in flight at once, per replica.
+    #[arg(long, env = "STABLEPORT_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
     pub webhook_max_in_flight: usize,
-    /// Requests per second per credential and route; None: no limit.
+    /// Requests per second allowed per credential and route (429 beyond,
+    /// with Retry-After); 0: no limit. Default: off in sandbox mode, 50 in
+    /// production (Paxos documents a few tens per endpoint).
+    #[arg(long, env = "STABLEPORT_RATE_LIMIT")]
     pub rate_limit: Option<u32>,
 }
 
+/// The production rate limit when none is configured.
+const PRODUCTION_RATE_LIMIT: u32 = 50;
+
 impl Config {
+    /// The defaults, as `stableport serve` with no flags has them (the
+    /// environment is not read), on `database_url`.
     pub fn new(database_url: impl Into<String>) -> Config {
-        Config {
-            listen: "127.0.0.1:8080".into(),
-            database_url: database_url.into(),
-            environment: Environment::Sandbox,
-            settlement: Settlement::After(Duration::from_secs(1)),
-            client_id: None,
-            client_secret: None,
-            max_body_bytes: 64 * 1024,
-            fiat_account_approval_delay: Duration::ZERO,
-            webhook_retry_first_delay: Duration::from_secs(5),
-            webhook_retry_max_age: Duration::from_secs(24 * 3600),
-            webhook_timeout: Duration::from_secs(10),
-            webhook_poll_interval: Duration::from_millis(50),
-            rate_limit: None,
-            webhook_max_in_flight: 256,
-        }
+        let command = <Config as clap::Args>::augment_args(clap::Command::new("defaults"))
+            .mut_args(|arg| arg.env(None::<&str>));
+        let matches = command.get_matches_from(["defaults"]);
+        let mut config = <Config as clap::FromArgMatches>::from_arg_matches(&matches)
+            .expect("the defaults parse");
+        config.database_url = database_url.into();
+        config
     }
 
     pub fn is_sandbox(&self) -> bool {
         self.environment == Environment::Sandbox
     }
+
+    pub fn settlement(&self) -> Settlement {
+        match self.settlement_mode {
+            SettlementMode::Auto => Settlement::After(self.settlement_delay),
+            SettlementMode::Manual => Settlement::Manual,
+        }
+    }
+
+    /// Requests per second per credential and route, or None for no limit.
+    pub fn rate_limit(&self) -> Option<u32> {
+        match (self.rate_limit, self.environment) {
+            (Some(0), _) | (None, Environment::Sandbox) => None,
+            (Some(rate), _) => Some(rate),
+            (None, Environment::Production) => Some(PRODUCTION_RATE_LIMIT),
+        }
+    }
+}
+
+/// Adds the values of a TOML config file (`key = "value"`, keys named as
+/// the flags, with `-` or `_`) to `args` for every flag neither `args` nor
+/// the environment sets, so the file ranks below both.
+pub fn with_file_values(
+    command: &clap::Command,
+    args: Vec<String>,
+    file_text: &str,
+    file_name: &str,
+) -> Result<Vec<String>, String> {
+    let table: toml::Table =
+        toml::from_str(file_text).map_err(|e| format!("config file {file_name}: {e}"))?;
+    let matches = command
+        .clone()
+        .ignore_errors(true)
+        .get_matches_from(args.iter());
+    let known: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
+    let mut out = args;
+    for (key, value) in table {
+        let flag = key.replace('_', "-");
+        let Some(arg) = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(&flag))
+        else {
+            return Err(format!(
+                "config file {file_name}: unknown key {key:?}; known: {}",
+                known.join(", ")
+            ));
+        };
+        let from_default = matches!(
+            matches.value_source(arg.get_id().as_str()),
+            None | Some(clap::parser::ValueSource::DefaultValue)
+        );
+        if !from_default {
+            continue;
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(format!(
+                    "config file {file_name}: {key} must be a string or a number, got a {}",
+                    other.type_str()
+                ))
+            }
+        };
+        out.push(format!("--{flag}={text}"));
+    }
+    Ok(out)
 }
 
 /// Parses durations such as `0s`, `250ms`, `1s`, `2m`, `1h`.

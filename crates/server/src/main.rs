@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
 use stableport_server::bootstrap::{parse_scopes, save};
 use stableport_server::cli::listen;
-use stableport_server::config::{parse_duration, Config, Environment, Settlement};
+use stableport_server::config::{with_file_values, Config};
 use stableport_store::Store;
 use uuid::Uuid;
 
@@ -58,53 +58,11 @@ enum Command {
 #[derive(Args)]
 struct Serve {
     #[command(flatten)]
-    db: Database,
-    #[arg(long, env = "STABLEPORT_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: String,
-    #[arg(
-        long,
-        env = "STABLEPORT_ENVIRONMENT",
-        value_enum,
-        default_value = "sandbox"
-    )]
-    environment: Environment,
-    /// auto: the settler settles after --settlement-delay; manual: only POST /v2/sandbox/.../settle does.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "manual"])]
-    settlement: String,
-    /// How long a conversion stays CREATED before the settler settles it (0s, 250ms, 1s, 2m).
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    settlement_delay: std::time::Duration,
-    /// Fix the bootstrap credential's client id instead of generating one.
-    #[arg(long, env = "STABLEPORT_CLIENT_ID")]
-    client_id: Option<String>,
-    #[arg(long, env = "STABLEPORT_CLIENT_SECRET", hide_env_values = true)]
-    client_secret: Option<String>,
-    /// Requests per second allowed per credential and route (429 beyond,
-    /// with Retry-After); 0: no limit. Default: off in sandbox mode, 50 in
-    /// production (Paxos documents a few tens per endpoint).
-    #[arg(long, env = "STABLEPORT_RATE_LIMIT")]
-    rate_limit: Option<u32>,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, default_value_t = 64 * 1024)]
-    max_body_bytes: usize,
-    /// How long a new fiat account stays PENDING before it is APPROVED (sandbox).
-    #[arg(long, default_value = "0s", value_parser = parse_duration)]
-    fiat_account_approval_delay: std::time::Duration,
-    /// Webhooks: the first retry after about this long; each later one waits twice as long (at most 1h).
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    webhook_retry_first_delay: std::time::Duration,
-    /// Webhooks: no retry this long after a delivery's first attempt.
-    #[arg(long, default_value = "24h", value_parser = parse_duration)]
-    webhook_retry_max_age: std::time::Duration,
-    /// Webhooks: a consumer must answer within this long.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    webhook_timeout: std::time::Duration,
-    /// Webhooks: how often an idle delivery worker looks for due deliveries.
-    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
-    webhook_poll_interval: std::time::Duration,
-    /// Webhooks: deliveries in flight at once, per replica.
-    #[arg(long, default_value_t = 256)]
-    webhook_max_in_flight: usize,
+    config: Config,
+    /// A TOML file of settings named as these flags (database_url = "...",
+    /// settlement_delay = "2s", ...); flags and the environment win over it.
+    #[arg(long = "config", env = "STABLEPORT_CONFIG")]
+    config_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -162,28 +120,32 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The configuration with the `--config` file's values under the flags and
+/// the environment: the serve flags are parsed again with the file's values
+/// added for those nothing else set.
+fn with_config_file(args: Serve) -> anyhow::Result<Config> {
+    let Some(path) = args.config_file else {
+        return Ok(args.config);
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+    let command = Serve::augment_args(clap::Command::new("stableport serve"));
+    let argv: Vec<String> = std::env::args().collect();
+    let after_serve = argv
+        .iter()
+        .position(|a| a == "serve")
+        .map_or(argv.len(), |i| i + 1);
+    let args = std::iter::once("serve".to_string())
+        .chain(argv[after_serve..].iter().cloned())
+        .collect();
+    let args = with_file_values(&command, args, &text, &path.display().to_string())
+        .map_err(anyhow::Error::msg)?;
+    let matches = command.try_get_matches_from(args)?;
+    Ok(Serve::from_arg_matches(&matches)?.config)
+}
+
 async fn serve(args: Serve) -> anyhow::Result<ExitCode> {
-    let mut config = Config::new(args.db.database_url);
-    config.listen = args.listen;
-    config.environment = args.environment;
-    config.settlement = match args.settlement.as_str() {
-        "manual" => Settlement::Manual,
-        _ => Settlement::After(args.settlement_delay),
-    };
-    config.client_id = args.client_id;
-    config.client_secret = args.client_secret;
-    config.max_body_bytes = args.max_body_bytes;
-    config.rate_limit = match (args.rate_limit, args.environment) {
-        (Some(0), _) | (None, Environment::Sandbox) => None,
-        (Some(rate), _) => Some(rate),
-        (None, Environment::Production) => Some(50),
-    };
-    config.fiat_account_approval_delay = args.fiat_account_approval_delay;
-    config.webhook_retry_first_delay = args.webhook_retry_first_delay;
-    config.webhook_retry_max_age = args.webhook_retry_max_age;
-    config.webhook_timeout = args.webhook_timeout;
-    config.webhook_poll_interval = args.webhook_poll_interval;
-    config.webhook_max_in_flight = args.webhook_max_in_flight;
+    let config = with_config_file(args)?;
     let running = stableport_server::start(config.clone()).await?;
     let b = &running.bootstrap;
     println!(

@@ -79,7 +79,7 @@ pub async fn service(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Se
     writers.extend(more);
     let routes = crate::api::route_table(config.is_sandbox());
     let state = Arc::new(App {
-        limiter: config.rate_limit.map(Limiter::new),
+        limiter: config.rate_limit().map(Limiter::new),
         store,
         keys,
         config,
@@ -113,7 +113,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     } = service(config, store.clone()).await?;
     let config = &state.config;
     let mut workers = Workers::default();
-    workers.spawn(Settler::new(store.clone(), config.settlement));
+    workers.spawn(Settler::new(store.clone(), config.settlement()));
     workers.spawn(Approver::new(
         store.clone(),
         config.fiat_account_approval_delay,

@@ -136,7 +136,7 @@ pub async fn create(
     }
 
     let now = time::now();
-    let settle_after = match app.config.settlement {
+    let settle_after = match app.config.settlement() {
         Settlement::After(delay) => {
             Some(now.saturating_add(i64::try_from(delay.as_micros()).unwrap_or(i64::MAX)))
         }

@@ -65,7 +65,7 @@ async fn record(
         asset,
         amount,
         now,
-        next_step_at: match app.config.settlement {
+        next_step_at: match app.config.settlement() {
             Settlement::After(d) => {
                 Some(now.saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)))
             }

@@ -276,7 +276,7 @@ pub async fn create(
         rule_id: None,
         metadata,
         now,
-        next_step_at: match app.config.settlement {
+        next_step_at: match app.config.settlement() {
             Settlement::After(delay) => {
                 Some(now.saturating_add(i64::try_from(delay.as_micros()).unwrap_or(i64::MAX)))
             }

@@ -170,7 +170,7 @@ impl TestServer {
     pub async fn start_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
         let mut config = Config::new(db.url.clone());
         config.listen = "127.0.0.1:0".into();
-        config.settlement = stableport_server::Settlement::After(Duration::ZERO);
+        config.settlement_delay = Duration::ZERO;
         tweak(&mut config);
         let running = stableport_server::start(config)
             .await

@@ -120,7 +120,7 @@ async fn get(client: &Client, path: &str) -> (u16, Value) {
 async fn orders_transfers_by_update_time(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start_with(&db, |c| {
-        c.settlement = stableport_server::Settlement::Manual
+        c.settlement_mode = stableport_server::config::SettlementMode::Manual
     })
     .await;
     let client = server.client().await;

@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use stableport_client::{Client, CreateConversion, ListConversions};
-use stableport_server::Settlement;
 
 use crate::common::*;
 use crate::on_both_backends;
@@ -42,7 +41,10 @@ async fn wait_settled(client: &Client, id: &str) {
 
 async fn converts_both_ways_with_every_field(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = TestServer::start_with(&db, |c| c.settlement = Settlement::Manual).await;
+    let server = TestServer::start_with(&db, |c| {
+        c.settlement_mode = stableport_server::config::SettlementMode::Manual
+    })
+    .await;
     let client = server.client().await;
     let profile = funded_profile(&client, "USD", "1000").await;
 
@@ -138,7 +140,10 @@ async fn settles_to_the_recipient(backend: Backend) {
 
 async fn enforces_pairs_and_precision(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = TestServer::start_with(&db, |c| c.settlement = Settlement::Manual).await;
+    let server = TestServer::start_with(&db, |c| {
+        c.settlement_mode = stableport_server::config::SettlementMode::Manual
+    })
+    .await;
     let client = server.client().await;
     let profile = funded_profile(&client, "USD", "100").await;
     client.deposit(&profile, "PYUSD", "100").await.unwrap();
@@ -277,7 +282,10 @@ async fn refuses_a_repeated_ref_id(backend: Backend) {
 
 async fn cancels_and_refunds(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = TestServer::start_with(&db, |c| c.settlement = Settlement::Manual).await;
+    let server = TestServer::start_with(&db, |c| {
+        c.settlement_mode = stableport_server::config::SettlementMode::Manual
+    })
+    .await;
     let client = server.client().await;
     let profile = funded_profile(&client, "USD", "50").await;
     let c = client
@@ -330,7 +338,10 @@ async fn cancels_and_refunds(backend: Backend) {
 
 async fn manual_settlement(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = TestServer::start_with(&db, |c| c.settlement = Settlement::Manual).await;
+    let server = TestServer::start_with(&db, |c| {
+        c.settlement_mode = stableport_server::config::SettlementMode::Manual
+    })
+    .await;
     let client = server.client().await;
     let profile = funded_profile(&client, "USD", "10").await;
     let c = client
@@ -349,7 +360,10 @@ async fn manual_settlement(backend: Backend) {
 
 async fn filters_and_pages_lists(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = TestServer::start_with(&db, |c| c.settlement = Settlement::Manual).await;
+    let server = TestServer::start_with(&db, |c| {
+        c.settlement_mode = stableport_server::config::SettlementMode::Manual
+    })
+    .await;
     let client = server.client().await;
     let a = funded_profile(&client, "USD", "100").await;
     let b = funded_profile(&client, "USD", "100").await;
@@ -580,7 +594,7 @@ async fn never_overdraws_under_concurrency(backend: Backend) {
 async fn settles_after_a_restart(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut server = TestServer::start_with(&db, |c| {
-        c.settlement = Settlement::After(std::time::Duration::from_secs(1))
+        c.settlement_delay = std::time::Duration::from_secs(1)
     })
     .await;
     let client = server.client().await;
@@ -592,7 +606,7 @@ async fn settles_after_a_restart(backend: Backend) {
     server.stop();
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let back = TestServer::start_with(&db, |c| {
-        c.settlement = Settlement::After(std::time::Duration::from_secs(1))
+        c.settlement_delay = std::time::Duration::from_secs(1)
     })
     .await;
     let client = back.client().await;

@@ -9,7 +9,6 @@ use stableport_client::{
     Client, CreateConversion, CreateOrchestration, Event, ListEvents,
     OrchestrationDestination as To,
 };
-use stableport_server::Settlement;
 
 use crate::common::*;
 use crate::on_both_backends;
@@ -73,7 +72,10 @@ async fn put_crypto_address(client: &Client, network: &str, address: &str) -> St
 
 async fn announces_every_status_change(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = TestServer::start_with(&db, |c| c.settlement = Settlement::Manual).await;
+    let server = TestServer::start_with(&db, |c| {
+        c.settlement_mode = stableport_server::config::SettlementMode::Manual
+    })
+    .await;
     let client = server.client().await;
     let profile = default_profile(&client).await;
 

@@ -7,7 +7,6 @@ use serde_json::json;
 use stableport_client::{
     Client, CreateConversion, CreateOrchestration, OrchestrationDestination as To,
 };
-use stableport_server::Settlement;
 
 use crate::common::*;
 use crate::on_both_backends;
@@ -611,7 +610,10 @@ async fn refuses_bad_orchestrations(backend: Backend) {
 
 async fn lists_with_every_filter(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = TestServer::start_with(&db, |c| c.settlement = Settlement::Manual).await;
+    let server = TestServer::start_with(&db, |c| {
+        c.settlement_mode = stableport_server::config::SettlementMode::Manual
+    })
+    .await;
     let client = server.client().await;
     let a = funded_profile(&client, "USD", "100").await;
     let b = funded_profile(&client, "USDC", "100").await;
@@ -942,7 +944,10 @@ async fn finishes_each_once_across_replicas(backend: Backend) {
 
 async fn holds_until_released_in_manual_mode(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = TestServer::start_with(&db, |c| c.settlement = Settlement::Manual).await;
+    let server = TestServer::start_with(&db, |c| {
+        c.settlement_mode = stableport_server::config::SettlementMode::Manual
+    })
+    .await;
     let client = server.client().await;
     let profile = funded_profile(&client, "USD", "10").await;
     let o = client
@@ -973,9 +978,8 @@ async fn holds_until_released_in_manual_mode(backend: Backend) {
 
 async fn completes_after_a_restart(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let delay = |c: &mut stableport_server::Config| {
-        c.settlement = Settlement::After(std::time::Duration::from_secs(1))
-    };
+    let delay =
+        |c: &mut stableport_server::Config| c.settlement_delay = std::time::Duration::from_secs(1);
     let mut server = TestServer::start_with(&db, delay).await;
     let client = server.client().await;
     let profile = funded_profile(&client, "USD", "10").await;

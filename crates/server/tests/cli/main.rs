@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{judged, Backend, TestDb};
+use common::{judged, judged_response, Backend, TestDb};
 use reqwest::Method;
 use serde_json::Value;
 use stableport_client::{Client, CreateConversion};
@@ -27,6 +27,7 @@ on_both_backends!(
     settles_after_a_crash,
     walkthroughs_run_with_curl,
     sigterm_loses_nothing_answered,
+    reads_a_config_file_below_the_flags,
 );
 
 /// SIGTERM under load: the server stops accepting, answers what is in
@@ -457,4 +458,55 @@ async fn walkthroughs_run_with_curl(backend: Backend) {
     }
     let (ok, out, _) = cli(&["audit", "--database-url", &db.url]).await;
     assert!(ok, "{out}");
+}
+
+/// `--config FILE`: the file's settings apply where no flag (or environment
+/// variable) sets them; a flag wins over the file; a key that names no
+/// setting stops the server with a message naming it.
+async fn reads_a_config_file_below_the_flags(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stableport.toml");
+    let secret = "a-secret-of-at-least-16-characters";
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"127.0.0.1:9\"\nenvironment = \"production\"\n\
+             client_id = \"from-file\"\nclient_secret = \"{secret}\"\nmax_body_bytes = 2048\n"
+        ),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    // Server::spawn passes --listen: it wins over the file's port 9.
+    let server = Server::spawn(&db, &["--config", path]).await;
+    let client = judged(&server.url)
+        .login("from-file", secret, None)
+        .await
+        .expect("the file's credential works");
+    assert!(!client.profiles().await.unwrap().items.is_empty());
+    let anonymous = reqwest::Client::new();
+    let sandbox = anonymous
+        .post(format!("{}/v2/sandbox/fiat-deposits", server.url))
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = judged_response("POST", sandbox).await;
+    assert_eq!(status, 404, "production, from the file");
+    let big = anonymous
+        .post(format!("{}/v2/profiles", server.url))
+        .body(vec![b' '; 4096])
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = judged_response("POST", big).await;
+    assert_eq!(status, 413, "max_body_bytes from the file");
+    server.crash().await;
+
+    std::fs::write(&file, "settlement_dealy = \"2s\"\n").unwrap();
+    let (ok, _, stderr) = cli(&["serve", "--database-url", &db.url, "--config", path]).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("unknown key \"settlement_dealy\""),
+        "{stderr}"
+    );
 }
