@@ -36,7 +36,7 @@ use uuid::Uuid;
 use crate::api::common::auth::{scope, Auth};
 use crate::api::common::extract::{parse_uuid, JsonBody, Params};
 use crate::api::common::fields::{bool_param, capped, checked_ref_id, small_metadata};
-use crate::api::common::fields::{nonempty, uuid_list};
+use crate::api::common::fields::{nonempty, required, uuid_list};
 use crate::api::common::owner::{checked_owner, name, updated_owner, Owner, OwnerIn};
 use crate::api::common::pagination::ListBody;
 use crate::api::common::pagination::{self, Defaults};
@@ -268,10 +268,6 @@ pub struct CubixIn {
 
 fn bad(detail: impl Into<String>) -> Problem {
     Problem::bad_request(detail)
-}
-
-fn required<T>(field: &str, value: Option<T>) -> ApiResult<T> {
-    value.ok_or_else(|| bad(format!("{field} is required")))
 }
 
 fn checked_instructions(instructions: Option<InstructionsIn>) -> ApiResult<Instructions> {

@@ -16,7 +16,7 @@ use stableport_store::{
 use uuid::Uuid;
 
 use crate::api::common::auth::{scope, Auth};
-use crate::api::common::destinations::{choose, kind_of, resolve_destination, Chosen};
+use crate::api::common::destinations::{kind_of, resolve_destination, Chosen};
 use crate::api::common::extract::{parse_uuid, JsonBody, Params};
 use crate::api::common::fields::{
     already_exists, asset_field, checked_metadata, checked_ref_id, insufficient_funds, many,
@@ -239,11 +239,11 @@ pub async fn create(
         return Err(exists(&app, auth.customer, existing).await?);
     }
     let profile = owned_profile(&app, &auth, "source.profile.profile_id", &source_raw).await?;
-    let chosen = match choose(destination.profile, destination.fiat, destination.crypto)? {
-        (Some(p), _, _) => Chosen::Profile(p.profile_id),
-        (_, Some(f), _) => Chosen::Fiat(f.bank_account_id, f.memo),
-        (_, _, c) => Chosen::Crypto(c.and_then(|c| c.address_id)),
-    };
+    let chosen = Chosen::exactly_one(
+        destination.profile.map(|p| p.profile_id),
+        destination.fiat.map(|f| (f.bank_account_id, f.memo)),
+        destination.crypto.map(|c| c.address_id),
+    )?;
     let fields = [
         "destination.profile.profile_id",
         "destination.fiat.bank_account_id",

@@ -13,7 +13,7 @@ use stableport_store::{
 };
 
 use crate::api::common::auth::{scope, Auth};
-use crate::api::common::destinations::{choose, kind_of, resolve_destination, Chosen};
+use crate::api::common::destinations::{kind_of, resolve_destination, Chosen};
 use crate::api::common::extract::{parse_uuid, JsonBody, Params};
 use crate::api::common::fields::without_nulls;
 use crate::api::common::fields::{already_exists, asset_field, checked_ref_id, many, required};
@@ -237,11 +237,11 @@ pub async fn create(
             ))
         }
     };
-    let chosen = match choose(destination.profile, destination.fiat, destination.crypto)? {
-        (Some(p), _, _) => Chosen::Profile(p.profile_id),
-        (_, Some(f), _) => Chosen::Fiat(f.fiat_account_id, f.memo),
-        (_, _, c) => Chosen::Crypto(c.and_then(|c| c.crypto_address_id)),
-    };
+    let chosen = Chosen::exactly_one(
+        destination.profile.map(|p| p.profile_id),
+        destination.fiat.map(|f| (f.fiat_account_id, f.memo)),
+        destination.crypto.map(|c| c.crypto_address_id),
+    )?;
     let fields = [
         "destination.profile.profile_id",
         "destination.fiat.fiat_account_id",

@@ -89,21 +89,22 @@ pub async fn resolve_destination(
     }
 }
 
-/// Exactly one of the three destination kinds.
-pub fn choose<P, F, C>(
-    profile: Option<P>,
-    fiat: Option<F>,
-    crypto: Option<C>,
-) -> ApiResult<(Option<P>, Option<F>, Option<C>)> {
-    let named = usize::from(profile.is_some())
-        + usize::from(fiat.is_some())
-        + usize::from(crypto.is_some());
-    if named != 1 {
-        return Err(Problem::bad_request(
-            "destination must name exactly one of profile, fiat or crypto",
-        ));
+impl Chosen {
+    /// Exactly one of the three destination kinds, by its ids as sent.
+    pub fn exactly_one(
+        profile: Option<Option<String>>,
+        fiat: Option<(Option<String>, Option<String>)>,
+        crypto: Option<Option<String>>,
+    ) -> ApiResult<Chosen> {
+        match (profile, fiat, crypto) {
+            (Some(p), None, None) => Ok(Chosen::Profile(p)),
+            (None, Some((id, memo)), None) => Ok(Chosen::Fiat(id, memo)),
+            (None, None, Some(c)) => Ok(Chosen::Crypto(c)),
+            _ => Err(Problem::bad_request(
+                "destination must name exactly one of profile, fiat or crypto",
+            )),
+        }
     }
-    Ok((profile, fiat, crypto))
 }
 
 pub fn kind_of(d: &Destination) -> DestinationKind {

@@ -19,13 +19,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // `read_body_first` has already refused a body over the limit.
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            let status = rejection.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(status, "request body is too large")
-            } else {
-                Problem::new(status, format!("cannot read request body: {rejection}"))
-            }
+            Problem::new(
+                rejection.status(),
+                format!("cannot read request body: {rejection}"),
+            )
         })?;
         match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
             None => {

@@ -18,7 +18,7 @@ use crate::api::common::problem::{ApiResult, Problem};
 const MAX_METADATA_ENTRIES: usize = 50;
 const MAX_METADATA_TEXT: usize = 512;
 
-pub fn required(field: &str, value: Option<String>) -> ApiResult<String> {
+pub fn required<T>(field: &str, value: Option<T>) -> ApiResult<T> {
     value.ok_or_else(|| Problem::bad_request(format!("{field} is required")))
 }
 

@@ -9,10 +9,6 @@ use crate::api::common::problem::{ApiResult, Problem};
 
 const MAX_NAME: usize = 100;
 
-fn bad(detail: impl Into<String>) -> Problem {
-    Problem::bad_request(detail)
-}
-
 /// `fiat_account_owner`; also a crypto address's travel-rule beneficiary.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Owner {
@@ -49,10 +45,14 @@ pub fn name(field: &str, value: Option<String>) -> ApiResult<String> {
     let value = required(field, value)?;
     let trimmed = value.trim();
     if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME {
-        return Err(bad(format!("{field} must be 1 to {MAX_NAME} characters")));
+        return Err(Problem::bad_request(format!(
+            "{field} must be 1 to {MAX_NAME} characters"
+        )));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(bad(format!("{field} must not contain control characters")));
+        return Err(Problem::bad_request(format!(
+            "{field} must not contain control characters"
+        )));
     }
     Ok(trimmed.to_string())
 }
@@ -60,12 +60,12 @@ pub fn name(field: &str, value: Option<String>) -> ApiResult<String> {
 /// Exactly one of a person (first and last name) or an institution (name).
 pub fn checked_owner(field: &str, owner: Option<OwnerIn>) -> ApiResult<Owner> {
     let owner = owner.ok_or_else(|| {
-        bad(format!(
+        Problem::bad_request(format!(
             "{field} is required: set person_details or institution_details"
         ))
     })?;
     if owner.fiat_network_instructions.is_some() {
-        return Err(bad(format!(
+        return Err(Problem::bad_request(format!(
             "{field}.fiat_network_instructions: fiat_network_instructions belongs at the top level of the body"
         )));
     }
@@ -86,10 +86,10 @@ pub fn checked_owner(field: &str, owner: Option<OwnerIn>) -> ApiResult<Owner> {
                 institution.name,
             )?,
         }),
-        (Some(_), Some(_)) => Err(bad(format!(
+        (Some(_), Some(_)) => Err(Problem::bad_request(format!(
             "{field} must set only one of person_details and institution_details"
         ))),
-        (None, None) => Err(bad(format!(
+        (None, None) => Err(Problem::bad_request(format!(
             "{field} must set person_details or institution_details"
         ))),
     }
@@ -123,12 +123,12 @@ pub fn updated_owner(current: Owner, patch: OwnerIn) -> ApiResult<Owner> {
             fiat_network_instructions: patch.fiat_network_instructions,
         },
         (Owner::Person { .. }, None, Some(_)) => {
-            return Err(bad(format!(
+            return Err(Problem::bad_request(format!(
                 "{FIELD} cannot be changed from person to institution"
             )))
         }
         (Owner::Institution { .. }, Some(_), None) => {
-            return Err(bad(format!(
+            return Err(Problem::bad_request(format!(
                 "{FIELD} cannot be changed from institution to person"
             )))
         }
