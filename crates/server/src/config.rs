@@ -1,6 +1,7 @@
 //! How a server is configured: flags, environment and an optional config
 //! file, or, in tests, in code; one struct and one set of defaults.
 
+pub use stableport_core::Settlement;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -9,14 +10,6 @@ pub enum Environment {
     Sandbox,
     /// No /v2/sandbox routes; generated secrets are never printed.
     Production,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Settlement {
-    /// The settler settles each conversion this long after its creation.
-    After(Duration),
-    /// Conversions stay CREATED until POST /v2/sandbox/conversion/stablecoins/{id}/settle.
-    Manual,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use stableport_core::Core;
 use stableport_store::Store;
 use tokio::task::JoinHandle;
 
@@ -13,7 +14,6 @@ use crate::bootstrap::{self, Bootstrap};
 use crate::config::Config;
 use crate::state::{App, AppState};
 use crate::workers::approver::Approver;
-use crate::workers::batcher::Batcher;
 use crate::workers::checkpointer::Checkpointer;
 use crate::workers::delivery::Delivery;
 use crate::workers::settler::Settler;
@@ -74,18 +74,13 @@ pub async fn service(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Se
     // Parse Paxos's spec once, now, rather than on the first error answered.
     tokio::task::spawn_blocking(crate::api::common::spec::json_problems).await?;
     let bootstrap = bootstrap::prepare(store.as_ref(), &config).await?;
-    let (conversions, mut writers) = Batcher::spawn(store.clone());
-    let (orchestrations, more) = Batcher::spawn(store.clone());
-    writers.extend(more);
+    let (core, writers) = Core::start(store, config.settlement());
     let routes = crate::api::route_table(config.is_sandbox());
     let state = Arc::new(App {
         limiter: config.rate_limit().map(Limiter::new),
-        store,
+        core,
         keys,
         config,
-        conversions,
-        orchestrations,
-        known_profiles: Default::default(),
         routes,
     });
     Ok(Service {

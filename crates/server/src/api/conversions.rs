@@ -6,26 +6,20 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stableport_domain::conversion::{check_pair, pair_decimals};
-use stableport_domain::{Amount, ConversionStatus};
-use stableport_store::{
-    retry_transient, Conversion, ConversionFilter, CreateOutcome, NewConversion, Order, StoreError,
-    TimeRange,
-};
+use stableport_core::conversions::{self, Convert};
+use stableport_domain::ConversionStatus;
+use stableport_store::{Conversion, ConversionFilter, Order, TimeRange};
 use uuid::Uuid;
 
 use crate::api::common::auth::{scope, Auth};
 use crate::api::common::extract::{parse_uuid, JsonBody, Params};
 use crate::api::common::fields::{
-    already_exists, asset_field, checked_metadata, checked_ref_id, insufficient_funds, required,
-    uuid_or_zero,
+    asset_field, checked_metadata, checked_ref_id, created, required, uuid_or_zero,
 };
-use crate::api::common::owned::check_profile;
 use crate::api::common::pagination::ListBody;
 use crate::api::common::pagination::{self, Defaults};
-use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::problem::ApiResult;
 use crate::api::common::routes::Routes;
-use crate::config::Settlement;
 use crate::state::{App, AppState};
 use crate::time;
 
@@ -110,86 +104,22 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateRequest>,
 ) -> ApiResult<Json<ConversionBody>> {
     auth.require(scope::WRITE_CONVERSION)?;
-    let profile_text = required("profile_id", body.profile_id)?;
-    let profile_id = parse_uuid("profile_id", &profile_text)?;
-    let source = asset_field("source_asset", body.source_asset)?;
-    let target = asset_field("target_asset", body.target_asset)?;
-    check_pair(source, target).map_err(|e| Problem::bad_request(e.to_string()))?;
-    let amount_text = required("amount", body.amount)?;
-    let amount = Amount::parse(&amount_text, pair_decimals(source, target)).map_err(|e| {
-        Problem::amount(
-            &e,
-            format!("amount {amount_text:?} {e} for {source} -> {target}"),
-        )
-    })?;
-    let identity_id = uuid_or_zero("identity_id", body.identity_id)?;
-    let account_id = uuid_or_zero("account_id", body.account_id)?;
-    let recipient = body
-        .recipient_profile_id
-        .map(|r| parse_uuid("recipient_profile_id", &r))
-        .transpose()?;
-    let ref_id = checked_ref_id(body.ref_id)?;
-    let metadata = checked_metadata(body.metadata)?;
-    check_profile(&app, &auth, "profile_id", profile_id).await?;
-    if let Some(recipient) = recipient {
-        check_profile(&app, &auth, "recipient_profile_id", recipient).await?;
-    }
-
-    let now = time::now();
-    let settle_after = match app.config.settlement() {
-        Settlement::After(delay) => {
-            Some(now.saturating_add(i64::try_from(delay.as_micros()).unwrap_or(i64::MAX)))
-        }
-        Settlement::Manual => None,
+    let cmd = Convert {
+        profile_id: parse_uuid("profile_id", &required("profile_id", body.profile_id)?)?,
+        source: asset_field("source_asset", body.source_asset)?,
+        target: asset_field("target_asset", body.target_asset)?,
+        amount: required("amount", body.amount)?,
+        identity_id: uuid_or_zero("identity_id", body.identity_id)?,
+        account_id: uuid_or_zero("account_id", body.account_id)?,
+        recipient_profile_id: (body.recipient_profile_id)
+            .map(|r| parse_uuid("recipient_profile_id", &r))
+            .transpose()?,
+        ref_id: checked_ref_id(body.ref_id)?,
+        metadata: checked_metadata(body.metadata)?,
     };
-    let request = NewConversion {
-        id: stableport_domain::new_id(),
-        customer_id: auth.customer,
-        profile_id,
-        recipient_profile_id: recipient,
-        amount: amount.to_string(),
-        source_asset: source,
-        target_asset: target,
-        source_units: amount.units(source),
-        target_units: amount.units(target),
-        ref_id,
-        identity_id,
-        account_id,
-        metadata,
-        now,
-        settle_after,
-    };
-    match app.conversions.submit(request.clone()).await? {
-        CreateOutcome::Created(c) => Ok(Json(conversion_body(c))),
-        CreateOutcome::InsufficientFunds { available } => Err(insufficient_funds(
-            request.source_asset,
-            request.profile_id,
-            &request.amount,
-            available,
-        )),
-        CreateOutcome::RefIdExists(existing) => Err(already_exists(
-            "conversion",
-            &existing.ref_id.clone().unwrap_or_default(),
-            serde_json::to_value(conversion_body(*existing)).map_err(Problem::internal)?,
-        )),
-    }
-}
-
-fn not_found(id: Uuid, customer: Uuid) -> Problem {
-    Problem::not_found(format!(
-        "conversion with id {id} not found for customer with id {customer}"
-    ))
-}
-
-/// Maps a refused settle or cancel to the problem a client sees.
-fn transition_problem(e: StoreError, id: Uuid, customer: Uuid, verb: &str) -> Problem {
-    match e {
-        StoreError::NotFound => not_found(id, customer),
-        StoreError::NotPending(status) => Problem::conflict(format!(
-            "conversion {id} is {status} and cannot be {verb}; only a CREATED conversion can"
-        )),
-        other => other.into(),
-    }
+    let outcome = conversions::create(&app.core, auth.customer, cmd, time::now()).await?;
+    let ref_id = |c: &Conversion| c.ref_id.clone().unwrap_or_default();
+    created(outcome, "conversion", ref_id, conversion_body)
 }
 
 pub async fn get(
@@ -199,10 +129,8 @@ pub async fn get(
 ) -> ApiResult<Json<ConversionBody>> {
     auth.require(scope::READ_CONVERSION)?;
     let id = parse_uuid("id", &id)?;
-    let found = app.store.conversion(auth.customer, id).await?;
-    Ok(Json(conversion_body(
-        found.ok_or_else(|| not_found(id, auth.customer))?,
-    )))
+    let found = conversions::get(&app.core, auth.customer, id).await?;
+    Ok(Json(conversion_body(found)))
 }
 
 pub async fn cancel(
@@ -231,19 +159,8 @@ async fn finish(
 ) -> ApiResult<Json<ConversionBody>> {
     auth.require(scope::WRITE_CONVERSION)?;
     let id = parse_uuid("id", id)?;
-    let now = time::now();
-    let settle = to == ConversionStatus::Settled;
-    let result = retry_transient(|| async {
-        match settle {
-            true => app.store.settle_conversion(auth.customer, id, now).await,
-            false => app.store.cancel_conversion(auth.customer, id, now).await,
-        }
-    })
-    .await;
-    let verb = if settle { "settled" } else { "cancelled" };
-    result
-        .map(|c| Json(conversion_body(c)))
-        .map_err(|e| transition_problem(e, id, auth.customer, verb))
+    let done = conversions::finish(&app.core, auth.customer, id, to, time::now()).await?;
+    Ok(Json(conversion_body(done)))
 }
 
 pub async fn list(
@@ -267,7 +184,11 @@ pub async fn list(
         },
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
-    let rows = app.store.list_conversions(auth.customer, &filter).await?;
+    let rows = app
+        .core
+        .store
+        .list_conversions(auth.customer, &filter)
+        .await?;
     let (rows, next_page_cursor) =
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |c| {
             (c.created_at, c.id.to_string())

@@ -270,7 +270,8 @@ pub async fn put_address(
     let stored = match (body.id, body.crypto_network, body.address) {
         (Some(id), None, None) => {
             let id = parse_uuid("id", &id)?;
-            app.store
+            app.core
+                .store
                 .update_crypto_address(auth.customer, id, &fields, now)
                 .await
                 .map_err(|e| store_problem(e, id, auth.customer))?
@@ -287,7 +288,7 @@ pub async fn put_address(
                 address,
                 now,
             };
-            app.store.put_crypto_address(&new, &fields).await?
+            app.core.store.put_crypto_address(&new, &fields).await?
         }
         (Some(_), _, _) => {
             return Err(bad(
@@ -342,6 +343,7 @@ pub async fn list(
     };
     pagination::check_order_by(&params)?;
     let rows = app
+        .core
         .store
         .list_crypto_addresses(auth.customer, &filter)
         .await?;
@@ -376,6 +378,7 @@ pub async fn sandbox_update(
         .fail_withdrawals
         .ok_or_else(|| bad("fail_withdrawals is required"))?;
     let stored = app
+        .core
         .store
         .sandbox_crypto_address(auth.customer, id, fail, time::now())
         .await

@@ -13,7 +13,6 @@ use crate::api::common::auth::{scope, Auth};
 use crate::api::common::extract::{JsonBody, Params};
 use crate::api::common::fields::{already_exists, checked_ref_id, required, small_metadata};
 use crate::api::common::fields::{optional_uuid, parse_network, target_filter};
-use crate::api::common::issued::new_address;
 use crate::api::common::owned::owned_profile;
 use crate::api::common::pagination::ListBody;
 use crate::api::common::pagination::{self, Defaults};
@@ -21,6 +20,7 @@ use crate::api::common::problem::{ApiResult, Problem};
 use crate::api::common::routes::Routes;
 use crate::state::AppState;
 use crate::time;
+use stableport_core::issued::new_address;
 
 pub fn routes(_sandbox: bool) -> Routes {
     Routes::new()
@@ -123,7 +123,7 @@ pub async fn create(
         address: new_address(address.id, network),
         ..address
     };
-    match app.store.create_deposit_address(&address).await? {
+    match app.core.store.create_deposit_address(&address).await? {
         Inserted::Created(a) => Ok(Json(deposit_address_body(a))),
         Inserted::RefIdExists(existing) => Err(already_exists(
             "deposit address",
@@ -141,6 +141,7 @@ pub async fn list(
     auth.require(scope::READ_DEPOSIT_ADDRESS)?;
     let filter = target_filter(&params, pagination::page(&params, &app.keys, &PAGING)?)?;
     let rows = app
+        .core
         .store
         .list_deposit_addresses(auth.customer, &filter)
         .await?;

@@ -16,7 +16,6 @@ use crate::api::common::extract::{parse_uuid, JsonBody, Params};
 use crate::api::common::fields::{already_exists, checked_ref_id, required, small_metadata};
 use crate::api::common::fields::{optional_uuid, target_filter};
 use crate::api::common::fields::{parse_fiat_network, routing_type};
-use crate::api::common::issued::new_memo_id;
 use crate::api::common::owned::owned_profile;
 use crate::api::common::pagination::ListBody;
 use crate::api::common::pagination::{self, Defaults};
@@ -24,6 +23,7 @@ use crate::api::common::problem::{ApiResult, Problem};
 use crate::api::common::routes::Routes;
 use crate::state::AppState;
 use crate::time;
+use stableport_core::issued::new_memo_id;
 
 pub fn routes(_sandbox: bool) -> Routes {
     Routes::new()
@@ -151,7 +151,12 @@ pub async fn create(
         rule_id: None,
         created_at: time::now(),
     };
-    match app.store.create_deposit_instructions(&instructions).await? {
+    match app
+        .core
+        .store
+        .create_deposit_instructions(&instructions)
+        .await?
+    {
         Inserted::Created(i) => Ok(Json(instructions_body(i))),
         Inserted::RefIdExists(existing) => Err(already_exists(
             "fiat deposit instructions",
@@ -169,6 +174,7 @@ pub async fn get(
     auth.require(scope::READ_FIAT_DEPOSIT_INSTRUCTIONS)?;
     let id = parse_uuid("id", &id)?;
     let found = app
+        .core
         .store
         .deposit_instructions(auth.customer, id)
         .await?
@@ -189,6 +195,7 @@ pub async fn list(
     auth.require(scope::READ_FIAT_DEPOSIT_INSTRUCTIONS)?;
     let filter = target_filter(&params, pagination::page(&params, &app.keys, &PAGING)?)?;
     let rows = app
+        .core
         .store
         .list_deposit_instructions(auth.customer, &filter)
         .await?;

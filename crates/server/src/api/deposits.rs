@@ -8,21 +8,18 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use stableport_domain::address::{tx_hash, validate_address};
-use stableport_domain::network::CryptoNetwork;
+use stableport_core::deposits;
+use stableport_domain::address::validate_address;
 use stableport_domain::{Amount, Asset};
-use stableport_store::{
-    retry_transient, Arrival, ArrivalVia, DepositOutcome, NewDeposit, StoreError,
-};
+use stableport_store::DepositOutcome;
 
 use crate::api::common::auth::{scope, Auth};
 use crate::api::common::extract::JsonBody;
 use crate::api::common::fields::{asset_field, parse_network, required};
-use crate::api::common::owned::owned_profile;
+use crate::api::common::owned::profile_ref;
 use crate::api::common::problem::{ApiResult, Problem};
 use crate::api::common::routes::Routes;
-use crate::config::Settlement;
-use crate::state::{App, AppState};
+use crate::state::AppState;
 use crate::time;
 
 pub fn routes(sandbox: bool) -> Routes {
@@ -48,36 +45,6 @@ fn reference_field(field: &str, text: Option<String>) -> ApiResult<Option<String
         ),
         other => Ok(other),
     }
-}
-
-async fn record(
-    app: &App,
-    auth: &Auth,
-    via: ArrivalVia,
-    asset: Asset,
-    amount: Amount,
-    missing: String,
-) -> ApiResult<DepositOutcome> {
-    let now = time::now();
-    let arrival = Arrival {
-        customer_id: auth.customer,
-        via,
-        asset,
-        amount,
-        now,
-        next_step_at: match app.config.settlement() {
-            Settlement::After(d) => {
-                Some(now.saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)))
-            }
-            Settlement::Manual => None,
-        },
-    };
-    retry_transient(|| app.store.record_arrival(&arrival))
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => Problem::not_found(missing),
-            other => other.into(),
-        })
 }
 
 fn outcome_json(o: DepositOutcome) -> Value {
@@ -120,17 +87,14 @@ pub async fn fiat(
         None => return Err(Problem::bad_request("fiat network instructions required")),
     }
     let reference = reference_field("wire_reference", body.wire_reference)?;
-    let missing = format!(
-        "fiat deposit instructions with memo_id {memo_id:?} not found for customer with id {}",
-        auth.customer
-    );
-    let outcome = record(
-        &app,
-        &auth,
-        ArrivalVia::Wire { memo_id, reference },
-        asset,
-        amount,
-        missing,
+    let now = time::now();
+    let outcome = deposits::wire(
+        &app.core,
+        auth.customer,
+        memo_id,
+        reference,
+        (asset, amount),
+        now,
     )
     .await?;
     tracing::debug!(?outcome, "sandbox fiat deposit");
@@ -144,30 +108,6 @@ pub struct CryptoRequest {
     asset: Option<String>,
     amount: Option<String>,
     crypto_tx_hash: Option<String>,
-}
-
-/// A chain transaction reaching one of our deposit addresses: credited to
-/// the address's profile and, through its rule, converted.
-pub async fn chain_arrival(
-    app: &App,
-    auth: &Auth,
-    network: CryptoNetwork,
-    address: String,
-    tx_hash: String,
-    asset: Asset,
-    amount: Amount,
-) -> ApiResult<DepositOutcome> {
-    let missing = format!(
-        "deposit address {address:?} on {} not found for customer with id {}",
-        network.code(),
-        auth.customer
-    );
-    let via = ArrivalVia::Chain {
-        network,
-        address,
-        tx_hash,
-    };
-    record(app, auth, via, asset, amount, missing).await
 }
 
 /// Returns `{transfer_id, orchestration_id, duplicate}`.
@@ -197,7 +137,9 @@ pub async fn crypto(
         Some(required("crypto_tx_hash", body.crypto_tx_hash)?),
     )?
     .unwrap_or_default();
-    let outcome = chain_arrival(&app, &auth, network, address, tx_hash, asset, amount).await?;
+    let chained = (network, address, tx_hash);
+    let now = time::now();
+    let outcome = deposits::chain(&app.core, auth.customer, chained, (asset, amount), now).await?;
     Ok(Json(outcome_json(outcome)))
 }
 
@@ -220,66 +162,30 @@ pub async fn deposit(
     JsonBody(body): JsonBody<DepositRequest>,
 ) -> ApiResult<Json<Value>> {
     auth.require(scope::READ_PROFILE)?;
-    let asset_text = body
-        .asset
-        .ok_or_else(|| Problem::bad_request("asset is required"))?;
-    let asset: Asset = asset_text.parse().map_err(|_| {
-        Problem::bad_request(format!(
-            "asset: unsupported asset {asset_text:?}; supported: {}",
-            Asset::supported_list()
-        ))
-    })?;
-    let amount_text = body
-        .amount
-        .ok_or_else(|| Problem::bad_request("amount is required"))?;
-    let amount = Amount::parse(&amount_text, asset.decimals())
-        .map_err(|e| Problem::amount(&e, format!("amount {amount_text:?} {e}")))?;
-    let network = match (&body.crypto_network, asset.is_stablecoin()) {
+    let asset = asset_field("asset", body.asset)?;
+    let amount = amount_field(body.amount, asset)?;
+    let on_chain = match (body.crypto_network, asset.is_stablecoin()) {
         (Some(_), false) => {
             return Err(Problem::bad_request(
                 "crypto_network must be omitted for a fiat deposit",
             ))
         }
-        (Some(network), true) => Some(parse_network("crypto_network", network)?),
+        (Some(network), true) => {
+            let network = parse_network("crypto_network", &network)?;
+            let address = (body.crypto_address)
+                .map(|a| validate_address(network, &a))
+                .transpose()
+                .map_err(|e| Problem::bad_request(format!("crypto_address: {e}")))?;
+            Some((network, address))
+        }
+        (None, _) if body.crypto_address.is_some() => {
+            return Err(Problem::bad_request("crypto_address needs crypto_network"))
+        }
         (None, _) => None,
     };
-    let address = match (network, &body.crypto_address) {
-        (Some(network), Some(address)) => Some(
-            validate_address(network, address)
-                .map_err(|e| Problem::bad_request(format!("crypto_address: {e}")))?,
-        ),
-        (None, Some(_)) => return Err(Problem::bad_request("crypto_address needs crypto_network")),
-        _ => None,
-    };
-    let profile = owned_profile(&app, &auth, "profile_id", &profile_id).await?;
-    let activity_id = stableport_domain::new_id();
-    if let (Some(network), Some(address)) = (network, address) {
-        let ours = app
-            .store
-            .deposit_address_at(auth.customer, network, &address)
-            .await?;
-        if let Some(target) = ours {
-            if target.profile_id != profile.id {
-                return Err(Problem::bad_request(format!(
-                    "crypto_address {address} is a deposit address of profile {}, not of {}",
-                    target.profile_id, profile.id
-                )));
-            }
-            let tx_hash = tx_hash(network, activity_id.as_bytes());
-            let outcome =
-                chain_arrival(&app, &auth, network, address, tx_hash, asset, amount).await?;
-            return Ok(Json(json!({ "activity_id": outcome.transfer_id })));
-        }
-    }
-    let deposit = NewDeposit {
-        activity_id,
-        crypto_network: network.map(|n| n.code().to_string()),
-        customer_id: auth.customer,
-        profile_id: profile.id,
-        asset,
-        units: amount.units(asset),
-        now: crate::time::now(),
-    };
-    retry_transient(|| app.store.deposit(&deposit)).await?;
+    let profile = profile_ref("profile_id", &profile_id)?;
+    let (customer, now) = (auth.customer, time::now());
+    let activity_id =
+        deposits::to_profile(&app.core, customer, profile, on_chain, (asset, amount), now).await?;
     Ok(Json(json!({ "activity_id": activity_id })))
 }

@@ -141,7 +141,7 @@ pub async fn list(
         is_test: is_test(&params)?,
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
-    let rows = app.store.list_events(auth.customer, &filter).await?;
+    let rows = app.core.store.list_events(auth.customer, &filter).await?;
     let (rows, next_page_cursor) =
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |e| {
             (e.created_at, e.id.to_string())
@@ -168,6 +168,7 @@ pub async fn get(
         ))
     };
     let event = app
+        .core
         .store
         .event(auth.customer, id)
         .await?

@@ -445,7 +445,8 @@ fn store_problem(e: StoreError, id: Uuid, customer: Uuid) -> Problem {
 
 /// The caller's account; a deleted one only when asked for.
 async fn owned(app: &App, auth: &Auth, id: Uuid, include_deleted: bool) -> ApiResult<FiatAccount> {
-    app.store
+    app.core
+        .store
         .fiat_account(auth.customer, id)
         .await?
         .filter(|a| include_deleted || !a.deleted)
@@ -482,7 +483,7 @@ pub async fn create(
         now,
         approve_after: approve_after(&app, now),
     };
-    match app.store.create_fiat_account(&new).await? {
+    match app.core.store.create_fiat_account(&new).await? {
         FiatAccountCreated::Created(account) => Ok(Json(account_body(account, View::Full)?)),
         FiatAccountCreated::RefIdExists(existing) => Err(Problem::typed(
             StatusCode::CONFLICT,
@@ -527,7 +528,11 @@ pub async fn list(
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
     pagination::check_order_by(&params)?;
-    let rows = app.store.list_fiat_accounts(auth.customer, &filter).await?;
+    let rows = app
+        .core
+        .store
+        .list_fiat_accounts(auth.customer, &filter)
+        .await?;
     let (rows, next_page_cursor) =
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |a| {
             (a.created_at, a.id.to_string())
@@ -595,6 +600,7 @@ pub async fn update(
         approve_after: approve_after(&app, now),
     };
     let updated = app
+        .core
         .store
         .update_fiat_account(&current, &change)
         .await
@@ -764,7 +770,8 @@ pub async fn delete(
 ) -> ApiResult<Json<Value>> {
     auth.require(scope::WRITE_FIAT_ACCOUNT)?;
     let id = parse_uuid("id", &id)?;
-    app.store
+    app.core
+        .store
         .delete_fiat_account(auth.customer, id, time::now())
         .await
         .map_err(|e| store_problem(e, id, auth.customer))?;
@@ -805,6 +812,7 @@ pub async fn sandbox_update(
         })
         .transpose()?;
     let account = app
+        .core
         .store
         .sandbox_fiat_account(
             auth.customer,

@@ -73,7 +73,7 @@ pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
             "client_id, client_secret and scope must not contain a NUL character",
         );
     }
-    let credential = match app.store.credential(&client_id).await {
+    let credential = match app.core.store.credential(&client_id).await {
         Ok(found) => found,
         Err(e) => return crate::api::common::problem::Problem::internal(e).into_response(),
     };

@@ -7,26 +7,25 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use stableport_domain::orchestration::{check_route, OrchestrationStatus};
-use stableport_domain::{Amount, Asset};
+use stableport_core::orchestrations::{self, Orchestrate};
+use stableport_core::Created;
+use stableport_domain::orchestration::OrchestrationStatus;
+use stableport_domain::Asset;
 use stableport_store::{
-    retry_transient, Destination, NewOrchestration, Orchestration, OrchestrationFilter,
-    OrchestrationOutcome, Order, RuleSource, StoreError,
+    retry_transient, Destination, Orchestration, OrchestrationFilter, Order, RuleSource, StoreError,
 };
 use uuid::Uuid;
 
 use crate::api::common::auth::{scope, Auth};
-use crate::api::common::destinations::{kind_of, resolve_destination, Chosen};
+use crate::api::common::destinations::Chosen;
 use crate::api::common::extract::{parse_uuid, JsonBody, Params};
 use crate::api::common::fields::{
-    already_exists, asset_field, checked_metadata, checked_ref_id, insufficient_funds, many,
-    required, uuid_or_zero,
+    already_exists, asset_field, checked_metadata, checked_ref_id, many, required, uuid_or_zero,
 };
-use crate::api::common::owned::owned_profile;
+use crate::api::common::owned::profile_ref;
 use crate::api::common::pagination::{self, Defaults};
 use crate::api::common::problem::{ApiResult, Problem};
 use crate::api::common::routes::Routes;
-use crate::config::Settlement;
 use crate::state::{App, AppState};
 use crate::time;
 
@@ -87,7 +86,7 @@ async fn rule_sources(
         if sources.contains_key(&rule_id) {
             continue;
         }
-        if let Some(rule) = app.store.rule(customer, rule_id).await? {
+        if let Some(rule) = app.core.store.rule(customer, rule_id).await? {
             sources.insert(rule_id, source_json(&rule.source));
         }
     }
@@ -208,94 +207,37 @@ pub async fn create(
 ) -> ApiResult<Json<OrchestrationBody>> {
     auth.require(scope::WRITE_ORCHESTRATION)?;
     let ref_id = checked_ref_id(Some(required("ref_id", body.ref_id)?))?.unwrap_or_default();
-    let source_asset = asset_field("source_asset", body.source_asset)?;
-    let destination_asset = asset_field("destination_asset", body.destination_asset)?;
-    let amount_text = required("source_amount", body.source_amount)?;
-    let decimals = source_asset.decimals().min(destination_asset.decimals());
-    let amount = Amount::parse(&amount_text, decimals).map_err(|e| {
-        let detail =
-            format!("source_amount {amount_text:?} {e} for {source_asset} -> {destination_asset}");
-        Problem::amount(&e, detail)
-    })?;
-    let identity_id = uuid_or_zero("identity_id", body.identity_id)?;
-    let account_id = uuid_or_zero("account_id", body.account_id)?;
-    let metadata = checked_metadata(body.metadata)?;
-    let source_profile = body
-        .source
-        .and_then(|s| s.profile)
-        .ok_or_else(|| Problem::bad_request("source.profile.profile_id is required"))?;
-    let source_raw = required("source.profile.profile_id", source_profile.profile_id)?;
-    let destination = body
-        .destination
-        .ok_or_else(|| Problem::bad_request("destination is required"))?;
-    // A retry of one that exists is a 409 with it, whatever has changed since
-    // (a destination deleted, a balance spent); the store checks again, in
-    // the transaction, for retries that race.
-    if let Some(existing) = app
-        .store
-        .orchestration_by_ref(auth.customer, &ref_id)
-        .await?
-    {
-        return Err(exists(&app, auth.customer, existing).await?);
-    }
-    let profile = owned_profile(&app, &auth, "source.profile.profile_id", &source_raw).await?;
-    let chosen = Chosen::exactly_one(
+    let source_field = "source.profile.profile_id";
+    let source = (body.source.and_then(|s| s.profile)).and_then(|p| p.profile_id);
+    let destination = required("destination", body.destination)?;
+    let destination = Chosen::exactly_one(
         destination.profile.map(|p| p.profile_id),
         destination.fiat.map(|f| (f.bank_account_id, f.memo)),
         destination.crypto.map(|c| c.address_id),
     )?;
-    let fields = [
-        "destination.profile.profile_id",
-        "destination.fiat.bank_account_id",
-        "destination.crypto.address_id",
-    ];
-    let destination = resolve_destination(&app, &auth, chosen, fields).await?;
-    let same_profile = destination == Destination::Profile(profile.id);
-    check_route(
-        source_asset,
-        destination_asset,
-        kind_of(&destination),
-        same_profile,
-    )
-    .map_err(|e| Problem::bad_request(e.to_string()))?;
-
-    let now = time::now();
-    let request = NewOrchestration {
-        id: stableport_domain::new_id(),
-        customer_id: auth.customer,
-        profile_id: profile.id,
-        identity_id,
-        account_id,
+    let cmd = Orchestrate {
         ref_id,
-        source_asset,
-        destination_asset,
-        source_amount: amount.to_string(),
-        source_units: amount.units(source_asset),
-        destination_units: amount.units(destination_asset),
-        destination,
-        rule_id: None,
-        metadata,
-        now,
-        next_step_at: match app.config.settlement() {
-            Settlement::After(delay) => {
-                Some(now.saturating_add(i64::try_from(delay.as_micros()).unwrap_or(i64::MAX)))
-            }
-            Settlement::Manual => None,
-        },
+        source_asset: asset_field("source_asset", body.source_asset)?,
+        destination_asset: asset_field("destination_asset", body.destination_asset)?,
+        source_amount: required("source_amount", body.source_amount)?,
+        identity_id: uuid_or_zero("identity_id", body.identity_id)?,
+        account_id: uuid_or_zero("account_id", body.account_id)?,
+        metadata: checked_metadata(body.metadata)?,
+        source: profile_ref(source_field, &required(source_field, source)?)?,
+        destination: destination.parse(DESTINATION_FIELDS)?,
     };
-    match app.orchestrations.submit(request.clone()).await? {
-        OrchestrationOutcome::Created(o) => Ok(Json(orchestration_body(o, &HashMap::new()))),
-        OrchestrationOutcome::InsufficientFunds { available } => Err(insufficient_funds(
-            source_asset,
-            profile.id,
-            &request.source_amount,
-            available,
-        )),
-        OrchestrationOutcome::RefIdExists(existing) => {
-            Err(exists(&app, auth.customer, existing).await?)
-        }
+    let outcome = orchestrations::create(&app.core, auth.customer, cmd, time::now()).await?;
+    match outcome {
+        Created::New(o) => Ok(Json(orchestration_body(o, &HashMap::new()))),
+        Created::Existing(existing) => Err(exists(&app, auth.customer, existing).await?),
     }
 }
+
+const DESTINATION_FIELDS: [&str; 3] = [
+    "destination.profile.profile_id",
+    "destination.fiat.bank_account_id",
+    "destination.crypto.address_id",
+];
 
 /// The 409 `already-exists` problem carrying the stored orchestration.
 async fn exists(app: &App, customer: Uuid, existing: Orchestration) -> ApiResult<Problem> {
@@ -318,7 +260,7 @@ pub async fn get(
 ) -> ApiResult<Json<OrchestrationBody>> {
     auth.require(scope::READ_ORCHESTRATION)?;
     let id = parse_uuid("id", &id)?;
-    let found = app.store.orchestration(auth.customer, id).await?;
+    let found = app.core.store.orchestration(auth.customer, id).await?;
     let found = found.ok_or_else(|| not_found(id, auth.customer))?;
     Ok(Json(render_one(&app, auth.customer, found).await?))
 }
@@ -332,7 +274,7 @@ pub async fn release(
     auth.require(scope::WRITE_ORCHESTRATION)?;
     let id = parse_uuid("id", &id)?;
     let now = time::now();
-    let released = retry_transient(|| app.store.release_orchestration(auth.customer, id, now))
+    let released = retry_transient(|| app.core.store.release_orchestration(auth.customer, id, now))
         .await
         .map_err(|e| match e {
             StoreError::NotFound => not_found(id, auth.customer),
@@ -398,6 +340,7 @@ pub async fn list(
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
     let rows = app
+        .core
         .store
         .list_orchestrations(auth.customer, &filter)
         .await?;

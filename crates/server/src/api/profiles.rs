@@ -78,7 +78,7 @@ pub async fn list(
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
     pagination::check_order_by(&params)?;
-    let rows = app.store.list_profiles(auth.customer, &filter).await?;
+    let rows = app.core.store.list_profiles(auth.customer, &filter).await?;
     let (rows, next_page_cursor) =
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |p| {
             (p.created_at, p.id.to_string())
@@ -132,7 +132,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    app.store.create_profile(&profile).await?;
+    app.core.store.create_profile(&profile).await?;
     Ok(Json(profile.into()))
 }
 
@@ -165,6 +165,7 @@ pub async fn update(
     let nickname = checked_nickname(body.nickname)?;
     let profile = owned_profile(&app, &auth, "profile_id", &id).await?;
     let updated = app
+        .core
         .store
         .rename_profile(auth.customer, profile.id, &nickname, crate::time::now())
         .await?;
@@ -194,6 +195,7 @@ pub async fn balances(
         .collect::<ApiResult<Vec<_>>>()?;
     let profile = owned_profile(&app, &auth, "profile_id", &id).await?;
     let items: Vec<BalanceBody> = app
+        .core
         .store
         .balances(profile.id)
         .await?
@@ -228,6 +230,7 @@ pub async fn balance(
     let asset = parse_asset(&asset)?;
     let profile = owned_profile(&app, &auth, "profile_id", &id).await?;
     let available = app
+        .core
         .store
         .balances(profile.id)
         .await?

@@ -5,23 +5,19 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use stableport_domain::orchestration::{check_route, check_rule_source, SourceKind};
+use stableport_core::rules::{self, NewRule, Source};
+use stableport_core::Created;
 use stableport_domain::Asset;
-use stableport_store::{
-    DepositAddress, DepositInstructions, Destination, Inserted, Order, Rule, RuleFilter,
-    RuleSource, StoreError,
-};
+use stableport_store::{Destination, Order, Rule, RuleFilter, RuleSource};
 
 use crate::api::common::auth::{scope, Auth};
-use crate::api::common::destinations::{kind_of, resolve_destination, Chosen};
+use crate::api::common::destinations::Chosen;
 use crate::api::common::extract::{parse_uuid, JsonBody, Params};
 use crate::api::common::fields::without_nulls;
 use crate::api::common::fields::{already_exists, asset_field, checked_ref_id, many, required};
 use crate::api::common::fields::{optional_uuid, parse_network};
 use crate::api::common::fields::{parse_fiat_network, routing_type};
-use crate::api::common::issued::new_address;
-use crate::api::common::issued::new_memo_id;
-use crate::api::common::owned::owned_profile;
+use crate::api::common::owned::profile_ref;
 use crate::api::common::pagination::{self, Defaults};
 use crate::api::common::problem::{ApiResult, Problem};
 use crate::api::common::routes::Routes;
@@ -42,7 +38,6 @@ const PAGING: Defaults = Defaults {
     order: Order::Desc,
 };
 const STATUSES: &[&str] = &["ACTIVE", "DELETED", "PENDING", "REJECTED", "CANCELLED"];
-const MAX_NICKNAME: usize = 100;
 
 pub fn rule_json(r: Rule) -> Value {
     let source = match &r.source {
@@ -156,133 +151,69 @@ pub async fn create(
 ) -> ApiResult<Json<RuleEnvelope>> {
     auth.require(scope::WRITE_RULE)?;
     let ref_id = checked_ref_id(Some(required("ref_id", body.ref_id)?))?.unwrap_or_default();
-    if body
-        .nickname
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NICKNAME)
-    {
-        return Err(Problem::bad_request(format!(
-            "nickname must be at most {MAX_NICKNAME} characters"
-        )));
-    }
-    let profile_raw = required("profile_id", body.profile_id)?;
-    let identity_id = optional_uuid("identity_id", body.identity_id)?;
-    let account_id = optional_uuid("account_id", body.account_id)?;
-    let source_asset = asset_field("source_asset", body.source_asset)?;
-    let destination_asset = asset_field("destination_asset", body.destination_asset)?;
-    let source = body
-        .source
-        .ok_or_else(|| Problem::bad_request("source is required"))?;
-    let destination = body
-        .destination
-        .ok_or_else(|| Problem::bad_request("destination is required"))?;
-    let profile = owned_profile(&app, &auth, "profile_id", &profile_raw).await?;
-
-    let now = time::now();
-    let rule_id = stableport_domain::new_id();
-    let source = match (source.crypto, source.fiat) {
-        (Some(crypto), None) => {
-            check_rule_source(SourceKind::Crypto, source_asset)
-                .map_err(|e| Problem::bad_request(e.to_string()))?;
-            let network = parse_network(
-                "source.crypto.network",
-                &required("source.crypto.network", crypto.network)?,
-            )?;
-            let id = stableport_domain::new_id();
-            RuleSource::Crypto(DepositAddress {
-                id,
-                customer_id: auth.customer,
-                profile_id: profile.id,
-                identity_id: identity_id.clone(),
-                account_id: account_id.clone(),
-                ref_id: None,
-                network,
-                address: new_address(id, network),
-                conversion_target_asset: "NO_CONVERSION".into(),
-                metadata: None,
-                rule_id: Some(rule_id),
-                created_at: now,
-            })
-        }
-        (None, Some(fiat)) => {
-            check_rule_source(SourceKind::Fiat, source_asset)
-                .map_err(|e| Problem::bad_request(e.to_string()))?;
-            let network = parse_fiat_network(
-                "source.fiat.network",
-                &required("source.fiat.network", fiat.network)?,
-            )?;
-            RuleSource::Fiat(DepositInstructions {
-                id: stableport_domain::new_id(),
-                customer_id: auth.customer,
-                profile_id: profile.id,
-                identity_id: identity_id.clone(),
-                account_id: account_id.clone(),
-                ref_id: None,
-                network,
-                routing_number_type: routing_type(
-                    "source.fiat.account_type",
-                    network,
-                    fiat.account_type,
-                )?,
-                memo_id: new_memo_id(),
-                status: "VALID".into(),
-                metadata: None,
-                rule_id: Some(rule_id),
-                created_at: now,
-            })
-        }
-        _ => {
-            return Err(Problem::bad_request(
-                "source must name exactly one of crypto or fiat",
-            ))
-        }
-    };
-    let chosen = Chosen::exactly_one(
+    let profile = required("profile_id", body.profile_id)?;
+    let destination = required("destination", body.destination)?;
+    let destination = Chosen::exactly_one(
         destination.profile.map(|p| p.profile_id),
         destination.fiat.map(|f| (f.fiat_account_id, f.memo)),
         destination.crypto.map(|c| c.crypto_address_id),
     )?;
-    let fields = [
-        "destination.profile.profile_id",
-        "destination.fiat.fiat_account_id",
-        "destination.crypto.crypto_address_id",
-    ];
-    let destination = resolve_destination(&app, &auth, chosen, fields).await?;
-    // The source is a deposit from outside, never the destination profile itself.
-    check_route(
-        source_asset,
-        destination_asset,
-        kind_of(&destination),
-        false,
-    )
-    .map_err(|e| Problem::bad_request(e.to_string()))?;
-
-    let rule = Rule {
-        id: rule_id,
-        customer_id: auth.customer,
-        profile_id: profile.id,
-        identity_id,
-        account_id,
+    let cmd = NewRule {
         ref_id,
         nickname: body.nickname,
-        status: "ACTIVE".into(),
-        source_asset,
-        destination_asset,
-        source,
-        destination,
-        created_at: now,
-        updated_at: now,
+        profile: profile_ref("profile_id", &profile)?,
+        identity_id: optional_uuid("identity_id", body.identity_id)?,
+        account_id: optional_uuid("account_id", body.account_id)?,
+        source_asset: asset_field("source_asset", body.source_asset)?,
+        destination_asset: asset_field("destination_asset", body.destination_asset)?,
+        source: source(required("source", body.source)?)?,
+        destination: destination.parse(DESTINATION_FIELDS)?,
     };
-    match app.store.create_rule(&rule).await? {
-        Inserted::Created(r) => Ok(Json(RuleEnvelope { rule: rule_json(r) })),
-        Inserted::RefIdExists(existing) => {
-            let ref_id = existing.ref_id.clone();
+    let outcome = rules::create(&app.core, auth.customer, cmd, time::now()).await?;
+    match outcome {
+        Created::New(rule) => Ok(Json(RuleEnvelope {
+            rule: rule_json(rule),
+        })),
+        // The 409 carries the rule itself, as the list shows it.
+        Created::Existing(rule) => {
+            let ref_id = rule.ref_id.clone();
             Err(already_exists(
                 "orchestration rule",
                 &ref_id,
-                rule_json(existing),
+                rule_json(rule),
             ))
         }
+    }
+}
+
+const DESTINATION_FIELDS: [&str; 3] = [
+    "destination.profile.profile_id",
+    "destination.fiat.fiat_account_id",
+    "destination.crypto.crypto_address_id",
+];
+
+/// Exactly one of a new deposit address (crypto) or memo (fiat).
+fn source(source: SourceRequest) -> ApiResult<Source> {
+    match (source.crypto, source.fiat) {
+        (Some(crypto), None) => {
+            let field = "source.crypto.network";
+            Ok(Source::Crypto(parse_network(
+                field,
+                &required(field, crypto.network)?,
+            )?))
+        }
+        (None, Some(fiat)) => {
+            let field = "source.fiat.network";
+            let network = parse_fiat_network(field, &required(field, fiat.network)?)?;
+            let kind = routing_type("source.fiat.account_type", network, fiat.account_type)?;
+            Ok(Source::Fiat {
+                network,
+                routing_number_type: kind,
+            })
+        }
+        _ => Err(Problem::bad_request(
+            "source must name exactly one of crypto or fiat",
+        )),
     }
 }
 
@@ -294,17 +225,7 @@ pub async fn delete(
 ) -> ApiResult<Json<RuleEnvelope>> {
     auth.require(scope::WRITE_RULE)?;
     let id = parse_uuid("id", &id)?;
-    let rule = app
-        .store
-        .delete_rule(auth.customer, id, time::now())
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => Problem::not_found(format!(
-                "orchestration rule with id {id} not found for customer with id {}",
-                auth.customer
-            )),
-            other => other.into(),
-        })?;
+    let rule = rules::delete(&app.core, auth.customer, id, time::now()).await?;
     Ok(Json(RuleEnvelope {
         rule: rule_json(rule),
     }))
@@ -354,7 +275,7 @@ pub async fn list(
         ids: many(&params, "ids", |v| parse_uuid("ids", v))?,
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
-    let rows = app.store.list_rules(auth.customer, &filter).await?;
+    let rows = app.core.store.list_rules(auth.customer, &filter).await?;
     let (rows, next_page_cursor) =
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |r| {
             (r.created_at, r.id.to_string())

@@ -137,6 +137,7 @@ pub async fn get(
     auth.require(scope::READ_TRANSFER)?;
     let id = parse_uuid("id", &id)?;
     let found = app
+        .core
         .store
         .transfer(auth.customer, id)
         .await?
@@ -196,7 +197,11 @@ pub async fn list(
             ..pagination::page(&params, &app.keys, paging)?
         },
     };
-    let rows = app.store.list_transfers(auth.customer, &filter).await?;
+    let rows = app
+        .core
+        .store
+        .list_transfers(auth.customer, &filter)
+        .await?;
     let (rows, next_page_cursor) =
         pagination::finish(&app.keys, paging.list, &filter.page, rows, |t| match by {
             SortKey::CreatedAt => (t.created_at, t.id.to_string()),

@@ -427,7 +427,7 @@ pub async fn create(
         updated_at: now,
         deleted_at: None,
     };
-    app.store.create_webhook(&webhook).await?;
+    app.core.store.create_webhook(&webhook).await?;
     let secret = webhook.secret.clone();
     let mut body = webhook_body(webhook);
     body.secret = Some(secret);
@@ -442,7 +442,8 @@ fn not_found(id: Uuid, customer: Uuid) -> Problem {
 
 async fn owned(app: &App, auth: &Auth, raw: &str) -> ApiResult<Webhook> {
     let id = parse_uuid("id", raw)?;
-    app.store
+    app.core
+        .store
         .webhook(auth.customer, id)
         .await?
         .ok_or_else(|| not_found(id, auth.customer))
@@ -472,7 +473,7 @@ pub async fn list(
         })?,
         page: pagination::page(&params, &app.keys, &WEBHOOK_PAGING)?,
     };
-    let rows = app.store.list_webhooks(auth.customer, &filter).await?;
+    let rows = app.core.store.list_webhooks(auth.customer, &filter).await?;
     let (rows, next_page_cursor) =
         pagination::finish(&app.keys, WEBHOOK_PAGING.list, &filter.page, rows, |w| {
             (w.created_at, w.id.to_string())
@@ -491,6 +492,7 @@ pub async fn delete(
     auth.require(scope::WRITE_WEBHOOK)?;
     let id = parse_uuid("id", &id)?;
     let deleted = app
+        .core
         .store
         .delete_webhook(auth.customer, id, time::now())
         .await
@@ -559,6 +561,7 @@ pub async fn test(
             .unwrap_or_else(|| EVENT_TYPES[0].to_string()),
     };
     let event = app
+        .core
         .store
         .create_test_event(
             auth.customer,
@@ -602,6 +605,7 @@ pub async fn deliveries(
         page: pagination::page(&params, &app.keys, &DELIVERY_PAGING)?,
     };
     let rows = app
+        .core
         .store
         .list_deliveries(auth.customer, webhook.id, &filter)
         .await?;
@@ -639,13 +643,14 @@ pub async fn redeliver(
             webhook.id, webhook.status
         )));
     }
-    if app.store.event(auth.customer, event).await?.is_none() {
+    if app.core.store.event(auth.customer, event).await?.is_none() {
         return Err(Problem::not_found(format!(
             "event with id {event} not found for customer with id {}",
             auth.customer
         )));
     }
     let delivery = app
+        .core
         .store
         .redeliver(auth.customer, webhook.id, event, time::now())
         .await
@@ -670,6 +675,7 @@ pub async fn attempts(
         page: pagination::page(&params, &app.keys, &ATTEMPT_PAGING)?,
     };
     let rows = app
+        .core
         .store
         .list_attempts(auth.customer, webhook.id, &filter)
         .await?;

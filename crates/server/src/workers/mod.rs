@@ -1,10 +1,9 @@
 //! Work done off the request path, on every replica: settlement and
 //! orchestration steps, fiat account approval, webhook delivery, SQLite
-//! checkpoints, each a [`Worker`]; and the group-commit writers (`batcher`),
-//! which live as long as the router that feeds them.
+//! checkpoints, each a [`Worker`]. (The group-commit writers belong to the
+//! operations layer, `stableport_core::batcher`.)
 
 pub mod approver;
-pub mod batcher;
 pub mod checkpointer;
 pub mod delivery;
 pub mod settler;

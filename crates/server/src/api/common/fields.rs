@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
-use stableport_domain::amount::format_units;
+use stableport_core::Created;
 use stableport_domain::network::{CryptoNetwork, FiatNetwork, WireAccountType};
 use stableport_domain::{Asset, ZERO_UUID};
 use stableport_store::DepositTargetFilter;
@@ -59,21 +59,22 @@ pub fn checked_metadata(metadata: Option<BTreeMap<String, String>>) -> ApiResult
     ))
 }
 
-/// Paxos's 403 for a debit the profile cannot cover.
-pub fn insufficient_funds(asset: Asset, profile: Uuid, needed: &str, available: i64) -> Problem {
-    let available = format_units(available, asset);
-    Problem::typed(
-        StatusCode::FORBIDDEN,
-        "insufficient-funds",
-        "Insufficient Funds",
-        format!("insufficient {asset} funds in profile {profile}: {needed} needed, {available} available"),
-        json!({
-            "asset": asset.code(),
-            "needed": needed,
-            "available": available,
-            "profile_id": profile,
-        }),
-    )
+/// The answer to a create with a ref_id: the new resource, or Paxos's 409
+/// carrying the one stored before under that ref_id.
+pub fn created<T, B: serde::Serialize>(
+    outcome: Created<T>,
+    resource: &str,
+    ref_id: impl FnOnce(&T) -> String,
+    render: impl FnOnce(T) -> B,
+) -> ApiResult<axum::Json<B>> {
+    match outcome {
+        Created::New(t) => Ok(axum::Json(render(t))),
+        Created::Existing(t) => {
+            let ref_id = ref_id(&t);
+            let body = serde_json::to_value(render(t)).map_err(Problem::internal)?;
+            Err(already_exists(resource, &ref_id, body))
+        }
+    }
 }
 
 /// Paxos's 409 for a repeated ref_id, carrying the stored resource.

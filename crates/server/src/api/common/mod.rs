@@ -7,7 +7,6 @@ pub mod destinations;
 pub mod event_json;
 pub mod extract;
 pub mod fields;
-pub mod issued;
 pub mod keys;
 pub mod limiter;
 pub mod owned;

@@ -5,6 +5,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
+use stableport_core::CoreError;
+use stableport_domain::amount::format_units;
+use stableport_domain::Asset;
+use uuid::Uuid;
 
 const PROBLEM_BASE: &str = "https://developer.paxos.com/docs/v2/problems/";
 
@@ -57,16 +61,7 @@ impl Problem {
     /// A refused amount: Paxos's `exceed-precision` when it is finer than
     /// the asset (or pair) allows, a plain 400 otherwise.
     pub fn amount(error: &stableport_domain::amount::AmountError, detail: String) -> Problem {
-        match error {
-            stableport_domain::amount::AmountError::TooPrecise(decimals) => Problem::typed(
-                StatusCode::BAD_REQUEST,
-                "exceed-precision",
-                "Exceeds Maximum Precision Allowed",
-                detail,
-                serde_json::json!({ "max_precision": decimals }),
-            ),
-            _ => Problem::bad_request(detail),
-        }
+        CoreError::amount(error, detail).into()
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Problem {
@@ -176,25 +171,57 @@ pub async fn spec_media_type(
     response
 }
 
-impl From<stableport_store::StoreError> for Problem {
-    fn from(e: stableport_store::StoreError) -> Problem {
-        use stableport_store::StoreError::*;
+/// Every refusal of the operations layer, as the HTTP status and problem a
+/// client sees.
+impl From<CoreError> for Problem {
+    fn from(e: CoreError) -> Problem {
         match e {
-            Conflict(detail) => Problem::conflict(detail),
-            NotFound => Problem::not_found("not found"),
-            BalanceLimit => {
-                Problem::bad_request("the balance would exceed the maximum a profile may hold")
-            }
-            NotPending(status) => Problem::conflict(format!(
-                "conversion is {status}; only a CREATED conversion can change"
-            )),
-            transient if transient.is_transient() => {
-                tracing::warn!(error = %transient, "database busy after retries");
-                Problem::unavailable("the database is busy; retry shortly")
-            }
-            other => Problem::internal(other),
+            CoreError::Invalid(detail) => Problem::bad_request(detail),
+            CoreError::TooPrecise {
+                detail,
+                max_precision,
+            } => Problem::typed(
+                StatusCode::BAD_REQUEST,
+                "exceed-precision",
+                "Exceeds Maximum Precision Allowed",
+                detail,
+                serde_json::json!({ "max_precision": max_precision }),
+            ),
+            CoreError::NotFound(detail) => Problem::not_found(detail),
+            CoreError::Conflict(detail) => Problem::conflict(detail),
+            CoreError::InsufficientFunds {
+                asset,
+                profile,
+                needed,
+                available,
+            } => insufficient_funds(asset, profile, &needed, available),
+            e @ CoreError::BalanceLimit => Problem::bad_request(e.to_string()),
+            e @ CoreError::Busy => Problem::unavailable(e.to_string()),
+            CoreError::Internal(cause) => Problem::internal(cause),
         }
     }
+}
+
+impl From<stableport_store::StoreError> for Problem {
+    fn from(e: stableport_store::StoreError) -> Problem {
+        Problem::from(CoreError::from(e))
+    }
+}
+
+fn insufficient_funds(asset: Asset, profile: Uuid, needed: &str, available: i64) -> Problem {
+    let available = format_units(available, asset);
+    Problem::typed(
+        StatusCode::FORBIDDEN,
+        "insufficient-funds",
+        "Insufficient Funds",
+        format!("insufficient {asset} funds in profile {profile}: {needed} needed, {available} available"),
+        serde_json::json!({
+            "asset": asset.code(),
+            "needed": needed,
+            "available": available,
+            "profile_id": profile,
+        }),
+    )
 }
 
 #[cfg(test)]

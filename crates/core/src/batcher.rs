@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::api::common::problem::Problem;
+use crate::error::{CoreError, Result};
 
 const MAX_BATCH: usize = 256;
 
@@ -92,16 +92,16 @@ impl<R: Batched> Batcher<R> {
         (Batcher { queue }, tasks)
     }
 
-    pub async fn submit(&self, request: R) -> Result<R::Outcome, Problem> {
+    pub async fn submit(&self, request: R) -> Result<R::Outcome> {
         let (reply, outcome) = oneshot::channel();
         self.queue
             .send((request, reply))
             .await
-            .map_err(|_| Problem::internal("the batch writer has stopped"))?;
+            .map_err(|_| CoreError::Internal("the batch writer has stopped".into()))?;
         outcome
             .await
-            .map_err(|_| Problem::internal("the batch writer dropped a request"))?
-            .map_err(Problem::from)
+            .map_err(|_| CoreError::Internal("the batch writer dropped a request".into()))?
+            .map_err(CoreError::from)
     }
 }
 

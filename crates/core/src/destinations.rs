@@ -1,0 +1,85 @@
+//! Where funds may go: a destination named by id, resolved to something the
+//! customer owns that can receive funds now. Orchestrations and rules share it.
+
+use stableport_domain::orchestration::DestinationKind;
+use stableport_store::Destination;
+use uuid::Uuid;
+
+use crate::profiles::{self, ProfileRef};
+use crate::{Core, CoreError, Result};
+
+/// A bank memo: what a wire carries.
+const MAX_MEMO: usize = 140;
+
+/// The one destination a request names.
+#[derive(Clone, Debug)]
+pub enum Named {
+    Profile(ProfileRef),
+    Fiat { account: Uuid, memo: Option<String> },
+    Crypto(Uuid),
+}
+
+/// The destination, checked: the caller's, not deleted, and for a bank
+/// account, APPROVED.
+pub async fn resolve(core: &Core, customer: Uuid, named: Named) -> Result<Destination> {
+    match named {
+        Named::Profile(profile) => {
+            let profile = profiles::owned(core, customer, profile).await?;
+            Ok(Destination::Profile(profile.id))
+        }
+        Named::Fiat { account, memo } => fiat(core, customer, account, memo).await,
+        Named::Crypto(id) => {
+            let address = core
+                .store
+                .crypto_address(customer, id)
+                .await?
+                .ok_or_else(|| {
+                    CoreError::NotFound(format!(
+                "crypto destination address with id {id} not found for customer with id {customer}"
+            ))
+                })?;
+            Ok(Destination::Crypto {
+                address_id: id,
+                address: address.address,
+                network: address.network,
+            })
+        }
+    }
+}
+
+async fn fiat(core: &Core, customer: Uuid, id: Uuid, memo: Option<String>) -> Result<Destination> {
+    if memo.as_ref().is_some_and(|m| m.chars().count() > MAX_MEMO) {
+        return Err(CoreError::invalid(format!(
+            "destination.fiat.memo must be at most {MAX_MEMO} characters"
+        )));
+    }
+    let account = core
+        .store
+        .fiat_account(customer, id)
+        .await?
+        .filter(|a| !a.deleted)
+        .ok_or_else(|| {
+            CoreError::NotFound(format!(
+                "fiat account with id {id} not found for customer with id {customer}"
+            ))
+        })?;
+    if !account.is_usable() {
+        return Err(CoreError::invalid(format!(
+            "fiat account {id} is {}; withdrawals need an APPROVED fiat account",
+            account.status
+        )));
+    }
+    Ok(Destination::Fiat {
+        bank_account_id: id,
+        memo,
+        network: account.network.code().to_string(),
+    })
+}
+
+pub fn kind_of(d: &Destination) -> DestinationKind {
+    match d {
+        Destination::Profile(_) => DestinationKind::Profile,
+        Destination::Fiat { .. } => DestinationKind::Fiat,
+        Destination::Crypto { .. } => DestinationKind::Crypto,
+    }
+}

@@ -1,0 +1,90 @@
+//! Orchestrations: move an amount from a profile to a destination,
+//! converting on the way. Created through the group-commit writer; the
+//! delivery worker completes them.
+
+use stableport_domain::orchestration::check_route;
+use stableport_domain::{Amount, Asset};
+use stableport_store::{Destination, NewOrchestration, Orchestration, OrchestrationOutcome};
+use uuid::Uuid;
+
+use crate::destinations::{self, Named};
+use crate::profiles::{self, ProfileRef};
+use crate::{Core, CoreError, Created, Result};
+
+/// An orchestration as a client asks for it, its fields parsed.
+pub struct Orchestrate {
+    pub ref_id: String,
+    pub source_asset: Asset,
+    pub destination_asset: Asset,
+    /// As sent: its precision is checked against both assets.
+    pub source_amount: String,
+    pub identity_id: String,
+    pub account_id: String,
+    /// JSON, already checked.
+    pub metadata: Option<String>,
+    pub source: ProfileRef,
+    pub destination: Named,
+}
+
+pub async fn create(
+    core: &Core,
+    customer: Uuid,
+    cmd: Orchestrate,
+    now: i64,
+) -> Result<Created<Orchestration>> {
+    let (source_asset, destination_asset) = (cmd.source_asset, cmd.destination_asset);
+    let decimals = source_asset.decimals().min(destination_asset.decimals());
+    let amount = Amount::parse(&cmd.source_amount, decimals).map_err(|e| {
+        let detail = format!(
+            "source_amount {:?} {e} for {source_asset} -> {destination_asset}",
+            cmd.source_amount
+        );
+        CoreError::amount(&e, detail)
+    })?;
+    // A retry of one that exists gets it, whatever has changed since (a
+    // destination deleted, a balance spent); the store checks again, in the
+    // transaction, for retries that race.
+    if let Some(existing) = core
+        .store
+        .orchestration_by_ref(customer, &cmd.ref_id)
+        .await?
+    {
+        return Ok(Created::Existing(existing));
+    }
+    let profile = profiles::owned(core, customer, cmd.source).await?;
+    let destination = destinations::resolve(core, customer, cmd.destination).await?;
+    let same_profile = destination == Destination::Profile(profile.id);
+    let kind = destinations::kind_of(&destination);
+    check_route(source_asset, destination_asset, kind, same_profile)
+        .map_err(|e| CoreError::invalid(e.to_string()))?;
+    let request = NewOrchestration {
+        id: stableport_domain::new_id(),
+        customer_id: customer,
+        profile_id: profile.id,
+        identity_id: cmd.identity_id,
+        account_id: cmd.account_id,
+        ref_id: cmd.ref_id,
+        source_asset,
+        destination_asset,
+        source_amount: amount.to_string(),
+        source_units: amount.units(source_asset),
+        destination_units: amount.units(destination_asset),
+        destination,
+        rule_id: None,
+        metadata: cmd.metadata,
+        now,
+        next_step_at: core.settlement.due_at(now),
+    };
+    match core.orchestrations.submit(request.clone()).await? {
+        OrchestrationOutcome::Created(o) => Ok(Created::New(o)),
+        OrchestrationOutcome::RefIdExists(existing) => Ok(Created::Existing(existing)),
+        OrchestrationOutcome::InsufficientFunds { available } => {
+            Err(CoreError::InsufficientFunds {
+                asset: source_asset,
+                profile: profile.id,
+                needed: request.source_amount,
+                available,
+            })
+        }
+    }
+}
