@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use stableport_domain::Asset;
 use stableport_store::{
     retry_transient, Backend, CreateOutcome, NewConversion, NewOrchestration, OrchestrationOutcome,
-    Store, StoreError,
+    Store,
 };
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
@@ -26,10 +26,8 @@ pub trait Batched: Send + Sync + Sized + 'static {
     /// The balance it debits: batches take them in this order, so two
     /// transactions never wait on each other's locks.
     fn balance(&self) -> (Uuid, Asset);
-    async fn commit(
-        store: &dyn Store,
-        batch: &[Self],
-    ) -> stableport_store::Result<Vec<Self::Outcome>>;
+    /// Commits the batch in one transaction, retrying transient conflicts.
+    async fn commit(store: &dyn Store, batch: &[Self]) -> Result<Vec<Self::Outcome>>;
 }
 
 #[async_trait]
@@ -38,11 +36,8 @@ impl Batched for NewConversion {
     fn balance(&self) -> (Uuid, Asset) {
         (self.profile_id, self.source_asset)
     }
-    async fn commit(
-        store: &dyn Store,
-        batch: &[Self],
-    ) -> stableport_store::Result<Vec<CreateOutcome>> {
-        store.create_conversions(batch).await
+    async fn commit(store: &dyn Store, batch: &[Self]) -> Result<Vec<CreateOutcome>> {
+        crate::conversions::create_batch(store, batch).await
     }
 }
 
@@ -52,18 +47,12 @@ impl Batched for NewOrchestration {
     fn balance(&self) -> (Uuid, Asset) {
         (self.profile_id, self.source_asset)
     }
-    async fn commit(
-        store: &dyn Store,
-        batch: &[Self],
-    ) -> stableport_store::Result<Vec<OrchestrationOutcome>> {
-        store.create_orchestrations(batch).await
+    async fn commit(store: &dyn Store, batch: &[Self]) -> Result<Vec<OrchestrationOutcome>> {
+        Ok(retry_transient(|| store.create_orchestrations(batch)).await?)
     }
 }
 
-type Job<R> = (
-    R,
-    oneshot::Sender<stableport_store::Result<<R as Batched>::Outcome>>,
-);
+type Job<R> = (R, oneshot::Sender<Result<<R as Batched>::Outcome>>);
 
 pub struct Batcher<R: Batched> {
     queue: mpsc::Sender<Job<R>>,
@@ -101,7 +90,6 @@ impl<R: Batched> Batcher<R> {
         outcome
             .await
             .map_err(|_| CoreError::Internal("the batch writer dropped a request".into()))?
-            .map_err(CoreError::from)
     }
 }
 
@@ -116,24 +104,22 @@ async fn run<R: Batched>(store: Arc<dyn Store>, receiver: Arc<Mutex<mpsc::Receiv
         }
         batch.sort_by_key(|(r, _)| r.balance());
         let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        // A transient conflict (deadlock, busy database) is retried whole.
-        match retry_transient(|| R::commit(store.as_ref(), &requests)).await {
+        match R::commit(store.as_ref(), &requests).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
             }
-            // Otherwise one by one, so one bad request cannot fail its neighbours.
+            // A batch that failed (after its retries) goes again one by one,
+            // so one bad request cannot fail its neighbours.
             Err(e) => {
                 tracing::warn!(%e, size = requests.len(), "batch failed; retrying singly");
                 for (request, reply) in requests.into_iter().zip(replies) {
                     let single = std::slice::from_ref(&request);
-                    let outcome = retry_transient(|| R::commit(store.as_ref(), single))
-                        .await
-                        .and_then(|mut o| {
-                            o.pop()
-                                .ok_or_else(|| StoreError::Corrupt("no outcome".into()))
-                        });
+                    let outcome = R::commit(store.as_ref(), single).await.and_then(|mut o| {
+                        o.pop()
+                            .ok_or_else(|| CoreError::Internal("no outcome".into()))
+                    });
                     let _ = reply.send(outcome);
                 }
             }

@@ -3,12 +3,14 @@
 
 use stableport_domain::address::tx_hash;
 use stableport_domain::network::CryptoNetwork;
-use stableport_domain::{Amount, Asset};
-use stableport_store::{retry_transient, Arrival, ArrivalVia, DepositOutcome, NewDeposit};
+use stableport_domain::{ledger, Amount, Asset};
+use stableport_store::{
+    retry_transient, Arrival, ArrivalVia, DepositOutcome, NewDeposit, Transfer, Tx,
+};
 use uuid::Uuid;
 
 use crate::profiles::{self, ProfileRef};
-use crate::{Core, CoreError, Result};
+use crate::{in_tx, Core, CoreError, Result};
 
 /// A wire to the deposit instructions with `memo_id`.
 pub async fn wire(
@@ -108,6 +110,40 @@ pub async fn to_profile(
         units: amount.units(asset),
         now,
     };
-    retry_transient(|| core.store.deposit(&deposit)).await?;
+    in_tx!(core.store, |tx| credit(tx, &deposit).await)?;
     Ok(activity_id)
+}
+
+/// Credits the profile: the deposit's transfer (announced as
+/// `transfer.{wire,crypto}_deposit.completed`) and its journal entry.
+async fn credit(tx: &mut Tx, d: &NewDeposit) -> Result<()> {
+    let postings = ledger::deposit(d.profile_id, d.asset, d.units);
+    tx.apply(&postings)
+        .await?
+        .map_err(|_| CoreError::BalanceLimit)?;
+    let kind = match d.asset.is_stablecoin() {
+        true => "CRYPTO_DEPOSIT",
+        false => "WIRE_DEPOSIT",
+    };
+    let group = d.activity_id;
+    let mut transfer = Transfer::completed(
+        d.customer_id,
+        d.profile_id,
+        kind,
+        d.asset,
+        d.units,
+        group,
+        d.now,
+    );
+    transfer.id = d.activity_id;
+    transfer.crypto_network = d.crypto_network.clone();
+    tx.transfer(transfer);
+    tx.entry(
+        d.customer_id,
+        "sandbox.deposit",
+        d.activity_id,
+        postings,
+        d.now,
+    );
+    Ok(())
 }

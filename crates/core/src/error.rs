@@ -75,10 +75,7 @@ impl From<StoreError> for CoreError {
             StoreError::NotPending(status) => CoreError::Conflict(format!(
                 "conversion is {status}; only a CREATED conversion can change"
             )),
-            transient if transient.is_transient() => {
-                tracing::warn!(error = %transient, "database busy after retries");
-                CoreError::Busy
-            }
+            transient if transient.is_transient() => CoreError::Busy,
             other => CoreError::Internal(other.to_string()),
         }
     }

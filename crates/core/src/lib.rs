@@ -13,6 +13,7 @@ pub mod issued;
 pub mod orchestrations;
 pub mod profiles;
 pub mod rules;
+pub mod tx;
 
 use std::sync::Arc;
 use std::time::Duration;

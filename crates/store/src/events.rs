@@ -111,15 +111,6 @@ pub fn orchestration_object(id: Uuid, ref_id: &str, rule: Option<Uuid>, status: 
     object.to_string()
 }
 
-/// Ours: the legacy conversion's status change.
-pub fn conversion_object(id: Uuid, ref_id: Option<&str>, status: &str) -> String {
-    let mut object = json!({ "id": id, "status": status });
-    if let Some(r) = ref_id {
-        object["ref_id"] = json!(r);
-    }
-    object.to_string()
-}
-
 #[derive(Clone, Debug)]
 pub struct Event {
     pub id: Uuid,

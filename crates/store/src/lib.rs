@@ -14,10 +14,12 @@ mod orchestrations;
 mod rules;
 mod sql;
 mod store;
+mod tx;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
+pub use batch::Refused;
 pub use destinations::{
     destination_status, CryptoAddress, CryptoAddressFields, CryptoAddressFilter, DestinationStore,
     FiatAccount, FiatAccountChange, FiatAccountCreated, FiatAccountFilter, NewCryptoAddress,
@@ -36,6 +38,7 @@ pub use rules::{
     Inserted, Rule, RuleFilter, RuleSource, RuleStore,
 };
 pub use store::SqlStore;
+pub use tx::Tx;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -136,22 +139,17 @@ pub trait Store:
     ) -> Result<Profile>;
     async fn balances(&self, profile: Uuid) -> Result<Vec<Balance>>;
 
-    async fn deposit(&self, deposit: &NewDeposit) -> Result<()>;
+    /// A write transaction for the operations layer's primitives.
+    async fn transaction(&self) -> Result<Tx>;
 
-    /// Creates conversions in one transaction (group commit). Each request
-    /// gets its own outcome; one refused request does not affect the others.
-    async fn create_conversions(&self, batch: &[NewConversion]) -> Result<Vec<CreateOutcome>>;
     async fn conversion(&self, customer: Uuid, id: Uuid) -> Result<Option<Conversion>>;
     async fn list_conversions(
         &self,
         customer: Uuid,
         filter: &ConversionFilter,
     ) -> Result<Vec<Conversion>>;
-    async fn settle_conversion(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Conversion>;
-    async fn cancel_conversion(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Conversion>;
-    /// Settles up to `limit` conversions whose settlement time has come;
-    /// returns how many it settled. Safe to run on every replica at once.
-    async fn settle_due(&self, now: i64, limit: i64) -> Result<usize>;
+    /// Whether any CREATED conversion is due, read without a lock.
+    async fn conversions_due(&self, now: i64) -> Result<bool>;
 
     async fn audit(&self) -> Result<AuditReport>;
 }

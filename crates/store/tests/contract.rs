@@ -1,15 +1,13 @@
-//! The store's contract, without HTTP, on SQLite and on PostgreSQL: what the
-//! server relies on from every backend. PostgreSQL must be reachable
-//! (STABLEPORT_TEST_POSTGRES_URL); these tests fail rather than skip.
+//! The store's primitives, without HTTP, on SQLite and on PostgreSQL: what
+//! the operations layer relies on from every backend. PostgreSQL must be
+//! reachable (STABLEPORT_TEST_POSTGRES_URL); these tests fail rather than skip.
 
 use std::sync::Arc;
 
 use sqlx::Connection;
 use stableport_domain::conversion::ConversionStatus;
-use stableport_domain::{Amount, Asset};
-use stableport_store::{
-    CreateOutcome, NewConversion, NewDeposit, Profile, ProfileKind, SqlStore, Store, StoreError,
-};
+use stableport_domain::{ledger, Amount, Asset};
+use stableport_store::{NewConversion, SqlStore, Store};
 use uuid::Uuid;
 
 /// A fresh database of one backend; the SQLite file lives as long as this.
@@ -40,11 +38,8 @@ async fn postgres() -> Scratch {
         .await
         .unwrap();
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let store = Arc::new(
-        stableport_store::open(&format!("{base}/{name}"))
-            .await
-            .unwrap(),
-    );
+    let url = format!("{base}/{name}");
+    let store = Arc::new(stableport_store::open(&url).await.unwrap());
     Scratch { store, _dir: None }
 }
 
@@ -62,54 +57,16 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
-    customers_see_only_their_own,
-    conversions_debit_exactly_once,
-    settle_and_cancel_are_guarded,
-    concurrent_debits_never_overdraw,
+    lookups_filter_on_the_customer,
+    nothing_is_written_without_commit,
+    racing_debits_never_overdraw,
+    status_moves_are_guarded,
 );
 
 const NOW: i64 = 1_700_000_000_000_000;
 
 fn units(text: &str, asset: Asset) -> i64 {
     Amount::parse(text, asset.decimals()).unwrap().units(asset)
-}
-
-async fn customer_with_dollars(store: &SqlStore, dollars: &str) -> (Uuid, Uuid) {
-    let customer = Uuid::new_v4();
-    let profile = store.create_customer(customer, NOW).await.unwrap();
-    store
-        .deposit(&NewDeposit {
-            activity_id: Uuid::new_v4(),
-            crypto_network: None,
-            customer_id: customer,
-            profile_id: profile,
-            asset: Asset::Usd,
-            units: units(dollars, Asset::Usd),
-            now: NOW,
-        })
-        .await
-        .unwrap();
-    (customer, profile)
-}
-
-fn usd_to_usdc(customer: Uuid, profile: Uuid, dollars: &str, ref_id: &str) -> NewConversion {
-    NewConversion {
-        id: Uuid::now_v7(),
-        customer_id: customer,
-        profile_id: profile,
-        recipient_profile_id: None,
-        amount: dollars.to_string(),
-        source_asset: Asset::Usd,
-        target_asset: Asset::Usdc,
-        source_units: units(dollars, Asset::Usd),
-        target_units: units(dollars, Asset::Usdc),
-        ref_id: Some(ref_id.to_string()),
-        identity_id: Uuid::nil().to_string(),
-        account_id: Uuid::nil().to_string(),
-        metadata: None,
-        now: NOW,
-        settle_after: None,
-    }
 }
 
 async fn available(store: &SqlStore, profile: Uuid, asset: Asset) -> i64 {
@@ -120,175 +77,136 @@ async fn available(store: &SqlStore, profile: Uuid, asset: Asset) -> i64 {
         .map_or(0, |b| b.available)
 }
 
-async fn assert_sound(store: &SqlStore) {
-    let report = store.audit().await.unwrap();
-    assert!(
-        report.discrepancies.is_empty(),
-        "{:?}",
-        report.discrepancies
-    );
+/// A customer whose default profile holds `dollars`, credited and committed.
+async fn customer_with_dollars(store: &SqlStore, dollars: &str) -> (Uuid, Uuid) {
+    let customer = Uuid::new_v4();
+    let profile = store.create_customer(customer, NOW).await.unwrap();
+    let mut tx = store.transaction().await.unwrap();
+    let postings = ledger::deposit(profile, Asset::Usd, units(dollars, Asset::Usd));
+    tx.apply(&postings).await.unwrap().unwrap();
+    tx.entry(customer, "test.deposit", profile, postings, NOW);
+    tx.commit().await.unwrap();
+    (customer, profile)
 }
 
-/// Every lookup filters on the customer: another customer's profile and
-/// conversion are not found, and lists hold only one's own.
-async fn customers_see_only_their_own(db: Scratch) {
-    let store = &db.store;
-    let (alice, alice_profile) = customer_with_dollars(store, "100").await;
-    let (bob, bob_profile) = customer_with_dollars(store, "100").await;
-    let extra = Profile {
+fn conversion(customer: Uuid, profile: Uuid, ref_id: &str) -> NewConversion {
+    NewConversion {
         id: Uuid::now_v7(),
-        customer_id: alice,
-        nickname: "second".into(),
-        description: None,
-        kind: ProfileKind::Normal,
-        created_at: NOW,
-        updated_at: NOW,
-    };
-    store.create_profile(&extra).await.unwrap();
-    assert!(store.profile(alice, extra.id).await.unwrap().is_some());
-    assert!(store.profile(bob, extra.id).await.unwrap().is_none());
+        customer_id: customer,
+        profile_id: profile,
+        recipient_profile_id: None,
+        amount: "1".into(),
+        source_asset: Asset::Usd,
+        target_asset: Asset::Usdc,
+        source_units: units("1", Asset::Usd),
+        target_units: units("1", Asset::Usdc),
+        ref_id: Some(ref_id.into()),
+        identity_id: Uuid::nil().to_string(),
+        account_id: Uuid::nil().to_string(),
+        metadata: None,
+        now: NOW,
+        settle_after: Some(NOW),
+    }
+}
+
+/// Another customer's profile and conversion are not found, in a
+/// transaction or out of one.
+async fn lookups_filter_on_the_customer(db: Scratch) {
+    let store = &db.store;
+    let (alice, alice_profile) = customer_with_dollars(store, "10").await;
+    let (bob, bob_profile) = customer_with_dollars(store, "10").await;
     assert!(store.profile(bob, alice_profile).await.unwrap().is_none());
     assert_eq!(
         store.default_profile(bob).await.unwrap().unwrap().id,
         bob_profile
     );
+    let new = conversion(alice, alice_profile, "mine");
+    let mut tx = store.transaction().await.unwrap();
+    tx.insert_conversions(&[&new]).await.unwrap();
+    assert!(tx.conversion(bob, new.id).await.unwrap().is_none());
+    assert!(tx.conversion_by_ref(bob, "mine").await.unwrap().is_none());
+    tx.commit().await.unwrap();
+    assert!(store.conversion(bob, new.id).await.unwrap().is_none());
+    assert!(store.conversion(alice, new.id).await.unwrap().is_some());
+}
 
-    let batch = [usd_to_usdc(alice, alice_profile, "10", "a-1")];
-    let [CreateOutcome::Created(conversion)] = &store.create_conversions(&batch).await.unwrap()[..]
-    else {
-        panic!("created")
-    };
-    assert!(store
-        .conversion(bob, conversion.id)
+/// A transaction dropped without commit leaves no trace.
+async fn nothing_is_written_without_commit(db: Scratch) {
+    let store = &db.store;
+    let (customer, profile) = customer_with_dollars(store, "10").await;
+    {
+        let mut tx = store.transaction().await.unwrap();
+        let debits = [(profile, Asset::Usd, units("4", Asset::Usd))];
+        assert_eq!(tx.debit_each(&debits).await.unwrap(), vec![Ok(())]);
+        let new = conversion(customer, profile, "dropped");
+        tx.insert_conversions(&[&new]).await.unwrap();
+    }
+    assert_eq!(
+        available(store, profile, Asset::Usd).await,
+        units("10", Asset::Usd)
+    );
+    let mut tx = store.transaction().await.unwrap();
+    assert!(tx
+        .conversion_by_ref(customer, "dropped")
         .await
         .unwrap()
         .is_none());
-    assert!(matches!(
-        store.cancel_conversion(bob, conversion.id, NOW).await,
-        Err(StoreError::NotFound)
-    ));
-    assert_eq!(
-        store
-            .conversion(alice, conversion.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        ConversionStatus::Created
-    );
 }
 
-/// One batch: a debit the balance covers, one it does not (told what is
-/// available), and a repeat of the first ref_id (given the stored one, not
-/// debited again).
-async fn conversions_debit_exactly_once(db: Scratch) {
-    let store = &db.store;
-    let (customer, profile) = customer_with_dollars(store, "100").await;
-    let first = usd_to_usdc(customer, profile, "60", "ref-1");
-    let batch = [
-        first.clone(),
-        usd_to_usdc(customer, profile, "60", "ref-2"),
-        NewConversion {
-            id: Uuid::now_v7(),
-            ..first.clone()
-        },
-    ];
-    let outcomes = store.create_conversions(&batch).await.unwrap();
-    let CreateOutcome::Created(created) = &outcomes[0] else {
-        panic!("first: {:?}", outcomes[0])
-    };
-    assert_eq!(created.id, first.id);
-    assert!(
-        matches!(outcomes[1], CreateOutcome::InsufficientFunds { available } if available == units("40", Asset::Usd)),
-        "{:?}",
-        outcomes[1]
-    );
-    let CreateOutcome::RefIdExists(existing) = &outcomes[2] else {
-        panic!("repeat: {:?}", outcomes[2])
-    };
-    assert_eq!(existing.id, first.id);
-    // Repeated in a later batch too, with the balance now too low.
-    let again = store
-        .create_conversions(std::slice::from_ref(&first))
-        .await
-        .unwrap();
-    assert!(matches!(&again[0], CreateOutcome::RefIdExists(c) if c.id == first.id));
-    assert_eq!(
-        available(store, profile, Asset::Usd).await,
-        units("40", Asset::Usd)
-    );
-    assert_sound(store).await;
-}
-
-/// CREATED moves once: cancelled gives the debit back and cannot be settled;
-/// settled credits the target and cannot be cancelled.
-async fn settle_and_cancel_are_guarded(db: Scratch) {
-    let store = &db.store;
-    let (customer, profile) = customer_with_dollars(store, "100").await;
-    let batch = [
-        usd_to_usdc(customer, profile, "30", "c-1"),
-        usd_to_usdc(customer, profile, "20", "c-2"),
-    ];
-    store.create_conversions(&batch).await.unwrap();
-    let cancelled = store
-        .cancel_conversion(customer, batch[0].id, NOW + 1)
-        .await
-        .unwrap();
-    assert_eq!(cancelled.status, ConversionStatus::Cancelled);
-    assert!(matches!(
-        store
-            .settle_conversion(customer, batch[0].id, NOW + 2)
-            .await,
-        Err(StoreError::NotPending(_))
-    ));
-    let settled = store
-        .settle_conversion(customer, batch[1].id, NOW + 2)
-        .await
-        .unwrap();
-    assert_eq!(settled.status, ConversionStatus::Settled);
-    assert!(matches!(
-        store
-            .cancel_conversion(customer, batch[1].id, NOW + 3)
-            .await,
-        Err(StoreError::NotPending(_))
-    ));
-    assert_eq!(
-        available(store, profile, Asset::Usd).await,
-        units("80", Asset::Usd)
-    );
-    assert_eq!(
-        available(store, profile, Asset::Usdc).await,
-        units("20", Asset::Usdc)
-    );
-    assert_sound(store).await;
-}
-
-/// Twenty writers race to spend 10 dollars each of 100: exactly ten win, the
-/// balance ends at zero, never below, and the ledger balances.
-async fn concurrent_debits_never_overdraw(db: Scratch) {
+/// Twenty transactions race to debit 10 dollars each of 100: exactly ten
+/// succeed, the others are told what they found, and the balance ends at 0.
+async fn racing_debits_never_overdraw(db: Scratch) {
     let store = db.store.clone();
-    let (customer, profile) = customer_with_dollars(&store, "100").await;
+    let (_, profile) = customer_with_dollars(&store, "100").await;
     let racers: Vec<_> = (0..20)
-        .map(|i| {
+        .map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
-                let batch = [usd_to_usdc(customer, profile, "10", &format!("race-{i}"))];
-                stableport_store::retry_transient(|| store.create_conversions(&batch))
-                    .await
-                    .unwrap()
-                    .remove(0)
+                loop {
+                    let debit = [(profile, Asset::Usd, units("10", Asset::Usd))];
+                    let attempt = async {
+                        let mut tx = store.transaction().await?;
+                        let result = tx.debit_each(&debit).await?.remove(0);
+                        tx.commit().await?;
+                        Ok::<_, stableport_store::StoreError>(result)
+                    };
+                    match attempt.await {
+                        Err(e) if e.is_transient() => continue,
+                        other => return other.unwrap(),
+                    }
+                }
             })
         })
         .collect();
-    let mut created = 0;
+    let mut won = 0;
     for racer in racers {
         match racer.await.unwrap() {
-            CreateOutcome::Created(_) => created += 1,
-            CreateOutcome::InsufficientFunds { .. } => {}
-            other => panic!("{other:?}"),
+            Ok(()) => won += 1,
+            Err(found) => assert!(found < units("10", Asset::Usd), "found {found}"),
         }
     }
-    assert_eq!(created, 10);
+    assert_eq!(won, 10);
     assert_eq!(available(&store, profile, Asset::Usd).await, 0);
-    assert_sound(&store).await;
+}
+
+/// A repeated ref_id is not inserted; a status moves from CREATED once.
+async fn status_moves_are_guarded(db: Scratch) {
+    let store = &db.store;
+    let (customer, profile) = customer_with_dollars(store, "10").await;
+    let first = conversion(customer, profile, "once");
+    let repeat = conversion(customer, profile, "once");
+    let mut tx = store.transaction().await.unwrap();
+    let inserted = tx.insert_conversions(&[&first, &repeat]).await.unwrap();
+    assert_eq!(inserted.into_iter().collect::<Vec<_>>(), vec![first.id]);
+    assert_eq!(tx.claim_due_conversions(NOW, 10).await.unwrap().len(), 1);
+    let ids = [first.id];
+    let moved = tx.move_conversions(&ids, ConversionStatus::Cancelled, NOW + 1);
+    assert!(moved.await.unwrap().contains(&first.id));
+    let again = tx.move_conversions(&ids, ConversionStatus::Settled, NOW + 2);
+    assert!(again.await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    let stored = store.conversion(customer, first.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, ConversionStatus::Cancelled);
+    assert_eq!(stored.cancelled_at, Some(NOW + 1));
+    assert!(!store.conversions_due(NOW + 10).await.unwrap());
 }

@@ -3,6 +3,7 @@
 //! replica; the store's claim makes each settlement happen exactly once.
 //! Conversions left CREATED by a crash are simply due when the server is back.
 
+use stableport_core::conversions;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,10 +46,11 @@ impl Worker for Settler {
 
     async fn step(&mut self) -> Step {
         let now = crate::time::now();
-        let settled = self.store.settle_due(now, BATCH).await.unwrap_or_else(|e| {
-            tracing::error!(%e, "settlement failed; will retry");
-            0
-        });
+        let settled = (conversions::settle_due(self.store.as_ref(), now, BATCH).await)
+            .unwrap_or_else(|e| {
+                tracing::error!(%e, "settlement failed; will retry");
+                0
+            });
         let delivered = self
             .store
             .advance_orchestrations(now, DELIVERIES)

@@ -196,7 +196,10 @@ impl From<CoreError> for Problem {
                 available,
             } => insufficient_funds(asset, profile, &needed, available),
             e @ CoreError::BalanceLimit => Problem::bad_request(e.to_string()),
-            e @ CoreError::Busy => Problem::unavailable(e.to_string()),
+            e @ CoreError::Busy => {
+                tracing::warn!("database busy after retries");
+                Problem::unavailable(e.to_string())
+            }
             CoreError::Internal(cause) => Problem::internal(cause),
         }
     }

@@ -1,0 +1,328 @@
+//! The operations layer's contract, without HTTP, on SQLite and on
+//! PostgreSQL: what it guarantees on every backend (isolation, exact debits,
+//! ref_id repeats, guarded moves, racing writers). PostgreSQL must be
+//! reachable (STABLEPORT_TEST_POSTGRES_URL); these tests fail rather than skip.
+
+use std::sync::Arc;
+
+use sqlx::Connection;
+use stableport_core::conversions::{create_batch, finish};
+use stableport_core::deposits::to_profile;
+use stableport_core::profiles::ProfileRef;
+use stableport_core::{Core, CoreError, Settlement};
+use stableport_domain::conversion::ConversionStatus;
+use stableport_domain::{Amount, Asset};
+use stableport_store::{CreateOutcome, NewConversion, Profile, ProfileKind, SqlStore, Store};
+use uuid::Uuid;
+
+/// A fresh database of one backend; the SQLite file lives as long as this.
+struct Scratch {
+    store: Arc<SqlStore>,
+    core: Core,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Scratch {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = Arc::new(stableport_store::open(&url).await.unwrap());
+    Scratch {
+        core: core(&store),
+        store,
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres() -> Scratch {
+    let admin = std::env::var("STABLEPORT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for these tests: {e}"));
+    let name = format!("sptest_core_{}", Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let store = Arc::new(
+        stableport_store::open(&format!("{base}/{name}"))
+            .await
+            .unwrap(),
+    );
+    Scratch {
+        core: core(&store),
+        store,
+        _dir: None,
+    }
+}
+
+fn core(store: &Arc<SqlStore>) -> Core {
+    Core::start(store.clone(), Settlement::Manual).0
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::sqlite().await).await })*
+        }
+        mod postgres_backend {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::postgres().await).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    customers_see_only_their_own,
+    conversions_debit_exactly_once,
+    settle_and_cancel_are_guarded,
+    concurrent_debits_never_overdraw,
+);
+
+const NOW: i64 = 1_700_000_000_000_000;
+
+fn units(text: &str, asset: Asset) -> i64 {
+    Amount::parse(text, asset.decimals()).unwrap().units(asset)
+}
+
+async fn customer_with_dollars(db: &Scratch, dollars: &str) -> (Uuid, Uuid) {
+    let customer = Uuid::new_v4();
+    let profile = db.store.create_customer(customer, NOW).await.unwrap();
+    let amount = Amount::parse(dollars, 2).unwrap();
+    let to = ProfileRef::Id(profile);
+    to_profile(&db.core, customer, to, None, (Asset::Usd, amount), NOW)
+        .await
+        .unwrap();
+    (customer, profile)
+}
+
+fn usd_to_usdc(customer: Uuid, profile: Uuid, dollars: &str, ref_id: &str) -> NewConversion {
+    NewConversion {
+        id: Uuid::now_v7(),
+        customer_id: customer,
+        profile_id: profile,
+        recipient_profile_id: None,
+        amount: dollars.to_string(),
+        source_asset: Asset::Usd,
+        target_asset: Asset::Usdc,
+        source_units: units(dollars, Asset::Usd),
+        target_units: units(dollars, Asset::Usdc),
+        ref_id: Some(ref_id.to_string()),
+        identity_id: Uuid::nil().to_string(),
+        account_id: Uuid::nil().to_string(),
+        metadata: None,
+        now: NOW,
+        settle_after: None,
+    }
+}
+
+async fn available(store: &SqlStore, profile: Uuid, asset: Asset) -> i64 {
+    let balances = store.balances(profile).await.unwrap();
+    balances
+        .iter()
+        .find(|b| b.asset == asset)
+        .map_or(0, |b| b.available)
+}
+
+async fn assert_sound(store: &SqlStore) {
+    let report = store.audit().await.unwrap();
+    assert!(
+        report.discrepancies.is_empty(),
+        "{:?}",
+        report.discrepancies
+    );
+}
+
+/// Every lookup filters on the customer: another customer's profile and
+/// conversion are not found, and lists hold only one's own.
+async fn customers_see_only_their_own(db: Scratch) {
+    let store = &db.store;
+    let (alice, alice_profile) = customer_with_dollars(&db, "100").await;
+    let (bob, bob_profile) = customer_with_dollars(&db, "100").await;
+    let extra = Profile {
+        id: Uuid::now_v7(),
+        customer_id: alice,
+        nickname: "second".into(),
+        description: None,
+        kind: ProfileKind::Normal,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    store.create_profile(&extra).await.unwrap();
+    assert!(store.profile(alice, extra.id).await.unwrap().is_some());
+    assert!(store.profile(bob, extra.id).await.unwrap().is_none());
+    assert!(store.profile(bob, alice_profile).await.unwrap().is_none());
+    assert_eq!(
+        store.default_profile(bob).await.unwrap().unwrap().id,
+        bob_profile
+    );
+
+    let batch = [usd_to_usdc(alice, alice_profile, "10", "a-1")];
+    let [CreateOutcome::Created(conversion)] =
+        &create_batch(store.as_ref(), &batch).await.unwrap()[..]
+    else {
+        panic!("created")
+    };
+    assert!(store
+        .conversion(bob, conversion.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        finish(
+            &db.core,
+            bob,
+            conversion.id,
+            ConversionStatus::Cancelled,
+            NOW
+        )
+        .await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store
+            .conversion(alice, conversion.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ConversionStatus::Created
+    );
+}
+
+/// One batch: a debit the balance covers, one it does not (told what is
+/// available), and a repeat of the first ref_id (given the stored one, not
+/// debited again).
+async fn conversions_debit_exactly_once(db: Scratch) {
+    let store = &db.store;
+    let (customer, profile) = customer_with_dollars(&db, "100").await;
+    let first = usd_to_usdc(customer, profile, "60", "ref-1");
+    let batch = [
+        first.clone(),
+        usd_to_usdc(customer, profile, "60", "ref-2"),
+        NewConversion {
+            id: Uuid::now_v7(),
+            ..first.clone()
+        },
+    ];
+    let outcomes = create_batch(store.as_ref(), &batch).await.unwrap();
+    let CreateOutcome::Created(created) = &outcomes[0] else {
+        panic!("first: {:?}", outcomes[0])
+    };
+    assert_eq!(created.id, first.id);
+    assert!(
+        matches!(outcomes[1], CreateOutcome::InsufficientFunds { available } if available == units("40", Asset::Usd)),
+        "{:?}",
+        outcomes[1]
+    );
+    let CreateOutcome::RefIdExists(existing) = &outcomes[2] else {
+        panic!("repeat: {:?}", outcomes[2])
+    };
+    assert_eq!(existing.id, first.id);
+    // Repeated in a later batch too, with the balance now too low.
+    let again = create_batch(store.as_ref(), std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    assert!(matches!(&again[0], CreateOutcome::RefIdExists(c) if c.id == first.id));
+    assert_eq!(
+        available(store, profile, Asset::Usd).await,
+        units("40", Asset::Usd)
+    );
+    assert_sound(store).await;
+}
+
+/// CREATED moves once: cancelled gives the debit back and cannot be settled;
+/// settled credits the target and cannot be cancelled.
+async fn settle_and_cancel_are_guarded(db: Scratch) {
+    let store = &db.store;
+    let (customer, profile) = customer_with_dollars(&db, "100").await;
+    let batch = [
+        usd_to_usdc(customer, profile, "30", "c-1"),
+        usd_to_usdc(customer, profile, "20", "c-2"),
+    ];
+    create_batch(store.as_ref(), &batch).await.unwrap();
+    let core = &db.core;
+    let cancelled = finish(
+        core,
+        customer,
+        batch[0].id,
+        ConversionStatus::Cancelled,
+        NOW + 1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(cancelled.status, ConversionStatus::Cancelled);
+    assert!(matches!(
+        finish(
+            core,
+            customer,
+            batch[0].id,
+            ConversionStatus::Settled,
+            NOW + 2
+        )
+        .await,
+        Err(CoreError::Conflict(_))
+    ));
+    let settled = finish(
+        core,
+        customer,
+        batch[1].id,
+        ConversionStatus::Settled,
+        NOW + 2,
+    )
+    .await
+    .unwrap();
+    assert_eq!(settled.status, ConversionStatus::Settled);
+    assert!(matches!(
+        finish(
+            core,
+            customer,
+            batch[1].id,
+            ConversionStatus::Cancelled,
+            NOW + 3
+        )
+        .await,
+        Err(CoreError::Conflict(_))
+    ));
+    assert_eq!(
+        available(store, profile, Asset::Usd).await,
+        units("80", Asset::Usd)
+    );
+    assert_eq!(
+        available(store, profile, Asset::Usdc).await,
+        units("20", Asset::Usdc)
+    );
+    assert_sound(store).await;
+}
+
+/// Twenty writers race to spend 10 dollars each of 100: exactly ten win, the
+/// balance ends at zero, never below, and the ledger balances.
+async fn concurrent_debits_never_overdraw(db: Scratch) {
+    let store = db.store.clone();
+    let (customer, profile) = customer_with_dollars(&db, "100").await;
+    let racers: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let batch = [usd_to_usdc(customer, profile, "10", &format!("race-{i}"))];
+                create_batch(store.as_ref(), &batch)
+                    .await
+                    .unwrap()
+                    .remove(0)
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            CreateOutcome::Created(_) => created += 1,
+            CreateOutcome::InsufficientFunds { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(created, 10);
+    assert_eq!(available(&store, profile, Asset::Usd).await, 0);
+    assert_sound(&store).await;
+}

@@ -1,0 +1,232 @@
+//! One write transaction as the operations layer sees it: lookups, guarded
+//! status moves, checked balance changes in lock order, bulk inserts, and
+//! the journal entries, transfers and outbox events it records, all written
+//! at `commit`. No rule lives here: which postings and events a change
+//! makes is the caller's decision.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{Any, Transaction};
+use stableport_domain::{Asset, ConversionStatus, Posting};
+use uuid::Uuid;
+
+use crate::batch::{self, LedgerRows, Refused};
+use crate::model::{Conversion, NewConversion, Transfer};
+use crate::sql::{self, Sql, CONVERSION_COLUMNS};
+use crate::{Backend, Result};
+
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+    backend: Backend,
+    rows: LedgerRows,
+}
+
+impl Tx {
+    pub(crate) fn new(inner: Transaction<'static, Any>, backend: Backend) -> Tx {
+        Tx {
+            inner,
+            backend,
+            rows: LedgerRows::default(),
+        }
+    }
+
+    /// Writes what was recorded, then commits.
+    pub async fn commit(mut self) -> Result<()> {
+        std::mem::take(&mut self.rows)
+            .insert(&mut self.inner)
+            .await?;
+        Ok(self.inner.commit().await?)
+    }
+
+    /// Records a journal entry with its postings (already applied to balances).
+    pub fn entry(
+        &mut self,
+        customer: Uuid,
+        kind: &'static str,
+        of: Uuid,
+        postings: Vec<Posting>,
+        at: i64,
+    ) {
+        self.rows.entry(customer, kind, of, postings, at);
+    }
+
+    /// Records an outbox event; its deliveries fan out at commit.
+    pub fn event(
+        &mut self,
+        customer: Uuid,
+        kind: &'static str,
+        of: Uuid,
+        payload: String,
+        at: i64,
+    ) {
+        self.rows.event(customer, kind, of, payload, at);
+    }
+
+    /// Records a transfer, with its `transfer.*` event where the spec has one.
+    pub fn transfer(&mut self, transfer: Transfer) {
+        self.rows.transfer(transfer);
+    }
+
+    /// Applies postings to profile balances, all or nothing: a debit only
+    /// where the balance covers it, a credit only below the limit.
+    pub async fn apply(&mut self, postings: &[Posting]) -> Result<Result<(), Refused>> {
+        batch::apply_balances(&mut self.inner, postings).await
+    }
+
+    /// Credits or debits distinct balances in one statement each run, locked
+    /// in order first; says which applied.
+    pub async fn change_balances(&mut self, changes: &[(Uuid, Asset, i64)]) -> Result<Vec<bool>> {
+        batch::lock_balances(&mut self.inner, changes.iter().map(|(p, a, _)| (*p, *a))).await?;
+        batch::change_balances(&mut self.inner, changes).await
+    }
+
+    /// Debits each `(profile, asset, units)` in turn where it is covered;
+    /// Err carries the balance found.
+    pub async fn debit_each(
+        &mut self,
+        debits: &[(Uuid, Asset, i64)],
+    ) -> Result<Vec<std::result::Result<(), i64>>> {
+        batch::debit_each(&mut self.inner, debits).await
+    }
+
+    pub async fn conversion(&mut self, customer: Uuid, id: Uuid) -> Result<Option<Conversion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = $1 AND id = $2"
+        ))
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        row.as_ref().map(sql::conversion).transpose()
+    }
+
+    /// The customer's conversion with this ref_id, as this transaction sees it.
+    pub async fn conversion_by_ref(
+        &mut self,
+        customer: Uuid,
+        ref_id: &str,
+    ) -> Result<Option<Conversion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = $1 AND ref_id = $2"
+        ))
+        .bind(customer.to_string())
+        .bind(ref_id.to_string())
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        row.as_ref().map(sql::conversion).transpose()
+    }
+
+    /// Stored conversions with these (customer, ref_id) keys, by key.
+    pub async fn conversions_by_refs(
+        &mut self,
+        keys: &[(Uuid, &str)],
+    ) -> Result<HashMap<(Uuid, String), Conversion>> {
+        let mut found = HashMap::new();
+        for run in sql::runs(keys) {
+            let mut q = Sql::new(&format!(
+                "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE (customer_id, ref_id) IN ("
+            ));
+            q.pairs(run).push(")");
+            for row in q
+                .query_on(self.sqlite())
+                .fetch_all(&mut *self.inner)
+                .await?
+            {
+                let c = sql::conversion(&row)?;
+                found.insert((c.customer_id, c.ref_id.clone().unwrap_or_default()), c);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Inserts new conversions; one whose ref_id is taken is skipped.
+    /// Returns the ids inserted.
+    pub async fn insert_conversions(&mut self, new: &[&NewConversion]) -> Result<HashSet<Uuid>> {
+        let mut inserted = HashSet::new();
+        for run in sql::runs(new) {
+            let mut q = Sql::new(&format!(
+                "INSERT INTO conversions ({CONVERSION_COLUMNS}, settle_after) VALUES "
+            ));
+            for (n, c) in run.iter().enumerate() {
+                if n > 0 {
+                    q.push(", ");
+                }
+                q.row(sql::conversion_values(c));
+            }
+            q.push(" ON CONFLICT (customer_id, ref_id) WHERE ref_id IS NOT NULL DO NOTHING RETURNING id");
+            for row in q
+                .query_on(self.sqlite())
+                .fetch_all(&mut *self.inner)
+                .await?
+            {
+                inserted.insert(sql::uuid(&row, "id")?);
+            }
+        }
+        Ok(inserted)
+    }
+
+    /// Claims up to `limit` CREATED conversions due by `now`; other
+    /// replicas skip the rows claimed.
+    pub async fn claim_due_conversions(&mut self, now: i64, limit: i64) -> Result<Vec<Conversion>> {
+        let pending = ConversionStatus::Created.as_str();
+        let rows = sqlx::query(&format!(
+            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE status = $1 AND settle_after <= $2 \
+             ORDER BY settle_after LIMIT $3{}",
+            self.backend.claim_suffix()
+        ))
+        .bind(pending)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *self.inner)
+        .await?;
+        rows.iter().map(sql::conversion).collect()
+    }
+
+    /// Moves the conversions still CREATED to `to`; returns those moved.
+    pub async fn move_conversions(
+        &mut self,
+        ids: &[Uuid],
+        to: ConversionStatus,
+        now: i64,
+    ) -> Result<HashSet<Uuid>> {
+        let time_column = match to {
+            ConversionStatus::Settled => "settled_at",
+            ConversionStatus::Cancelled => "cancelled_at",
+            ConversionStatus::Created => "updated_at",
+        };
+        let mut moved = HashSet::new();
+        for run in sql::runs(ids) {
+            let mut q = Sql::new("UPDATE conversions SET status = ");
+            q.bind(to.as_str())
+                .push(", settle_after = NULL, updated_at = ")
+                .bind(now);
+            q.push(&format!(", {time_column} = ")).bind(now);
+            q.push(" WHERE status = ")
+                .bind(ConversionStatus::Created.as_str());
+            q.any_of("id", run).push(" RETURNING id");
+            for row in q
+                .query_on(self.sqlite())
+                .fetch_all(&mut *self.inner)
+                .await?
+            {
+                moved.insert(sql::uuid(&row, "id")?);
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Leaves a conversion CREATED but out of the settler's way (its
+    /// recipient is at its balance limit).
+    pub async fn hold_conversion(&mut self, id: Uuid) -> Result<()> {
+        sqlx::query("UPDATE conversions SET status = $1, settle_after = NULL, settled_at = NULL WHERE id = $2")
+            .bind(ConversionStatus::Created.as_str())
+            .bind(id.to_string())
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    fn sqlite(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+}
