@@ -10,6 +10,9 @@
 # Knobs (environment): SCENARIO=create-conversion|create-orchestration RUNS=3 CONCURRENCY=64 DURATION=15 WARMUP=3 PORT=18080
 #   PG_URL_BASE=postgres://postgres@127.0.0.1:5432  PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres
 #   BACKENDS="sqlite postgres"  OUT=<dir for raw results>  SKIP_BUILD=1  KEEP_DB=1 (keep SQLite files)
+#   BEFORE=<dir with an earlier build's stableport binary>: each run also measures that
+#     server (series sqlite-before, postgres-before), interleaved, with the same load generator,
+#     so a change is judged side by side in one session.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,7 +76,7 @@ start_server() { # name url
         echo "port $PORT is already in use; set PORT=" >&2
         exit 1
     fi
-    "$OUT/bin/stableport" serve --listen "127.0.0.1:$PORT" --database-url "$2" \
+    "${SERVER_BIN:-$OUT/bin/stableport}" serve --listen "127.0.0.1:$PORT" --database-url "$2" \
         --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --settlement-delay 1s \
         >"$OUT/server-$1.log" 2>&1 &
     SERVER_PID=$!
@@ -95,23 +98,25 @@ bench() { # name
     jq -c '{requests, errors, throughput_rps, latency_ms, server_cpu_s, bench_cpu_s, machine_cpus_busy}' "$OUT/$1.json" >&2
 }
 
-run_sqlite() { # run
-    local db="$OUT/sqlite-$1.db"
+run_sqlite() { # run [series]
+    local series=${2:-sqlite}
+    local db="$OUT/$series-$1.db"
     rm -f "$db" "$db-wal" "$db-shm"
-    start_server "sqlite-$1" "sqlite://$db"
+    start_server "$series-$1" "sqlite://$db"
     settle
-    bench "sqlite-$1"
+    bench "$series-$1"
     stop_server
     [ -n "${KEEP_DB:-}" ] || rm -f "$db" "$db-wal" "$db-shm"
 }
 
-run_postgres() { # run
-    local db="${TAG}_$1"
+run_postgres() { # run [series]
+    local series=${2:-postgres}
+    local db="${TAG}_${series//-/_}_$1"
     psql -q -c "CREATE DATABASE $db" >/dev/null
     DATABASES+=("$db")
-    start_server "postgres-$1" "$PG_URL_BASE/$db"
+    start_server "$series-$1" "$PG_URL_BASE/$db"
     settle
-    bench "postgres-$1"
+    bench "$series-$1"
     stop_server
     psql -q -c "DROP DATABASE IF EXISTS $db" >/dev/null
 }
@@ -168,6 +173,16 @@ fi
 # Run private copies, so that a rebuild in the same tree cannot change the binaries mid-run.
 mkdir -p "$OUT/bin"
 cp target/release/stableport target/release/stableport-bench "$OUT/bin/"
+if [ -n "${BEFORE:-}" ]; then
+    mkdir -p "$OUT/before"
+    cp "$BEFORE/stableport" "$OUT/before/"
+fi
+# Runs the earlier build's server on the same backend, when BEFORE is set.
+before() { # run backend
+    [ -n "${BEFORE:-}" ] || return 0
+    log "run $1: the earlier build on $2"
+    SERVER_BIN="$OUT/before/stableport" "run_$2" "$1" "$2-before"
+}
 { git rev-parse --short HEAD; git status --short; } >"$OUT/git.txt" 2>/dev/null || true
 
 if [[ " $BACKENDS " == *" postgres "* ]]; then
@@ -181,6 +196,7 @@ for run in $(seq "$RUNS"); do
     if [[ " $BACKENDS " == *" sqlite "* ]]; then
         log "run $run: stableport on SQLite"
         run_sqlite "$run"
+        before "$run" sqlite
         if command -v sqlite3 >/dev/null && command -v bc >/dev/null; then
             log "run $run: sqlite3 durable autocommits"
             run_sqlite_baseline "$run"
@@ -189,6 +205,7 @@ for run in $(seq "$RUNS"); do
     if [[ " $BACKENDS " == *" postgres "* ]]; then
         log "run $run: stableport on PostgreSQL"
         run_postgres "$run"
+        before "$run" postgres
         log "run $run: pgbench tpcb-like"
         PGDATABASE=${TAG}_pgbench run_pgbench "$run"
     fi
@@ -204,7 +221,7 @@ summary() {
     echo "Medians of $RUNS runs, concurrency $CONCURRENCY, ${DURATION}s window (raw results in $OUT):"
     printf '%-12s %12s %9s %9s %9s %9s %8s %11s %9s\n' series "req/s" "p50 ms" "p90 ms" "p99 ms" "max ms" errors \
         "srv cpu %" "CPUs busy"
-    for s in sqlite postgres pgbench sqlite3; do
+    for s in sqlite sqlite-before postgres postgres-before pgbench sqlite3; do
         [ -e "$OUT/$s-1.json" ] || continue
         if [ "$s" = sqlite3 ]; then
             printf '%-12s %12.0f %9s %9s %9s %9s %8s\n' "$s" "$(median $s .throughput_rps)" - - - - -
@@ -221,6 +238,10 @@ summary() {
         printf 'stableport(PostgreSQL) / pgbench tpcb-like: %.2f\n' "$(ratio postgres pgbench)"
     [ -e "$OUT/sqlite-1.json" ] && [ -e "$OUT/sqlite3-1.json" ] &&
         printf 'stableport(SQLite) / sqlite3 single-row durable commits: %.2f\n' "$(ratio sqlite sqlite3)"
+    for b in sqlite postgres; do
+        [ -e "$OUT/$b-1.json" ] && [ -e "$OUT/$b-before-1.json" ] &&
+            printf 'this build / the earlier build (%s): %.2f\n' "$b" "$(ratio "$b" "$b-before")"
+    done
     return 0
 }
 echo

@@ -1,6 +1,6 @@
-//! Identifiers the server issues: deposit addresses and fiat memo ids.
+//! What the server issues: deposit addresses, fiat memo ids, secrets.
 
-use rand::Rng;
+use rand::{Rng, RngCore};
 use stableport_domain::address::address_from_seed;
 use stableport_domain::network::CryptoNetwork;
 use uuid::Uuid;
@@ -18,4 +18,11 @@ pub fn new_memo_id() -> String {
     (0..16)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect()
+}
+
+/// `bytes` random bytes as lowercase hex: secrets and signing keys.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -14,6 +14,7 @@ pub mod orchestrations;
 pub mod profiles;
 pub mod rules;
 pub mod tx;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

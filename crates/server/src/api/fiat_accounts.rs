@@ -615,18 +615,7 @@ fn updated_instructions(
     patch: UpdateInstructionsIn,
 ) -> ApiResult<Instructions> {
     const FIELD: &str = "fiat_network_instructions";
-    for (kind, given) in [
-        ("cubix", patch.cubix.is_some()),
-        ("cbit", patch.cbit.is_some()),
-        ("dbs_act", patch.dbs_act.is_some()),
-        ("scb", patch.scb.is_some()),
-    ] {
-        if given {
-            return Err(bad(format!(
-                "{FIELD}.{kind} cannot be updated; only a wire's addresses and bank names can, so create a new fiat account instead"
-            )));
-        }
-    }
+    refuse_unpatchable(&patch)?;
     let Some(patch) = patch.wire else {
         return Ok(current);
     };
@@ -672,6 +661,24 @@ fn updated_instructions(
         intermediary_routing_details,
     })
     .map(|w| Instructions::Wire(Box::new(w)))
+}
+
+/// Only a wire's addresses and bank names change; other networks' details
+/// identify the account.
+fn refuse_unpatchable(patch: &UpdateInstructionsIn) -> ApiResult<()> {
+    for (kind, given) in [
+        ("cubix", patch.cubix.is_some()),
+        ("cbit", patch.cbit.is_some()),
+        ("dbs_act", patch.dbs_act.is_some()),
+        ("scb", patch.scb.is_some()),
+    ] {
+        if given {
+            return Err(bad(format!(
+                "fiat_network_instructions.{kind} cannot be updated; only a wire's addresses and bank names can, so create a new fiat account instead"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A field that may be repeated in an update but not changed.

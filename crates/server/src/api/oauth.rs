@@ -9,125 +9,160 @@ use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::json;
+use stableport_store::Credential;
 
 use crate::api::common::keys::{hash_secret, secret_matches, TOKEN_LIFETIME_SECS};
-use crate::state::AppState;
+use crate::api::common::problem::Problem;
+use crate::state::{App, AppState};
 
-/// RFC 6749 §5.2 error bodies.
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        Json(json!({ "error": error, "error_description": description })),
+/// Why no token: an RFC 6749 §5.2 error (status, code, description), or
+/// our own fault.
+enum Refused {
+    OAuth(StatusCode, &'static str, String),
+    Internal(Box<Problem>),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::OAuth(status, error, description) => {
+                let body = json!({ "error": error, "error_description": description });
+                (status, Json(body)).into_response()
+            }
+            Refused::Internal(problem) => problem.into_response(),
+        }
+    }
+}
+
+fn invalid_request(description: &str) -> Refused {
+    Refused::OAuth(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        description.into(),
     )
-        .into_response()
+}
+
+/// What a token request asks for, parsed.
+struct TokenRequest {
+    client_id: String,
+    client_secret: String,
+    scope: Option<String>,
 }
 
 pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    let issued = async {
+        let request = parse(&body, &headers)?;
+        let credential = authenticate(&app, &request).await?;
+        let scope = granted_scope(&credential.scopes, request.scope.as_deref())?;
+        let now = chrono::Utc::now().timestamp();
+        let token = (app.keys).issue(&credential.client_id, credential.customer_id, &scope, now);
+        Ok::<_, Refused>((token, scope))
     };
+    match issued.await {
+        Ok((access_token, scope)) => {
+            let body = json!({
+                "access_token": access_token,
+                "expires_in": TOKEN_LIFETIME_SECS,
+                "scope": scope,
+                "token_type": "bearer",
+            });
+            ([(CACHE_CONTROL, "no-store")], Json(body)).into_response()
+        }
+        Err(refused) => refused.into_response(),
+    }
+}
 
-    match field("grant_type") {
+/// The form's grant type and credentials (in the form, or HTTP Basic).
+fn parse(body: &[u8], headers: &HeaderMap) -> Result<TokenRequest, Refused> {
+    let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    match field("grant_type").as_deref() {
         Some("client_credentials") => {}
         Some(other) => {
-            return oauth_error(
+            let description =
+                format!("grant_type {other:?} is not supported; use client_credentials");
+            return Err(Refused::OAuth(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                &format!("grant_type {other:?} is not supported; use client_credentials"),
-            )
+                description,
+            ));
         }
-        None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is required",
-            )
-        }
+        None => return Err(invalid_request("grant_type is required")),
     }
     let (client_id, client_secret) = match (
         field("client_id"),
         field("client_secret"),
-        basic_auth(&headers),
+        basic_auth(headers),
     ) {
-        (Some(id), Some(secret), _) => (id.to_string(), secret.to_string()),
+        (Some(id), Some(secret), _) => (id, secret),
         (_, _, Some(pair)) => pair,
-        _ => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "client_id and client_secret are required",
-            )
-        }
+        _ => return Err(invalid_request("client_id and client_secret are required")),
     };
-    let scope_field = field("scope").unwrap_or_default();
-    if [&client_id, &client_secret, scope_field]
+    let scope = field("scope");
+    if [Some(&client_id), Some(&client_secret), scope.as_ref()]
         .iter()
+        .flatten()
         .any(|v| v.contains('\0'))
     {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "client_id, client_secret and scope must not contain a NUL character",
-        );
+        let description = "client_id, client_secret and scope must not contain a NUL character";
+        return Err(invalid_request(description));
     }
-    let credential = match app.core.store.credential(&client_id).await {
-        Ok(found) => found,
-        Err(e) => return crate::api::common::problem::Problem::internal(e).into_response(),
-    };
-    let Some(credential) =
-        credential.filter(|c| secret_matches(&c.secret_salt, &client_secret, &c.secret_hash))
-    else {
-        // Hash anyway, so an unknown client id takes as long as a wrong secret.
-        let _ = hash_secret("", &client_secret);
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        );
-    };
-    let granted: Vec<&str> = credential
-        .scopes
+    Ok(TokenRequest {
+        client_id,
+        client_secret,
+        scope,
+    })
+}
+
+/// The credential whose secret matches, in constant time per candidate.
+async fn authenticate(app: &App, request: &TokenRequest) -> Result<Credential, Refused> {
+    let found = (app.core.store.credential(&request.client_id).await)
+        .map_err(|e| Refused::Internal(Box::new(Problem::internal(e))))?;
+    let secret = &request.client_secret;
+    match found.filter(|c| secret_matches(&c.secret_salt, secret, &c.secret_hash)) {
+        Some(credential) => Ok(credential),
+        None => {
+            // Hash anyway, so an unknown client id takes as long as a wrong secret.
+            let _ = hash_secret("", secret);
+            let refused = Refused::OAuth(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed".into(),
+            );
+            Err(refused)
+        }
+    }
+}
+
+/// The scopes asked for, all of which the credential must hold; all it
+/// holds when none are asked for.
+fn granted_scope(held: &str, requested: Option<&str>) -> Result<String, Refused> {
+    let held: Vec<&str> = held.split(' ').filter(|s| !s.is_empty()).collect();
+    let requested: Vec<&str> = requested
+        .unwrap_or_default()
         .split(' ')
         .filter(|s| !s.is_empty())
         .collect();
-    let scope = match field("scope").map(str::trim).filter(|s| !s.is_empty()) {
-        None => granted.join(" "),
-        Some(requested) => {
-            let missing: Vec<&str> = requested
-                .split(' ')
-                .filter(|s| !s.is_empty() && !granted.contains(s))
-                .collect();
-            if !missing.is_empty() {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_scope",
-                    &format!(
-                        "the client does not hold the scope(s): {}",
-                        missing.join(" ")
-                    ),
-                );
-            }
-            requested
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-    };
-    let now = chrono::Utc::now().timestamp();
-    let access_token = app
-        .keys
-        .issue(&credential.client_id, credential.customer_id, &scope, now);
-    let body = json!({
-        "access_token": access_token,
-        "expires_in": TOKEN_LIFETIME_SECS,
-        "scope": scope,
-        "token_type": "bearer",
-    });
-    ([(CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    if requested.is_empty() {
+        return Ok(held.join(" "));
+    }
+    let missing: Vec<&str> = requested
+        .iter()
+        .copied()
+        .filter(|s| !held.contains(s))
+        .collect();
+    if !missing.is_empty() {
+        let description = format!(
+            "the client does not hold the scope(s): {}",
+            missing.join(" ")
+        );
+        return Err(Refused::OAuth(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            description,
+        ));
+    }
+    Ok(requested.join(" "))
 }
 
 /// Client credentials in an HTTP Basic header (RFC 6749 §2.3.1).

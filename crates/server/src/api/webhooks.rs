@@ -12,30 +12,28 @@
 //! reserved ranges are refused here and checked again on every delivery
 //! (see `delivery.rs`), so a DNS change cannot turn a webhook inward.
 
-use std::net::IpAddr;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use stableport_core::webhooks::{self, NewWebhook};
 use stableport_store::{
     AttemptFilter, ConsumerAuth, Delivery, DeliveryAttempt, DeliveryFilter, Order, StoreError,
-    Webhook, WebhookFilter, EVENT_TYPES,
+    Webhook, WebhookFilter,
 };
 use uuid::Uuid;
 
 use crate::api::common::auth::{scope, Auth};
-use crate::api::common::event_json::{event_body, event_type, EventBody};
+use crate::api::common::event_json::{event_body, EventBody};
 use crate::api::common::extract::{parse_uuid, JsonBody, Params};
 use crate::api::common::fields::many;
-use crate::api::common::keys::random_hex;
 use crate::api::common::pagination::ListBody;
 use crate::api::common::pagination::{self, Defaults};
 use crate::api::common::problem::{ApiResult, Problem};
 use crate::api::common::routes::Routes;
-use crate::outbound::{is_public, literal_ip};
+use crate::outbound;
 use crate::state::{App, AppState};
 use crate::time;
 
@@ -78,9 +76,7 @@ const ATTEMPT_PAGING: Defaults = Defaults {
     order: Order::Desc,
 };
 const MAX_NAME: usize = 100;
-const MAX_URL: usize = 2048;
 const MAX_SECRET_FIELD: usize = 1024;
-pub const DEFAULT_RATE_LIMIT: i64 = 10;
 const DELIVERY_STATUSES: &[&str] = &["PENDING", "DELIVERED", "FAILED", "CANCELLED"];
 /// Headers Stableport sets itself on every delivery.
 const RESERVED_HEADERS: &[&str] = &[
@@ -256,61 +252,11 @@ fn bounded(field: &str, value: Option<String>, max: usize) -> ApiResult<String> 
     Ok(value)
 }
 
-/// An http(s) URL a delivery may go to. In production its host must
-/// resolve to public addresses only (every address is checked).
-pub async fn check_target(field: &str, text: &str, allow_private: bool) -> ApiResult<String> {
-    if text.len() > MAX_URL {
-        return Err(Problem::bad_request(format!(
-            "{field} must be at most {MAX_URL} characters"
-        )));
-    }
-    let url = reqwest::Url::parse(text.trim())
-        .map_err(|e| Problem::bad_request(format!("{field} {text:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Problem::bad_request(format!(
-            "{field} must be an http:// or https:// URL, got scheme {:?}",
-            url.scheme()
-        )));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Problem::bad_request(format!(
-            "{field} must not carry credentials; use consumer_auth"
-        )));
-    }
-    if url.fragment().is_some() {
-        return Err(Problem::bad_request(format!(
-            "{field} must not have a #fragment"
-        )));
-    }
-    let host = url
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| Problem::bad_request(format!("{field} must name a host")))?;
-    if !allow_private {
-        let port = url.port_or_known_default().unwrap_or(443);
-        let addresses: Vec<IpAddr> = match literal_ip(host) {
-            Some(ip) => vec![ip],
-            None => tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|e| {
-                    Problem::bad_request(format!("{field}: cannot resolve host {host:?}: {e}"))
-                })?
-                .map(|a| a.ip())
-                .collect(),
-        };
-        if addresses.is_empty() {
-            return Err(Problem::bad_request(format!(
-                "{field}: host {host} resolves to no address"
-            )));
-        }
-        if let Some(bad) = addresses.iter().find(|ip| !is_public(**ip)) {
-            return Err(Problem::bad_request(format!(
-                "{field}: {host} is {bad}, a loopback, private or reserved address; \
-                 production mode delivers only to public addresses (sandbox mode allows any)"
-            )));
-        }
-    }
-    Ok(url.to_string())
+/// An http(s) URL a delivery may go to (see `outbound`).
+async fn target(field: &str, text: Option<String>, allow_private: bool) -> ApiResult<String> {
+    let text = required(field, text)?;
+    let checked = outbound::check_target(field, &text, allow_private).await;
+    checked.map_err(Problem::bad_request)
 }
 
 async fn consumer_auth(
@@ -321,62 +267,57 @@ async fn consumer_auth(
         return Ok(ConsumerAuth::None);
     };
     match (request.api_key, request.oauth) {
-        (Some(key), None) => {
-            let header_name = bounded(
-                "consumer_auth.api_key.header_name",
-                key.header_name,
-                MAX_NAME,
-            )?;
-            if HeaderName::from_bytes(header_name.as_bytes()).is_err()
-                || RESERVED_HEADERS.contains(&header_name.to_ascii_lowercase().as_str())
-            {
-                return Err(Problem::bad_request(format!(
-                    "consumer_auth.api_key.header_name {header_name:?} is not a header name Stableport can send; \
-                     reserved: {}",
-                    RESERVED_HEADERS.join(", ")
-                )));
-            }
-            let value = required("consumer_auth.api_key.value", key.value)?;
-            if value.len() > MAX_SECRET_FIELD || HeaderValue::from_str(&value).is_err() {
-                return Err(Problem::bad_request(format!(
-                    "consumer_auth.api_key.value must be at most {MAX_SECRET_FIELD} visible ASCII characters"
-                )));
-            }
-            Ok(ConsumerAuth::ApiKey { header_name, value })
-        }
-        (None, Some(o)) => {
-            let token_url = required("consumer_auth.oauth.token_url", o.token_url)?;
-            let token_url =
-                check_target("consumer_auth.oauth.token_url", &token_url, allow_private).await?;
-            let client_id = bounded(
+        (Some(key), None) => api_key(key),
+        (None, Some(o)) => Ok(ConsumerAuth::OAuth {
+            token_url: target("consumer_auth.oauth.token_url", o.token_url, allow_private).await?,
+            client_id: bounded(
                 "consumer_auth.oauth.client_id",
                 o.client_id,
                 MAX_SECRET_FIELD,
-            )?;
-            let client_secret = bounded(
+            )?,
+            client_secret: bounded(
                 "consumer_auth.oauth.client_secret",
                 o.client_secret,
                 MAX_SECRET_FIELD,
-            )?;
-            let scope = match o.scope.filter(|s| !s.trim().is_empty()) {
+            )?,
+            scope: match o.scope.filter(|s| !s.trim().is_empty()) {
                 None => None,
                 Some(s) => Some(bounded(
                     "consumer_auth.oauth.scope",
                     Some(s),
                     MAX_SECRET_FIELD,
                 )?),
-            };
-            Ok(ConsumerAuth::OAuth {
-                token_url,
-                client_id,
-                client_secret,
-                scope,
-            })
-        }
+            },
+        }),
         _ => Err(Problem::bad_request(
             "consumer_auth must name exactly one of api_key or oauth",
         )),
     }
+}
+
+/// A header we can send, not one we set ourselves, with a visible value.
+fn api_key(key: ApiKeyRequest) -> ApiResult<ConsumerAuth> {
+    let header_name = bounded(
+        "consumer_auth.api_key.header_name",
+        key.header_name,
+        MAX_NAME,
+    )?;
+    if HeaderName::from_bytes(header_name.as_bytes()).is_err()
+        || RESERVED_HEADERS.contains(&header_name.to_ascii_lowercase().as_str())
+    {
+        return Err(Problem::bad_request(format!(
+            "consumer_auth.api_key.header_name {header_name:?} is not a header name Stableport can send; \
+             reserved: {}",
+            RESERVED_HEADERS.join(", ")
+        )));
+    }
+    let value = required("consumer_auth.api_key.value", key.value)?;
+    if value.len() > MAX_SECRET_FIELD || HeaderValue::from_str(&value).is_err() {
+        return Err(Problem::bad_request(format!(
+            "consumer_auth.api_key.value must be at most {MAX_SECRET_FIELD} visible ASCII characters"
+        )));
+    }
+    Ok(ConsumerAuth::ApiKey { header_name, value })
 }
 
 pub async fn create(
@@ -386,48 +327,16 @@ pub async fn create(
 ) -> ApiResult<Json<WebhookBody>> {
     auth.require(scope::WRITE_WEBHOOK)?;
     let allow_private = app.config.is_sandbox();
-    let name = bounded("name", body.name, MAX_NAME)?.trim().to_string();
-    let url = required("url", body.url)?;
-    let url = check_target("url", &url, allow_private).await?;
-    let requested = body
-        .event_types
-        .ok_or_else(|| Problem::bad_request("event_types is required"))?;
-    if requested.is_empty() {
-        return Err(Problem::bad_request(
-            "event_types must name at least one event type",
-        ));
-    }
-    let check = event_type("event_types");
-    let mut event_types: Vec<String> = Vec::new();
-    for kind in &requested {
-        let kind = check(kind)?;
-        if !event_types.contains(&kind) {
-            event_types.push(kind);
-        }
-    }
-    let rate_limit = body.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
-    if !(1..=100).contains(&rate_limit) {
-        return Err(Problem::bad_request(format!(
-            "rate_limit must be a whole number of requests per second from 1 to 100, got {rate_limit}"
-        )));
-    }
-    let auth_config = consumer_auth(body.consumer_auth, allow_private).await?;
-    let now = time::now();
-    let webhook = Webhook {
-        id: Uuid::new_v4(),
-        customer_id: auth.customer,
-        name,
-        url,
-        event_types,
-        auth: auth_config,
-        rate_limit,
-        secret: format!("whsec_{}", random_hex(32)),
-        status: "ACTIVE".into(),
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
+    let new = NewWebhook {
+        name: bounded("name", body.name, MAX_NAME)?.trim().to_string(),
+        url: target("url", body.url, allow_private).await?,
+        event_types: body
+            .event_types
+            .ok_or_else(|| Problem::bad_request("event_types is required"))?,
+        rate_limit: body.rate_limit,
+        auth: consumer_auth(body.consumer_auth, allow_private).await?,
     };
-    app.core.store.create_webhook(&webhook).await?;
+    let webhook = webhooks::create(&app.core, auth.customer, new, time::now()).await?;
     let secret = webhook.secret.clone();
     let mut body = webhook_body(webhook);
     body.secret = Some(secret);
@@ -442,11 +351,7 @@ fn not_found(id: Uuid, customer: Uuid) -> Problem {
 
 async fn owned(app: &App, auth: &Auth, raw: &str) -> ApiResult<Webhook> {
     let id = parse_uuid("id", raw)?;
-    app.core
-        .store
-        .webhook(auth.customer, id)
-        .await?
-        .ok_or_else(|| not_found(id, auth.customer))
+    Ok(webhooks::get(&app.core, auth.customer, id).await?)
 }
 
 pub async fn get(
@@ -491,15 +396,7 @@ pub async fn delete(
 ) -> ApiResult<Json<WebhookBody>> {
     auth.require(scope::WRITE_WEBHOOK)?;
     let id = parse_uuid("id", &id)?;
-    let deleted = app
-        .core
-        .store
-        .delete_webhook(auth.customer, id, time::now())
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => not_found(id, auth.customer),
-            other => other.into(),
-        })?;
+    let deleted = webhooks::delete(&app.core, auth.customer, id, time::now()).await?;
     Ok(Json(webhook_body(deleted)))
 }
 
@@ -507,25 +404,6 @@ pub async fn delete(
 pub struct TestRequest {
     #[serde(rename = "type")]
     kind: Option<String>,
-}
-
-/// A made-up object of the right shape for a test event of this type.
-fn sample_object(kind: &str) -> String {
-    let id = Uuid::new_v4();
-    let mut parts = kind.split('.');
-    let family = parts.next().unwrap_or_default();
-    let status = kind.rsplit('.').next().unwrap_or_default().to_uppercase();
-    match family {
-        "orchestration" => {
-            json!({ "id": id, "ref_id": format!("test-{}", id.simple()), "status": status })
-        }
-        "transfer" => {
-            let transfer_kind = parts.next().unwrap_or_default().to_uppercase();
-            json!({ "id": id, "type": transfer_kind, "status": status })
-        }
-        _ => json!({ "id": id, "status": status }),
-    }
-    .to_string()
 }
 
 /// POST /v2/webhooks/{id}/test: a test event (`is_test: true`) delivered to
@@ -545,36 +423,9 @@ pub async fn test(
         serde_json::from_slice(&body)
             .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))?
     };
-    let webhook = owned(&app, &auth, &id).await?;
-    if webhook.status != "ACTIVE" {
-        return Err(Problem::conflict(format!(
-            "webhook {} is {}; only an ACTIVE webhook receives events",
-            webhook.id, webhook.status
-        )));
-    }
-    let kind = match request.kind {
-        Some(kind) => event_type("type")(&kind)?,
-        None => webhook
-            .event_types
-            .first()
-            .cloned()
-            .unwrap_or_else(|| EVENT_TYPES[0].to_string()),
-    };
-    let event = app
-        .core
-        .store
-        .create_test_event(
-            auth.customer,
-            webhook.id,
-            &kind,
-            &sample_object(&kind),
-            time::now(),
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => not_found(webhook.id, auth.customer),
-            other => other.into(),
-        })?;
+    let id = parse_uuid("id", &id)?;
+    let now = time::now();
+    let event = webhooks::send_test(&app.core, auth.customer, id, request.kind, now).await?;
     let event = event_body(event);
     Ok(Json(TestEventBody {
         is_test: event.is_test,
@@ -687,65 +538,4 @@ pub async fn attempts(
         items: rows.into_iter().map(attempt_body).collect(),
         next_page_cursor,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn public_addresses() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "224.0.0.1",
-            "255.255.255.255",
-            "::1",
-            "::",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "64:ff9b::a00:1",
-        ] {
-            assert!(!is_public(private.parse().unwrap()), "{private}");
-        }
-        for public in [
-            "8.8.8.8",
-            "1.1.1.1",
-            "2606:4700:4700::1111",
-            "::ffff:8.8.8.8",
-        ] {
-            assert!(is_public(public.parse().unwrap()), "{public}");
-        }
-    }
-
-    #[tokio::test]
-    async fn targets() {
-        assert!(check_target("url", "ftp://example.com/x", true)
-            .await
-            .is_err());
-        assert!(check_target("url", "not a url", true).await.is_err());
-        assert!(check_target("url", "http://user:pw@example.com/", true)
-            .await
-            .is_err());
-        assert!(check_target("url", "http://127.0.0.1:9/x", true)
-            .await
-            .is_ok());
-        assert!(check_target("url", "http://127.0.0.1:9/x", false)
-            .await
-            .is_err());
-        assert!(check_target("url", "http://[::1]:9/x", false)
-            .await
-            .is_err());
-        assert!(check_target("url", "http://localhost:9/x", false)
-            .await
-            .is_err());
-        assert!(check_target("url", "http://8.8.8.8/x", false).await.is_ok());
-    }
 }

@@ -2,10 +2,11 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use stableport_store::{object_type, Event, EVENT_TYPES};
+use stableport_core::webhooks::check_event_type;
+use stableport_store::{object_type, Event};
 use uuid::Uuid;
 
-use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::problem::ApiResult;
 use crate::time;
 
 #[derive(Serialize)]
@@ -44,14 +45,5 @@ pub fn event_body(e: Event) -> EventBody {
 }
 
 pub fn event_type(name: &str) -> impl Fn(&str) -> ApiResult<String> + '_ {
-    move |v| {
-        if EVENT_TYPES.contains(&v) {
-            Ok(v.to_string())
-        } else {
-            Err(Problem::bad_request(format!(
-                "{name}: unknown event type {v:?}; known types: {}",
-                EVENT_TYPES.join(", ")
-            )))
-        }
-    }
+    move |v| Ok(check_event_type(name, v).map(|()| v.to_string())?)
 }

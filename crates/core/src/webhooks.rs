@@ -1,0 +1,137 @@
+//! Webhooks (ours): where a customer's events are POSTed, each with its
+//! signing secret, event types and rate.
+
+use stableport_store::{ConsumerAuth, Event, StoreError, Webhook, EVENT_TYPES};
+use uuid::Uuid;
+
+use crate::issued::random_hex;
+use crate::{Core, CoreError, Result};
+
+pub const DEFAULT_RATE_LIMIT: i64 = 10;
+pub const ACTIVE: &str = "ACTIVE";
+
+/// A webhook as a client asks for it: its URL and consumer authentication
+/// already checked (the server's outbound guard does that).
+pub struct NewWebhook {
+    pub name: String,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub rate_limit: Option<i64>,
+    pub auth: ConsumerAuth,
+}
+
+/// Creates an ACTIVE webhook with a fresh signing secret, which only this
+/// answer shows.
+pub async fn create(core: &Core, customer: Uuid, new: NewWebhook, now: i64) -> Result<Webhook> {
+    if new.event_types.is_empty() {
+        return Err(CoreError::invalid(
+            "event_types must name at least one event type",
+        ));
+    }
+    let mut event_types: Vec<String> = Vec::new();
+    for kind in new.event_types {
+        check_event_type("event_types", &kind)?;
+        if !event_types.contains(&kind) {
+            event_types.push(kind);
+        }
+    }
+    let rate_limit = new.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
+    if !(1..=100).contains(&rate_limit) {
+        return Err(CoreError::invalid(format!(
+            "rate_limit must be a whole number of requests per second from 1 to 100, got {rate_limit}"
+        )));
+    }
+    let webhook = Webhook {
+        id: Uuid::new_v4(),
+        customer_id: customer,
+        name: new.name,
+        url: new.url,
+        event_types,
+        auth: new.auth,
+        rate_limit,
+        secret: format!("whsec_{}", random_hex(32)),
+        status: ACTIVE.into(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    core.store.create_webhook(&webhook).await?;
+    Ok(webhook)
+}
+
+pub async fn get(core: &Core, customer: Uuid, id: Uuid) -> Result<Webhook> {
+    (core.store.webhook(customer, id).await?).ok_or_else(|| not_found(id, customer))
+}
+
+pub async fn delete(core: &Core, customer: Uuid, id: Uuid, now: i64) -> Result<Webhook> {
+    let deleted = core.store.delete_webhook(customer, id, now).await;
+    deleted.map_err(|e| CoreError::or_not_found(e, || not_found(id, customer).to_string()))
+}
+
+/// A test event (`is_test`) of `kind` (by default the webhook's first
+/// subscribed type), delivered to this webhook only.
+pub async fn send_test(
+    core: &Core,
+    customer: Uuid,
+    id: Uuid,
+    kind: Option<String>,
+    now: i64,
+) -> Result<Event> {
+    let webhook = get(core, customer, id).await?;
+    if webhook.status != ACTIVE {
+        return Err(CoreError::Conflict(format!(
+            "webhook {} is {}; only an ACTIVE webhook receives events",
+            webhook.id, webhook.status
+        )));
+    }
+    let kind = match kind {
+        Some(kind) => check_event_type("type", &kind).map(|()| kind)?,
+        None => {
+            (webhook.event_types.first().cloned()).unwrap_or_else(|| EVENT_TYPES[0].to_string())
+        }
+    };
+    let object = sample_object(&kind);
+    let created = core
+        .store
+        .create_test_event(customer, id, &kind, &object, now);
+    created.await.map_err(|e| match e {
+        StoreError::NotFound => not_found(id, customer),
+        other => other.into(),
+    })
+}
+
+/// Whether `kind` is an event type we send; `field` names it in the error.
+pub fn check_event_type(field: &str, kind: &str) -> Result<()> {
+    match EVENT_TYPES.contains(&kind) {
+        true => Ok(()),
+        false => Err(CoreError::invalid(format!(
+            "{field}: unknown event type {kind:?}; known types: {}",
+            EVENT_TYPES.join(", ")
+        ))),
+    }
+}
+
+/// A made-up object of the right shape for a test event of this type.
+fn sample_object(kind: &str) -> String {
+    let id = Uuid::new_v4();
+    let mut parts = kind.split('.');
+    let family = parts.next().unwrap_or_default();
+    let status = kind.rsplit('.').next().unwrap_or_default().to_uppercase();
+    match family {
+        "orchestration" => {
+            serde_json::json!({ "id": id, "ref_id": format!("test-{}", id.simple()), "status": status })
+        }
+        "transfer" => {
+            let transfer_kind = parts.next().unwrap_or_default().to_uppercase();
+            serde_json::json!({ "id": id, "type": transfer_kind, "status": status })
+        }
+        _ => serde_json::json!({ "id": id, "status": status }),
+    }
+    .to_string()
+}
+
+fn not_found(id: Uuid, customer: Uuid) -> CoreError {
+    CoreError::NotFound(format!(
+        "webhook with id {id} not found for customer with id {customer}"
+    ))
+}
