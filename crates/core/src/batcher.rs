@@ -8,8 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use stableport_domain::Asset;
 use stableport_store::{
-    retry_transient, Backend, CreateOutcome, NewConversion, NewOrchestration, OrchestrationOutcome,
-    Store,
+    Backend, CreateOutcome, NewConversion, NewOrchestration, OrchestrationOutcome, Store,
 };
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
@@ -48,7 +47,7 @@ impl Batched for NewOrchestration {
         (self.profile_id, self.source_asset)
     }
     async fn commit(store: &dyn Store, batch: &[Self]) -> Result<Vec<OrchestrationOutcome>> {
-        Ok(retry_transient(|| store.create_orchestrations(batch)).await?)
+        crate::orchestrations::create_batch(store, batch).await
     }
 }
 

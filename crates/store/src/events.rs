@@ -102,15 +102,6 @@ pub fn transfer_object(t: &Transfer) -> String {
     object.to_string()
 }
 
-/// OrchestrationStatusChangeObject.
-pub fn orchestration_object(id: Uuid, ref_id: &str, rule: Option<Uuid>, status: &str) -> String {
-    let mut object = json!({ "id": id, "ref_id": ref_id, "status": status });
-    if let Some(rule) = rule {
-        object["orchestration_rule_id"] = json!(rule);
-    }
-    object.to_string()
-}
-
 #[derive(Clone, Debug)]
 pub struct Event {
     pub id: Uuid,

@@ -32,10 +32,10 @@ pub use events::{
     WebhookFilter, EVENT_TYPES, MAX_ACTIVE_WEBHOOKS,
 };
 pub use model::*;
-pub use orchestrations::OrchestrationStore;
+pub use orchestrations::{Legs, OrchestrationStore};
 pub use rules::{
-    Arrival, ArrivalVia, DepositAddress, DepositInstructions, DepositOutcome, DepositTargetFilter,
-    Inserted, Rule, RuleFilter, RuleSource, RuleStore,
+    DepositAddress, DepositInstructions, DepositRecord, DepositTargetFilter, Inserted, Rule,
+    RuleFilter, RuleSource, RuleStore,
 };
 pub use store::SqlStore;
 pub use tx::Tx;

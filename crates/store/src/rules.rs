@@ -1,23 +1,18 @@
 //! Orchestration rules, deposit addresses, fiat deposit instructions, and
-//! the deposits that arrive through them.
-//!
-//! A deposit is recorded once per chain transaction or wire reference: it
-//! credits the profile and, when it reached an ACTIVE rule with a matching
-//! asset, starts the rule's orchestration in the same transaction, so money
-//! is never credited without its conversion being started or vice versa.
+//! the record that each deposit (per chain transaction or wire reference)
+//! is credited once.
 
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use stableport_domain::network::{CryptoNetwork, FiatNetwork};
-use stableport_domain::{ledger, Account, Amount, Asset};
+use stableport_domain::Asset;
 use uuid::Uuid;
 
-use crate::batch::LedgerRows;
 use crate::model::*;
-use crate::orchestrations::{decode_destination, destination_values, Started};
+use crate::orchestrations::{decode_destination, destination_values};
 use crate::sql::{self, opt_uuid, parse_uuid, Sql, Val};
-use crate::{Result, SqlStore, StoreError};
+use crate::{Result, SqlStore, StoreError, Tx};
 
 #[derive(Clone, Debug)]
 pub struct DepositAddress {
@@ -108,39 +103,6 @@ pub struct DepositTargetFilter {
     pub page: Page,
 }
 
-/// Money arriving (sandbox): on a chain to an address, or by wire to a memo.
-#[derive(Clone, Debug)]
-pub struct Arrival {
-    pub customer_id: Uuid,
-    pub via: ArrivalVia,
-    pub asset: Asset,
-    pub amount: Amount,
-    pub now: i64,
-    /// When an orchestration it starts may be delivered (None: held).
-    pub next_step_at: Option<i64>,
-}
-
-#[derive(Clone, Debug)]
-pub enum ArrivalVia {
-    Chain {
-        network: CryptoNetwork,
-        address: String,
-        tx_hash: String,
-    },
-    Wire {
-        memo_id: String,
-        reference: Option<String>,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DepositOutcome {
-    pub transfer_id: Uuid,
-    pub orchestration_id: Option<Uuid>,
-    /// True when this deposit had been reported before and nothing changed.
-    pub duplicate: bool,
-}
-
 #[async_trait]
 pub trait RuleStore: Send + Sync {
     /// Stores a rule with its generated deposit address or instructions.
@@ -178,9 +140,6 @@ pub trait RuleStore: Send + Sync {
         customer: Uuid,
         filter: &DepositTargetFilter,
     ) -> Result<Vec<DepositInstructions>>;
-    /// Credits a deposit (once) and starts its rule's orchestration. NotFound
-    /// when the address or memo is not the customer's.
-    async fn record_arrival(&self, arrival: &Arrival) -> Result<DepositOutcome>;
 }
 
 const ADDRESS_COLUMNS: &str =
@@ -389,59 +348,6 @@ impl SqlStore {
             destination: decode_destination(row)?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
-        })
-    }
-
-    /// The orchestration a deposit starts, if any: an ACTIVE rule whose asset
-    /// matches, or an address that converts stablecoins to USD. Deposits that
-    /// match neither (a DELETED rule, another asset, an amount finer than the
-    /// pair's precision) are credited unconverted.
-    fn follow_up(
-        arrival: &Arrival,
-        rule: Option<&Rule>,
-        to_usd: Option<Uuid>,
-        deposit_id: Uuid,
-    ) -> Option<NewOrchestration> {
-        let (profile, identity, account, destination, destination_asset, rule_id) =
-            match (rule, to_usd) {
-                (Some(r), _) if r.status == "ACTIVE" && r.source_asset == arrival.asset => (
-                    r.profile_id,
-                    r.identity_id.clone(),
-                    r.account_id.clone(),
-                    r.destination.clone(),
-                    r.destination_asset,
-                    Some(r.id),
-                ),
-                (None, Some(profile)) if arrival.asset.is_stablecoin() => (
-                    profile,
-                    None,
-                    None,
-                    Destination::Profile(profile),
-                    Asset::Usd,
-                    None,
-                ),
-                _ => return None,
-            };
-        let decimals = arrival.asset.decimals().min(destination_asset.decimals());
-        let amount = Amount::parse(&arrival.amount.to_string(), decimals).ok()?;
-        let zero = || stableport_domain::ZERO_UUID.to_string();
-        Some(NewOrchestration {
-            id: stableport_domain::new_id(),
-            customer_id: arrival.customer_id,
-            profile_id: profile,
-            identity_id: identity.unwrap_or_else(zero),
-            account_id: account.unwrap_or_else(zero),
-            ref_id: format!("deposit-{deposit_id}"),
-            source_asset: arrival.asset,
-            destination_asset,
-            source_amount: amount.to_string(),
-            source_units: amount.units(arrival.asset),
-            destination_units: amount.units(destination_asset),
-            destination,
-            rule_id,
-            metadata: None,
-            now: arrival.now,
-            next_step_at: arrival.next_step_at,
         })
     }
 }
@@ -661,156 +567,79 @@ impl RuleStore for SqlStore {
         .map(instructions_row)
         .collect()
     }
+}
 
-    async fn record_arrival(&self, arrival: &Arrival) -> Result<DepositOutcome> {
-        let mut tx = self.begin().await?;
-        let customer = arrival.customer_id;
-        // Where it arrived, who it credits, and how the transfer reads.
-        let (profile, rule_id, to_usd, metadata, from, mut transfer, dedupe_key) = match &arrival
-            .via
-        {
-            ArrivalVia::Chain {
-                network,
-                address,
-                tx_hash,
-            } => {
-                let a = address_where(
-                    &mut tx,
-                    customer,
-                    &[
-                        ("crypto_network", network.code().into()),
-                        ("address", address.as_str().into()),
-                    ],
-                )
-                .await?
-                .ok_or(StoreError::NotFound)?;
-                let mut t = Transfer::completed(
-                    customer,
-                    a.profile_id,
-                    "CRYPTO_DEPOSIT",
-                    arrival.asset,
-                    arrival.amount.units(arrival.asset),
-                    Uuid::nil(),
-                    arrival.now,
-                );
-                t.crypto_network = Some(network.code().to_string());
-                t.crypto_tx_hash = Some(tx_hash.clone());
-                t.destination_address = Some(a.address.clone());
-                t.identity_id = a.identity_id.clone();
-                t.account_id = a.account_id.clone();
-                let to_usd = (a.conversion_target_asset == "USD").then_some(a.profile_id);
-                let key = format!("chain:{}:{tx_hash}:{}", network.code(), a.address);
-                (
-                    a.profile_id,
-                    a.rule_id,
-                    to_usd,
-                    a.metadata,
-                    Account::Chain(*network),
-                    t,
-                    key,
-                )
-            }
-            ArrivalVia::Wire { memo_id, reference } => {
-                let i =
-                    instructions_where(&mut tx, customer, &[("memo_id", memo_id.as_str().into())])
-                        .await?
-                        .ok_or(StoreError::NotFound)?;
-                let kind = if i.network == FiatNetwork::Cubix {
-                    "CUBIX_DEPOSIT"
-                } else {
-                    "WIRE_DEPOSIT"
-                };
-                let mut t = Transfer::completed(
-                    customer,
-                    i.profile_id,
-                    kind,
-                    arrival.asset,
-                    arrival.amount.units(arrival.asset),
-                    Uuid::nil(),
-                    arrival.now,
-                );
-                t.memo = Some(i.memo_id.clone());
-                t.identity_id = i.identity_id.clone();
-                t.account_id = i.account_id.clone();
-                // Without a wire reference every report is a new wire.
-                let key = match reference {
-                    Some(r) => format!("wire:{customer}:{r}"),
-                    None => format!("wire:{}", t.id),
-                };
-                (
-                    i.profile_id,
-                    i.rule_id,
-                    None,
-                    i.metadata,
-                    Account::Bank(i.network.code()),
-                    t,
-                    key,
-                )
-            }
-        };
-        let deposit_id = stableport_domain::new_id();
-        let rule = match rule_id {
-            Some(id) => Self::rule_in(&mut tx, customer, id).await?,
-            None => None,
-        };
-        let follow_up = Self::follow_up(arrival, rule.as_ref(), to_usd, deposit_id);
+/// A deposit's record: credited once per `dedupe_key`.
+#[derive(Clone, Debug)]
+pub struct DepositRecord {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub dedupe_key: String,
+    pub transfer_id: Uuid,
+    pub orchestration_id: Option<Uuid>,
+    pub now: i64,
+}
+
+impl Tx {
+    /// The customer's deposit address `address` on `network`.
+    pub async fn deposit_address_at(
+        &mut self,
+        customer: Uuid,
+        network: CryptoNetwork,
+        address: &str,
+    ) -> Result<Option<DepositAddress>> {
+        let at = [
+            ("crypto_network", network.code().into()),
+            ("address", address.into()),
+        ];
+        address_where(&mut self.inner, customer, &at).await
+    }
+
+    /// The customer's fiat deposit instructions with this memo.
+    pub async fn instructions_by_memo(
+        &mut self,
+        customer: Uuid,
+        memo_id: &str,
+    ) -> Result<Option<DepositInstructions>> {
+        instructions_where(&mut self.inner, customer, &[("memo_id", memo_id.into())]).await
+    }
+
+    pub async fn rule(&mut self, customer: Uuid, id: Uuid) -> Result<Option<Rule>> {
+        SqlStore::rule_in(&mut self.inner, customer, id).await
+    }
+
+    /// Records a deposit; false when its dedupe key was recorded before.
+    pub async fn insert_deposit(&mut self, d: &DepositRecord) -> Result<bool> {
         let inserted = sqlx::query(
             "INSERT INTO deposits (id, customer_id, dedupe_key, transfer_id, orchestration_id, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
         )
-        .bind(deposit_id.to_string())
-        .bind(customer.to_string())
-        .bind(dedupe_key.as_str())
-        .bind(transfer.id.to_string())
-        .bind(follow_up.as_ref().map(|o| o.id.to_string()))
-        .bind(arrival.now)
-        .fetch_optional(&mut *tx)
+        .bind(d.id.to_string())
+        .bind(d.customer_id.to_string())
+        .bind(d.dedupe_key.as_str())
+        .bind(d.transfer_id.to_string())
+        .bind(d.orchestration_id.map(|o| o.to_string()))
+        .bind(d.now)
+        .fetch_optional(&mut *self.inner)
         .await?;
-        if inserted.is_none() {
-            let (transfer_id, orchestration_id): (String, Option<String>) = sqlx::query_as(
-                "SELECT transfer_id, orchestration_id FROM deposits WHERE dedupe_key = $1",
-            )
-            .bind(dedupe_key.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.rollback().await?;
-            return Ok(DepositOutcome {
-                transfer_id: parse_uuid(&transfer_id, "transfer_id")?,
-                orchestration_id: orchestration_id
-                    .map(|o| parse_uuid(&o, "orchestration_id"))
-                    .transpose()?,
-                duplicate: true,
-            });
-        }
+        Ok(inserted.is_some())
+    }
 
-        let units = arrival.amount.units(arrival.asset);
-        let postings = ledger::arrival(from, profile, arrival.asset, units);
-        crate::batch::apply_balances(&mut tx, &postings)
-            .await?
-            .map_err(|_| StoreError::BalanceLimit)?;
-        transfer.group_id = Some(deposit_id.to_string());
-        transfer.metadata = metadata;
-        let transfer_id = transfer.id;
-        let mut rows = LedgerRows::default();
-        rows.transfer(transfer);
-        rows.entry(customer, "deposit", deposit_id, postings, arrival.now);
-        rows.insert(&mut tx).await?;
-        let mut orchestration_id = None;
-        if let Some(o) = follow_up {
-            match Self::start_orchestration(&mut tx, &o).await? {
-                Started::Created(created) => orchestration_id = Some(created.id),
-                _ => {
-                    return Err(StoreError::Corrupt(format!(
-                        "deposit {deposit_id} could not start its orchestration"
-                    )))
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(DepositOutcome {
-            transfer_id,
-            orchestration_id,
-            duplicate: false,
-        })
+    /// The transfer and orchestration recorded for this dedupe key.
+    pub async fn deposit_by_key(&mut self, key: &str) -> Result<Option<(Uuid, Option<Uuid>)>> {
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT transfer_id, orchestration_id FROM deposits WHERE dedupe_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        let Some((transfer, orchestration)) = row else {
+            return Ok(None);
+        };
+        let orchestration = orchestration.map(|o| parse_uuid(&o, "orchestration_id"));
+        Ok(Some((
+            parse_uuid(&transfer, "transfer_id")?,
+            orchestration.transpose()?,
+        )))
     }
 }

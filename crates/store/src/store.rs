@@ -53,17 +53,6 @@ impl SqlStore {
         &self.write
     }
 
-    /// Whether any row of `table` has `condition <= now`, read without a lock.
-    pub(crate) async fn any_due(&self, table: &str, condition: &str, now: i64) -> Result<bool> {
-        let found: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT 1 FROM {table} WHERE {condition} <= $1 LIMIT 1"
-        ))
-        .bind(now)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(found.is_some())
-    }
-
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {
         Ok(self.write.begin_with(self.backend.begin_write()).await?)
     }
@@ -332,14 +321,10 @@ impl Store for SqlStore {
     }
 
     async fn conversions_due(&self, now: i64) -> Result<bool> {
-        let pending = ConversionStatus::Created.as_str();
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM conversions WHERE status = $1 AND settle_after <= $2 LIMIT 1",
-        )
-        .bind(pending)
-        .bind(now)
-        .fetch_optional(&self.read)
-        .await?;
+        let found: Option<i64> = sqlx::query_scalar(&conversions_due_sql())
+            .bind(now)
+            .fetch_optional(&self.read)
+            .await?;
         Ok(found.is_some())
     }
 
@@ -442,4 +427,12 @@ async fn insert_profile(tx: &mut Transaction<'static, Any>, p: &Profile) -> Resu
             .await?;
     }
     Ok(())
+}
+
+/// The status is inlined so the partial index on due rows serves it.
+pub(crate) fn conversions_due_sql() -> String {
+    format!(
+        "SELECT 1 FROM conversions WHERE status = '{}' AND settle_after <= $1 LIMIT 1",
+        ConversionStatus::Created.as_str()
+    )
 }

@@ -16,8 +16,8 @@ use crate::sql::{self, Sql, CONVERSION_COLUMNS};
 use crate::{Backend, Result};
 
 pub struct Tx {
-    inner: Transaction<'static, Any>,
-    backend: Backend,
+    pub(crate) inner: Transaction<'static, Any>,
+    pub(crate) backend: Backend,
     rows: LedgerRows,
 }
 
@@ -65,6 +65,21 @@ impl Tx {
     /// Records a transfer, with its `transfer.*` event where the spec has one.
     pub fn transfer(&mut self, transfer: Transfer) {
         self.rows.transfer(transfer);
+    }
+
+    /// Records a transfer's changed status as its `transfer.*` event, where
+    /// the spec has one.
+    pub fn transfer_changed(&mut self, transfer: &Transfer) {
+        self.rows.transfer_changed(transfer);
+    }
+
+    /// Locks these balances in the one global order, before any changes:
+    /// work that may touch them in another order cannot deadlock with it.
+    pub async fn lock_balances(
+        &mut self,
+        keys: impl IntoIterator<Item = (Uuid, Asset)>,
+    ) -> Result<()> {
+        batch::lock_balances(&mut self.inner, keys).await
     }
 
     /// Applies postings to profile balances, all or nothing: a debit only
@@ -168,17 +183,11 @@ impl Tx {
     /// Claims up to `limit` CREATED conversions due by `now`; other
     /// replicas skip the rows claimed.
     pub async fn claim_due_conversions(&mut self, now: i64, limit: i64) -> Result<Vec<Conversion>> {
-        let pending = ConversionStatus::Created.as_str();
-        let rows = sqlx::query(&format!(
-            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE status = $1 AND settle_after <= $2 \
-             ORDER BY settle_after LIMIT $3{}",
-            self.backend.claim_suffix()
-        ))
-        .bind(pending)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *self.inner)
-        .await?;
+        let rows = sqlx::query(&claim_due_conversions_sql(self.backend))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut *self.inner)
+            .await?;
         rows.iter().map(sql::conversion).collect()
     }
 
@@ -226,7 +235,60 @@ impl Tx {
         Ok(())
     }
 
-    fn sqlite(&self) -> bool {
+    pub(crate) fn sqlite(&self) -> bool {
         self.backend == Backend::Sqlite
+    }
+}
+
+/// The status is written into the statement, not bound: only then may the
+/// partial index on due rows (`WHERE status = 'CREATED'`) serve it.
+pub(crate) fn claim_due_conversions_sql(backend: Backend) -> String {
+    format!(
+        "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE status = '{}' AND settle_after <= $1 \
+         ORDER BY settle_after LIMIT $2{}",
+        ConversionStatus::Created.as_str(),
+        backend.claim_suffix()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every tick of every replica runs these: a full scan of a table that
+    /// only grows would slow the settler (and the writes it locks out) as
+    /// history piles up. The partial indexes must serve them.
+    #[tokio::test]
+    async fn due_work_is_found_through_the_partial_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = crate::open(&url).await.unwrap();
+        for (sql, index) in [
+            (
+                claim_due_conversions_sql(Backend::Sqlite),
+                "conversions_due",
+            ),
+            (crate::store::conversions_due_sql(), "conversions_due"),
+            (
+                crate::orchestrations::claim_due_sql(Backend::Sqlite),
+                "orchestrations_due",
+            ),
+            (crate::orchestrations::due_sql(), "orchestrations_due"),
+        ] {
+            let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+            let details: Vec<String> = rows
+                .iter()
+                .map(|r| sqlx::Row::try_get::<String, _>(r, "detail").unwrap())
+                .collect();
+            assert!(
+                details
+                    .iter()
+                    .any(|d| d.contains(&format!("INDEX {index} "))),
+                "{sql}: {details:?}"
+            );
+        }
     }
 }

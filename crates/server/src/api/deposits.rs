@@ -8,10 +8,9 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use stableport_core::deposits;
+use stableport_core::deposits::{self, DepositOutcome};
 use stableport_domain::address::validate_address;
 use stableport_domain::{Amount, Asset};
-use stableport_store::DepositOutcome;
 
 use crate::api::common::auth::{scope, Auth};
 use crate::api::common::extract::JsonBody;

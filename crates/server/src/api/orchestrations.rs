@@ -11,9 +11,7 @@ use stableport_core::orchestrations::{self, Orchestrate};
 use stableport_core::Created;
 use stableport_domain::orchestration::OrchestrationStatus;
 use stableport_domain::Asset;
-use stableport_store::{
-    retry_transient, Destination, Orchestration, OrchestrationFilter, Order, RuleSource, StoreError,
-};
+use stableport_store::{Destination, Orchestration, OrchestrationFilter, Order, RuleSource};
 use uuid::Uuid;
 
 use crate::api::common::auth::{scope, Auth};
@@ -274,15 +272,7 @@ pub async fn release(
     auth.require(scope::WRITE_ORCHESTRATION)?;
     let id = parse_uuid("id", &id)?;
     let now = time::now();
-    let released = retry_transient(|| app.core.store.release_orchestration(auth.customer, id, now))
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => not_found(id, auth.customer),
-            StoreError::NotPending(status) => Problem::conflict(format!(
-                "orchestration {id} is {status}; only a PROCESSING orchestration can be released"
-            )),
-            other => other.into(),
-        })?;
+    let released = orchestrations::release(&app.core, auth.customer, id, now).await?;
     Ok(Json(render_one(&app, auth.customer, released).await?))
 }
 

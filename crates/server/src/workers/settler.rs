@@ -3,7 +3,7 @@
 //! replica; the store's claim makes each settlement happen exactly once.
 //! Conversions left CREATED by a crash are simply due when the server is back.
 
-use stableport_core::conversions;
+use stableport_core::{conversions, orchestrations};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,10 +51,7 @@ impl Worker for Settler {
                 tracing::error!(%e, "settlement failed; will retry");
                 0
             });
-        let delivered = self
-            .store
-            .advance_orchestrations(now, DELIVERIES)
-            .await
+        let delivered = (orchestrations::advance(self.store.as_ref(), now, DELIVERIES).await)
             .unwrap_or_else(|e| {
                 tracing::error!(%e, "orchestration step failed; will retry");
                 0

@@ -1,8 +1,18 @@
 //! Orchestrations: move an amount from a profile to a destination,
-//! converting on the way. Created through the group-commit writer; the
-//! delivery worker completes them.
+//! converting on the way. Created PROCESSING with the source debited into
+//! an in-flight account (`start`), through the group-commit writer; then
+//! delivered in one step (`deliver`): COMPLETED with the destination
+//! credited, or FAILED with the source refunded. Each step is a guarded
+//! status move committed with its postings, transfers and event, so it
+//! happens exactly once across replicas.
 
-use stableport_domain::orchestration::check_route;
+mod deliver;
+mod start;
+
+pub use deliver::{advance, release};
+pub use start::{create_batch, start_in, Started};
+
+use stableport_domain::orchestration::{check_route, OrchestrationStatus};
 use stableport_domain::{Amount, Asset};
 use stableport_store::{Destination, NewOrchestration, Orchestration, OrchestrationOutcome};
 use uuid::Uuid;
@@ -87,4 +97,13 @@ pub async fn create(
             })
         }
     }
+}
+
+/// OrchestrationStatusChangeObject, as its event carries it.
+fn event(id: Uuid, ref_id: &str, rule: Option<Uuid>, status: OrchestrationStatus) -> String {
+    let mut object = serde_json::json!({ "id": id, "ref_id": ref_id, "status": status.as_str() });
+    if let Some(rule) = rule {
+        object["orchestration_rule_id"] = serde_json::json!(rule);
+    }
+    object.to_string()
 }

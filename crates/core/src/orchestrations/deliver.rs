@@ -1,0 +1,196 @@
+//! Delivering orchestrations: COMPLETED with the destination credited, or
+//! FAILED with the source refunded, each a guarded move from PROCESSING.
+
+use stableport_domain::address::tx_hash;
+use stableport_domain::orchestration::OrchestrationStatus;
+use stableport_domain::{ledger, Account, Asset};
+use stableport_store::{Destination, Orchestration, Refused, Store, Transfer, Tx};
+use uuid::Uuid;
+
+use crate::{in_tx, Core, CoreError, Result};
+
+/// Delivers up to `limit` orchestrations whose time has come; returns how
+/// many finished. Safe on every replica at once.
+pub async fn advance(store: &dyn Store, now: i64, limit: i64) -> Result<usize> {
+    // Looked at before taking the write lock: most ticks find nothing.
+    if !store.orchestrations_due(now).await? {
+        return Ok(0);
+    }
+    in_tx!(store, |tx| advance_in(tx, store, now, limit).await)
+}
+
+async fn advance_in(tx: &mut Tx, store: &dyn Store, now: i64, limit: i64) -> Result<usize> {
+    let due = tx.claim_due_orchestrations(now, limit).await?;
+    // Every balance these deliveries may touch (credits, refunds), locked in
+    // the global order first: one delivery after another would take them in
+    // claim order, and deadlock with a create taking them sorted.
+    tx.lock_balances(due.iter().flat_map(balance_keys)).await?;
+    let mut finished = 0;
+    for o in &due {
+        let blocker = blocker(store, o).await?;
+        if deliver(tx, o, blocker, now).await? {
+            finished += 1;
+        }
+    }
+    Ok(finished)
+}
+
+/// Sandbox: lets a PROCESSING orchestration held for manual release go now.
+pub async fn release(core: &Core, customer: Uuid, id: Uuid, now: i64) -> Result<Orchestration> {
+    in_tx!(core.store, |tx| release_in(tx, customer, id, now).await)
+}
+
+async fn release_in(tx: &mut Tx, customer: Uuid, id: Uuid, now: i64) -> Result<Orchestration> {
+    let current = tx.orchestration(customer, id).await?.ok_or_else(|| {
+        CoreError::NotFound(format!(
+            "orchestration with id {id} not found for customer with id {customer}"
+        ))
+    })?;
+    if current.status != OrchestrationStatus::Processing {
+        return Err(CoreError::Conflict(format!(
+            "orchestration {id} is {}; only a PROCESSING orchestration can be released",
+            current.status
+        )));
+    }
+    tx.schedule_orchestration(id, now).await?;
+    Ok(current)
+}
+
+/// The profile balances a delivery may change: the destination's credit and
+/// the source's refund.
+fn balance_keys(o: &Orchestration) -> Vec<(Uuid, Asset)> {
+    let mut keys = vec![(o.profile_id, o.source_asset)];
+    if let Destination::Profile(p) = o.destination {
+        keys.push((p, o.destination_asset));
+    }
+    keys
+}
+
+/// Why delivery must fail, if it must: the destination's state decides.
+async fn blocker(store: &dyn Store, o: &Orchestration) -> Result<Option<String>> {
+    Ok(match &o.destination {
+        Destination::Profile(_) => None,
+        Destination::Fiat {
+            bank_account_id: id,
+            ..
+        } => match store.fiat_account(o.customer_id, *id).await? {
+            None => Some(format!("fiat account {id} no longer exists")),
+            Some(a) if a.deleted => Some(format!("fiat account {id} was deleted")),
+            Some(a) if !a.is_usable() => Some(format!("fiat account {id} is {}", a.status)),
+            Some(a) if a.fail_withdrawals => Some(format!(
+                "the bank returned the withdrawal to fiat account {id}"
+            )),
+            Some(_) => None,
+        },
+        Destination::Crypto {
+            address_id,
+            address,
+            network,
+        } => match store.crypto_address(o.customer_id, *address_id).await? {
+            None => Some(format!(
+                "crypto destination address {address_id} no longer exists"
+            )),
+            Some(a) if a.fail_withdrawals => {
+                Some(format!("the {network} transaction to {address} failed"))
+            }
+            Some(_) => None,
+        },
+    })
+}
+
+/// One delivery; false when another worker finished it first.
+async fn deliver(
+    tx: &mut Tx,
+    o: &Orchestration,
+    blocker: Option<String>,
+    now: i64,
+) -> Result<bool> {
+    let mut failure = blocker;
+    let mut postings = Vec::new();
+    if failure.is_none() {
+        let to = match &o.destination {
+            Destination::Profile(p) => Account::Profile(*p),
+            Destination::Fiat { .. } => Account::Bank("WIRE"),
+            Destination::Crypto { network, .. } => Account::Chain(*network),
+        };
+        let (source, units) = (o.source_asset, o.source_units);
+        postings = ledger::orchestration_completed(
+            source,
+            units,
+            o.destination_asset,
+            o.destination_units,
+            to,
+        );
+        if let Err(Refused::Limit | Refused::Insufficient { .. }) = tx.apply(&postings).await? {
+            failure = Some("the destination profile's balance would exceed its maximum".into());
+        }
+    }
+    let status = match failure {
+        None => OrchestrationStatus::Completed,
+        Some(_) => OrchestrationStatus::Failed,
+    };
+    if !tx
+        .move_orchestration(o.id, status, failure.as_deref(), now)
+        .await?
+    {
+        return Ok(false);
+    }
+    if failure.is_some() {
+        postings = refund(tx, o, now).await?;
+    }
+    finish_leg(tx, o, failure.is_none(), now).await?;
+    let kind = match status {
+        OrchestrationStatus::Completed => "orchestration.completed",
+        _ => "orchestration.failed",
+    };
+    tx.entry(o.customer_id, kind, o.id, postings, now);
+    tx.event(
+        o.customer_id,
+        kind,
+        o.id,
+        super::event(o.id, &o.ref_id, o.rule_id, status),
+        now,
+    );
+    Ok(true)
+}
+
+/// A failed delivery's source goes back to its profile; its postings.
+async fn refund(
+    tx: &mut Tx,
+    o: &Orchestration,
+    now: i64,
+) -> Result<Vec<stableport_domain::Posting>> {
+    let postings = ledger::orchestration_failed(o.profile_id, o.source_asset, o.source_units);
+    tx.apply(&postings)
+        .await?
+        .map_err(|_| CoreError::BalanceLimit)?;
+    let mut credit = Transfer::completed(
+        o.customer_id,
+        o.profile_id,
+        "INTERNAL_TRANSFER_CREDIT",
+        o.source_asset,
+        o.source_units,
+        o.id,
+        now,
+    );
+    credit.identity_id = Some(o.identity_id.clone());
+    credit.account_id = Some(o.account_id.clone());
+    tx.transfer(credit);
+    Ok(postings)
+}
+
+/// The destination leg: COMPLETED (with a chain hash on a chain) or FAILED.
+async fn finish_leg(tx: &mut Tx, o: &Orchestration, delivered: bool, now: i64) -> Result<()> {
+    let hash = match &o.destination {
+        Destination::Crypto { network, .. } if delivered => {
+            Some(tx_hash(*network, o.id.as_bytes()))
+        }
+        _ => None,
+    };
+    let status = if delivered { "COMPLETED" } else { "FAILED" };
+    let leg = o.destination_transfer.id;
+    if let Some(changed) = tx.set_transfer_status(leg, status, hash, now).await? {
+        tx.transfer_changed(&changed);
+    }
+    Ok(())
+}
