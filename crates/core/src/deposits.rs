@@ -186,75 +186,97 @@ async fn seen_before(tx: &mut Tx, key: &str) -> Result<DepositOutcome> {
 
 /// The address or memo it reached; NotFound when it is not the customer's.
 async fn land(tx: &mut Tx, arrival: &Arrival) -> Result<Landing> {
-    let customer = arrival.customer_id;
-    let units = arrival.amount.units(arrival.asset);
-    let not_found = || CoreError::NotFound("deposit target not found".into());
     match &arrival.via {
         ArrivalVia::Chain {
             network,
             address,
             tx_hash,
-        } => {
-            let a = (tx.deposit_address_at(customer, *network, address).await?)
-                .ok_or_else(not_found)?;
-            let mut t = Transfer::completed(
-                customer,
-                a.profile_id,
-                "CRYPTO_DEPOSIT",
-                arrival.asset,
-                units,
-                Uuid::nil(),
-                arrival.now,
-            );
-            t.crypto_network = Some(network.code().to_string());
-            t.crypto_tx_hash = Some(tx_hash.clone());
-            t.destination_address = Some(a.address.clone());
-            t.identity_id = a.identity_id.clone();
-            t.account_id = a.account_id.clone();
-            t.metadata = a.metadata.clone();
-            Ok(Landing {
-                profile: a.profile_id,
-                rule: a.rule_id,
-                to_usd: (a.conversion_target_asset == "USD").then_some(a.profile_id),
-                from: Account::Chain(*network),
-                dedupe_key: format!("chain:{}:{tx_hash}:{}", network.code(), a.address),
-                transfer: t,
-            })
-        }
-        ArrivalVia::Wire { memo_id, reference } => {
-            let i = (tx.instructions_by_memo(customer, memo_id).await?).ok_or_else(not_found)?;
-            let kind = match i.network {
-                FiatNetwork::Cubix => "CUBIX_DEPOSIT",
-                _ => "WIRE_DEPOSIT",
-            };
-            let mut t = Transfer::completed(
-                customer,
-                i.profile_id,
-                kind,
-                arrival.asset,
-                units,
-                Uuid::nil(),
-                arrival.now,
-            );
-            t.memo = Some(i.memo_id.clone());
-            t.identity_id = i.identity_id.clone();
-            t.account_id = i.account_id.clone();
-            t.metadata = i.metadata.clone();
-            // Without a wire reference every report is a new wire.
-            let dedupe_key = match reference {
-                Some(r) => format!("wire:{customer}:{r}"),
-                None => format!("wire:{}", t.id),
-            };
-            Ok(Landing {
-                profile: i.profile_id,
-                rule: i.rule_id,
-                to_usd: None,
-                from: Account::Bank(i.network.code()),
-                dedupe_key,
-                transfer: t,
-            })
-        }
+        } => on_chain(tx, arrival, *network, address, tx_hash).await,
+        ArrivalVia::Wire { memo_id, reference } => by_wire(tx, arrival, memo_id, reference).await,
     }
+}
+
+fn target_not_found() -> CoreError {
+    CoreError::NotFound("deposit target not found".into())
+}
+
+/// At one of our deposit addresses: once per transaction hash and address.
+async fn on_chain(
+    tx: &mut Tx,
+    arrival: &Arrival,
+    network: CryptoNetwork,
+    address: &str,
+    tx_hash: &str,
+) -> Result<Landing> {
+    let customer = arrival.customer_id;
+    let a =
+        (tx.deposit_address_at(customer, network, address).await?).ok_or_else(target_not_found)?;
+    let units = arrival.amount.units(arrival.asset);
+    let mut t = Transfer::completed(
+        customer,
+        a.profile_id,
+        "CRYPTO_DEPOSIT",
+        arrival.asset,
+        units,
+        Uuid::nil(),
+        arrival.now,
+    );
+    t.crypto_network = Some(network.code().to_string());
+    t.crypto_tx_hash = Some(tx_hash.to_string());
+    t.destination_address = Some(a.address.clone());
+    t.identity_id = a.identity_id.clone();
+    t.account_id = a.account_id.clone();
+    t.metadata = a.metadata.clone();
+    Ok(Landing {
+        profile: a.profile_id,
+        rule: a.rule_id,
+        to_usd: (a.conversion_target_asset == "USD").then_some(a.profile_id),
+        from: Account::Chain(network),
+        dedupe_key: format!("chain:{}:{tx_hash}:{}", network.code(), a.address),
+        transfer: t,
+    })
+}
+
+/// To one of our memos: once per wire reference (without one, every report
+/// is a new wire).
+async fn by_wire(
+    tx: &mut Tx,
+    arrival: &Arrival,
+    memo_id: &str,
+    reference: &Option<String>,
+) -> Result<Landing> {
+    let customer = arrival.customer_id;
+    let i = (tx.instructions_by_memo(customer, memo_id).await?).ok_or_else(target_not_found)?;
+    let kind = match i.network {
+        FiatNetwork::Cubix => "CUBIX_DEPOSIT",
+        _ => "WIRE_DEPOSIT",
+    };
+    let units = arrival.amount.units(arrival.asset);
+    let mut t = Transfer::completed(
+        customer,
+        i.profile_id,
+        kind,
+        arrival.asset,
+        units,
+        Uuid::nil(),
+        arrival.now,
+    );
+    t.memo = Some(i.memo_id.clone());
+    t.identity_id = i.identity_id.clone();
+    t.account_id = i.account_id.clone();
+    t.metadata = i.metadata.clone();
+    let dedupe_key = match reference {
+        Some(r) => format!("wire:{customer}:{r}"),
+        None => format!("wire:{}", t.id),
+    };
+    Ok(Landing {
+        profile: i.profile_id,
+        rule: i.rule_id,
+        to_usd: None,
+        from: Account::Bank(i.network.code()),
+        dedupe_key,
+        transfer: t,
+    })
 }
 
 /// The orchestration a deposit starts, if any: an ACTIVE rule whose asset

@@ -6,6 +6,7 @@
 
 pub mod batcher;
 pub mod conversions;
+pub mod deliveries;
 pub mod deposits;
 pub mod destinations;
 mod error;

@@ -199,93 +199,122 @@ impl LedgerRows {
 
     pub async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
         let sqlite = is_sqlite(tx);
-        for chunk in runs(&self.transfers) {
-            let mut sql = Sql::new(&format!(
-                "INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES "
-            ));
-            for (i, t) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.row(transfer_values(t));
-            }
-            sql.query_on(sqlite).execute(&mut **tx).await?;
-        }
-        for chunk in runs(&self.entries) {
-            let mut sql = Sql::new("INSERT INTO journal_entries (id, customer_id, kind, reference_id, created_at) VALUES ");
-            for (i, e) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.row(vec![
-                    e.id.into(),
-                    e.customer.into(),
-                    e.kind.into(),
-                    e.reference.into(),
-                    e.at.into(),
-                ]);
-            }
-            sql.query_on(sqlite).execute(&mut **tx).await?;
-        }
-        let postings: Vec<(Uuid, &Posting)> = self
-            .entries
-            .iter()
-            .flat_map(|e| e.postings.iter().map(move |p| (e.id, p)))
-            .collect();
-        for chunk in runs(&postings) {
-            let mut sql =
-                Sql::new("INSERT INTO postings (entry_id, account, asset, amount) VALUES ");
-            for (i, (entry, p)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                let account: Account = p.account;
-                sql.row(vec![
-                    (*entry).into(),
-                    account.key().into(),
-                    p.asset.code().into(),
-                    Val::Int(p.units),
-                ]);
-            }
-            sql.query_on(sqlite).execute(&mut **tx).await?;
-        }
-        for chunk in runs(&self.events) {
-            let ids: Vec<Uuid> = chunk.iter().map(|_| stableport_domain::new_id()).collect();
-            let mut sql = Sql::new("INSERT INTO events (id, customer_id, type, object_id, payload, created_at) VALUES ");
-            for (i, (e, id)) in chunk.iter().zip(&ids).enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.row(vec![
-                    (*id).into(),
-                    e.customer.into(),
-                    e.kind.into(),
-                    e.object.into(),
-                    e.payload.clone().into(),
-                    e.at.into(),
-                ]);
-            }
-            sql.query_on(sqlite).execute(&mut **tx).await?;
-            // The outbox fan-out: one delivery per active webhook subscribed
-            // to the event's type, committed with the event itself.
-            let mut sql = Sql::new(
-                "INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
-                 retry_from, created_at, updated_at) \
-                 SELECT s.webhook_id, e.id, e.customer_id, 'PENDING', 0, e.created_at, e.created_at, e.created_at, e.created_at \
-                 FROM events e JOIN webhook_subscriptions s ON s.customer_id = e.customer_id AND s.type = e.type \
-                 WHERE e.id IN (",
-            );
-            for (i, id) in ids.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(*id);
-            }
-            sql.push(")");
-            sql.query_on(sqlite).execute(&mut **tx).await?;
-        }
-        Ok(())
+        insert_transfers(tx, sqlite, &self.transfers).await?;
+        insert_entries(tx, sqlite, &self.entries).await?;
+        insert_events(tx, sqlite, &self.events).await
     }
+}
+
+async fn insert_transfers(
+    tx: &mut Transaction<'static, Any>,
+    sqlite: bool,
+    transfers: &[Transfer],
+) -> Result<()> {
+    for chunk in runs(transfers) {
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES "
+        ));
+        for (i, t) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.row(transfer_values(t));
+        }
+        sql.query_on(sqlite).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Journal entries, then all their postings.
+async fn insert_entries(
+    tx: &mut Transaction<'static, Any>,
+    sqlite: bool,
+    entries: &[Entry],
+) -> Result<()> {
+    for chunk in runs(entries) {
+        let mut sql = Sql::new(
+            "INSERT INTO journal_entries (id, customer_id, kind, reference_id, created_at) VALUES ",
+        );
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.row(vec![
+                e.id.into(),
+                e.customer.into(),
+                e.kind.into(),
+                e.reference.into(),
+                e.at.into(),
+            ]);
+        }
+        sql.query_on(sqlite).execute(&mut **tx).await?;
+    }
+    let postings: Vec<(Uuid, &Posting)> = entries
+        .iter()
+        .flat_map(|e| e.postings.iter().map(move |p| (e.id, p)))
+        .collect();
+    for chunk in runs(&postings) {
+        let mut sql = Sql::new("INSERT INTO postings (entry_id, account, asset, amount) VALUES ");
+        for (i, (entry, p)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            let account: Account = p.account;
+            sql.row(vec![
+                (*entry).into(),
+                account.key().into(),
+                p.asset.code().into(),
+                Val::Int(p.units),
+            ]);
+        }
+        sql.query_on(sqlite).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Events, and the outbox fan-out: one delivery per active webhook
+/// subscribed to the event's type, committed with the event itself.
+async fn insert_events(
+    tx: &mut Transaction<'static, Any>,
+    sqlite: bool,
+    events: &[Event],
+) -> Result<()> {
+    for chunk in runs(events) {
+        let ids: Vec<Uuid> = chunk.iter().map(|_| stableport_domain::new_id()).collect();
+        let mut sql = Sql::new(
+            "INSERT INTO events (id, customer_id, type, object_id, payload, created_at) VALUES ",
+        );
+        for (i, (e, id)) in chunk.iter().zip(&ids).enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.row(vec![
+                (*id).into(),
+                e.customer.into(),
+                e.kind.into(),
+                e.object.into(),
+                e.payload.clone().into(),
+                e.at.into(),
+            ]);
+        }
+        sql.query_on(sqlite).execute(&mut **tx).await?;
+        let mut sql = Sql::new(
+            "INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
+             retry_from, created_at, updated_at) \
+             SELECT s.webhook_id, e.id, e.customer_id, 'PENDING', 0, e.created_at, e.created_at, e.created_at, e.created_at \
+             FROM events e JOIN webhook_subscriptions s ON s.customer_id = e.customer_id AND s.type = e.type \
+             WHERE e.id IN (",
+        );
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(*id);
+        }
+        sql.push(")");
+        sql.query_on(sqlite).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Applies many balance changes on distinct (profile, asset) pairs in one

@@ -8,7 +8,7 @@
 //! did not commit, and nothing that committed goes unannounced.
 //!
 //! Delivery workers on any number of replicas claim due deliveries
-//! ([`EventStore::claim_deliveries`]): the claim pushes `next_attempt_at`
+//! (`stableport_core::deliveries::claim`): the claim pushes `next_attempt_at`
 //! past the send (a lease) and stamps a claim token, in one transaction that
 //! skips rows other replicas hold (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
 //! SQLite has one writer). So when nothing fails each delivery is sent once;
@@ -22,12 +22,12 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
 use crate::model::{Order, Page, TimeRange, Transfer};
 use crate::sql::{self, Sql, Val};
-use crate::{Backend, Result, SqlStore, StoreError};
+use crate::{Backend, Result, SqlStore, StoreError, Tx};
 
 /// At most this many ACTIVE webhooks per customer.
 pub const MAX_ACTIVE_WEBHOOKS: i64 = 10;
@@ -350,8 +350,8 @@ pub trait EventStore: Send + Sync {
         now: i64,
     ) -> Result<Delivery>;
 
-    /// Takes up to `limit` due deliveries for this worker. Safe on every replica.
-    async fn claim_deliveries(&self, claim: &Claim) -> Result<Vec<ClaimedDelivery>>;
+    /// Whether any PENDING delivery is due, read without a lock.
+    async fn deliveries_due(&self, now: i64) -> Result<bool>;
     /// Records attempts and moves their deliveries on (only where the claim
     /// is still the worker's own).
     async fn record_attempts(&self, results: &[AttemptResult]) -> Result<()>;
@@ -795,116 +795,240 @@ impl EventStore for SqlStore {
         Ok(delivery)
     }
 
-    async fn claim_deliveries(&self, c: &Claim) -> Result<Vec<ClaimedDelivery>> {
-        // A cheap look first, so an idle worker never takes the write lock.
-        let any: Option<String> = sqlx::query_scalar(
-            "SELECT event_id FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= $1 LIMIT 1",
-        )
-        .bind(c.now)
+    async fn deliveries_due(&self, now: i64) -> Result<bool> {
+        let any: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT event_id FROM deliveries WHERE status = '{PENDING}' AND next_attempt_at <= $1 LIMIT 1"
+        ))
+        .bind(now)
         .fetch_optional(&self.read)
         .await?;
-        if any.is_none() {
-            return Ok(Vec::new());
+        Ok(any.is_some())
+    }
+
+    async fn record_attempts(&self, results: &[AttemptResult]) -> Result<()> {
+        if results.is_empty() {
+            return Ok(());
         }
         let mut tx = self.begin().await?;
-        let due = sqlx::query(&format!(
+        insert_attempts(&mut tx, results).await?;
+        mark_delivered(&mut tx, results).await?;
+        for r in results.iter().filter(|r| r.next != NextStep::Delivered) {
+            mark_attempted(&mut tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// One delivery_attempts row per attempt, a hundred to a statement.
+async fn insert_attempts(
+    tx: &mut Transaction<'static, Any>,
+    results: &[AttemptResult],
+) -> Result<()> {
+    for chunk in results.chunks(100) {
+        let mut q = Sql::new(
+            "INSERT INTO delivery_attempts (id, webhook_id, event_id, customer_id, attempt, status_code, \
+             latency_micros, error, created_at) VALUES ",
+        );
+        for (i, r) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.row(vec![
+                Uuid::new_v4().into(),
+                r.webhook_id.into(),
+                r.event_id.into(),
+                r.customer_id.into(),
+                r.attempt.into(),
+                r.status_code.into(),
+                r.latency_micros.into(),
+                r.error.clone().into(),
+                r.at.into(),
+            ]);
+        }
+        q.query().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Successes, the common case, in one UPDATE per claim and status code;
+/// delivered_at is when the success was recorded (the attempt row keeps the
+/// exact time and latency).
+async fn mark_delivered(
+    tx: &mut Transaction<'static, Any>,
+    results: &[AttemptResult],
+) -> Result<()> {
+    let now = crate::sql::now_micros();
+    let mut delivered: BTreeMap<(&str, Option<i64>), Vec<&AttemptResult>> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.next == NextStep::Delivered) {
+        delivered
+            .entry((r.token.as_str(), r.status_code))
+            .or_default()
+            .push(r);
+    }
+    for ((token, code), rows) in &delivered {
+        for chunk in rows.chunks(200) {
+            let mut q = Sql::new(
+                "UPDATE deliveries SET status = 'DELIVERED', attempts = attempts + 1, next_attempt_at = NULL, \
+                 claim_token = NULL, last_error = NULL, last_status_code = ",
+            );
+            q.bind(*code).push(", updated_at = ").bind(now);
+            q.push(", delivered_at = ").bind(now);
+            q.push(" WHERE claim_token = ").bind(*token);
+            q.push(" AND (webhook_id, event_id) IN (VALUES ");
+            for (i, r) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.row(vec![r.webhook_id.into(), r.event_id.into()]);
+            }
+            q.push(")").query().execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A failed attempt: due again, or given up.
+async fn mark_attempted(tx: &mut Transaction<'static, Any>, r: &AttemptResult) -> Result<()> {
+    let finished_at = r.at + r.latency_micros;
+    let (status, next, delivered_at) = match r.next {
+        NextStep::Delivered => ("DELIVERED", None, Some(finished_at)),
+        NextStep::RetryAt(t) => (PENDING, Some(t), None),
+        NextStep::GiveUp => ("FAILED", None, None),
+    };
+    sqlx::query(
+        "UPDATE deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
+         claim_token = NULL, last_status_code = $3, last_error = $4, updated_at = $5, \
+         delivered_at = COALESCE($6, delivered_at) \
+         WHERE webhook_id = $7 AND event_id = $8 AND claim_token = $9",
+    )
+    .bind(status)
+    .bind(next)
+    .bind(r.status_code)
+    .bind(r.error.clone())
+    .bind(finished_at)
+    .bind(delivered_at)
+    .bind(r.webhook_id.to_string())
+    .bind(r.event_id.to_string())
+    .bind(r.token.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The status deliveries wait in; inlined into due-work statements so the
+/// partial index on due rows (`WHERE status = 'PENDING'`) serves them.
+const PENDING: &str = "PENDING";
+
+/// A delivery due now, as claimed.
+#[derive(Clone, Debug)]
+pub struct DueDelivery {
+    pub webhook_id: Uuid,
+    pub event_id: Uuid,
+    pub attempts: i64,
+    pub retry_from: i64,
+}
+
+impl Tx {
+    /// Claims up to `limit` due PENDING deliveries, in due order; other
+    /// replicas skip the rows claimed.
+    pub async fn claim_due_deliveries(&mut self, now: i64, limit: i64) -> Result<Vec<DueDelivery>> {
+        let rows = sqlx::query(&format!(
             "SELECT webhook_id, event_id, attempts, retry_from FROM deliveries \
-             WHERE status = 'PENDING' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2{}",
+             WHERE status = '{PENDING}' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2{}",
             self.backend.claim_suffix()
         ))
-        .bind(c.now)
-        .bind(c.limit)
-        .fetch_all(&mut *tx)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *self.inner)
         .await?;
-        if due.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Per webhook, in due order: (event, attempts so far, retry_from).
-        let mut by_webhook: BTreeMap<String, Vec<(Uuid, i64, i64)>> = BTreeMap::new();
-        for row in &due {
-            by_webhook
-                .entry(row.try_get("webhook_id")?)
-                .or_default()
-                .push((
-                    sql::uuid(row, "event_id")?,
-                    row.try_get("attempts")?,
-                    row.try_get("retry_from")?,
-                ));
-        }
+        rows.iter()
+            .map(|row| {
+                Ok(DueDelivery {
+                    webhook_id: sql::uuid(row, "webhook_id")?,
+                    event_id: sql::uuid(row, "event_id")?,
+                    attempts: row.try_get("attempts")?,
+                    retry_from: row.try_get("retry_from")?,
+                })
+            })
+            .collect()
+    }
+
+    /// These webhooks, locked in id order (two claimers lock shared ones in
+    /// the same order), each with its next free send slot.
+    pub async fn lock_webhooks(&mut self, ids: &[Uuid]) -> Result<Vec<(Webhook, i64)>> {
         let mut q = Sql::new(&format!(
             "SELECT {WEBHOOK_COLUMNS}, rate_tat FROM webhooks WHERE id"
         ));
-        push_in(&mut q, by_webhook.keys().map(|k| Val::Text(k.clone())));
-        // In id order, so two claimers lock shared webhooks in the same order.
+        push_in(&mut q, ids.iter().map(|id| Val::from(*id)));
         q.push(" ORDER BY id").push(lock_suffix(self.backend));
-        let webhooks = q.query().fetch_all(&mut *tx).await?;
-        let token = Uuid::new_v4().to_string();
-        let mut claimed: Vec<(Webhook, Uuid, i64, i64, i64)> = Vec::new();
-        // (webhook, its next free slot after this claim)
-        let mut next_slots: Vec<(Uuid, i64)> = Vec::new();
-        // (webhook, event, due again at): not sent now, for the rate limit.
-        let mut deferred: Vec<(Uuid, Uuid, i64)> = Vec::new();
-        for row in &webhooks {
-            let webhook = decode_webhook(row)?;
-            let Some(rows) = by_webhook.remove(&webhook.id.to_string()) else {
-                continue;
-            };
-            if webhook.status != "ACTIVE" {
-                let mut q = Sql::new("UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL, updated_at = ");
-                q.bind(c.now)
-                    .push(" WHERE webhook_id = ")
-                    .bind(webhook.id)
-                    .push(" AND event_id");
-                push_in(&mut q, rows.iter().map(|(e, _, _)| Val::from(*e)));
-                q.query().execute(&mut *tx).await?;
-                continue;
-            }
-            // Send slots 1/rate apart, from the webhook's next free slot.
-            let interval = 1_000_000 / webhook.rate_limit.clamp(1, 1_000_000);
-            let mut slot = c.now.max(row.try_get::<i64, _>("rate_tat")?);
-            let mut later = Vec::new();
-            for &(event, attempts, retry_from) in &rows {
-                if slot <= c.now + c.horizon {
-                    claimed.push((webhook.clone(), event, attempts + 1, retry_from, slot));
-                    slot += interval;
-                } else {
-                    later.push(event);
-                }
-            }
-            deferred.extend(later.into_iter().map(|e| (webhook.id, e, slot)));
-            next_slots.push((webhook.id, slot));
-        }
-        // A few statements for the whole claim, whatever the number of
-        // webhooks: one round trip each on PostgreSQL.
-        for chunk in next_slots.chunks(500) {
+        let rows = q.query().fetch_all(&mut *self.inner).await?;
+        rows.iter()
+            .map(|row| Ok((decode_webhook(row)?, row.try_get("rate_tat")?)))
+            .collect()
+    }
+
+    /// Cancels a webhook's deliveries of these events: it cannot receive them.
+    pub async fn cancel_deliveries(
+        &mut self,
+        webhook: Uuid,
+        events: &[Uuid],
+        now: i64,
+    ) -> Result<()> {
+        let mut q = Sql::new(
+            "UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL, updated_at = ",
+        );
+        q.bind(now)
+            .push(" WHERE webhook_id = ")
+            .bind(webhook)
+            .push(" AND event_id");
+        push_in(&mut q, events.iter().map(|e| Val::from(*e)));
+        q.query().execute(&mut *self.inner).await?;
+        Ok(())
+    }
+
+    /// Each webhook's next free send slot, in a few statements.
+    pub async fn set_send_slots(&mut self, slots: &[(Uuid, i64)]) -> Result<()> {
+        for chunk in slots.chunks(500) {
             let mut q = Sql::new("UPDATE webhooks SET rate_tat = CASE id");
             for (webhook, slot) in chunk {
                 q.push(" WHEN ").bind(*webhook).push(" THEN ").bind(*slot);
             }
             q.push(" ELSE rate_tat END WHERE id");
             push_in(&mut q, chunk.iter().map(|(w, _)| Val::from(*w)));
-            q.query().execute(&mut *tx).await?;
+            q.query().execute(&mut *self.inner).await?;
         }
-        // One lease for the whole claim: past the last slot, plus the lease.
-        let lease_end = claimed.iter().map(|c| c.4).max().unwrap_or(c.now) + c.lease;
-        for chunk in claimed.chunks(500) {
+        Ok(())
+    }
+
+    /// Holds these (webhook, event) deliveries for `token` until `until`:
+    /// past that, another worker may send them again.
+    pub async fn lease_deliveries(
+        &mut self,
+        keys: &[(Uuid, Uuid)],
+        token: &str,
+        until: i64,
+        now: i64,
+    ) -> Result<()> {
+        for chunk in keys.chunks(500) {
             let mut q = Sql::new("UPDATE deliveries SET next_attempt_at = ");
-            q.bind(lease_end)
-                .push(", claim_token = ")
-                .bind(token.as_str())
-                .push(", updated_at = ")
-                .bind(c.now)
-                .push(" WHERE (webhook_id, event_id) IN (VALUES ");
-            for (i, (webhook, event, ..)) in chunk.iter().enumerate() {
+            q.bind(until).push(", claim_token = ").bind(token);
+            q.push(", updated_at = ").bind(now);
+            q.push(" WHERE (webhook_id, event_id) IN (VALUES ");
+            for (i, (webhook, event)) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(", ");
                 }
-                q.row(vec![webhook.id.into(), (*event).into()]);
+                q.row(vec![(*webhook).into(), (*event).into()]);
             }
-            q.push(")");
-            q.query().execute(&mut *tx).await?;
+            q.push(")").query().execute(&mut *self.inner).await?;
         }
-        // Deferred ones are not attempts: due again when the rate limit has room.
+        Ok(())
+    }
+
+    /// Makes these (webhook, event) deliveries due again at their webhook's
+    /// time; not an attempt.
+    pub async fn defer_deliveries(&mut self, deferred: &[(Uuid, Uuid, i64)]) -> Result<()> {
         for chunk in deferred.chunks(500) {
             let mut q = Sql::new("UPDATE deliveries SET next_attempt_at = CASE webhook_id");
             let mut slots: Vec<(Uuid, i64)> = chunk.iter().map(|(w, _, s)| (*w, *s)).collect();
@@ -919,143 +1043,29 @@ impl EventStore for SqlStore {
                 }
                 q.row(vec![(*webhook).into(), (*event).into()]);
             }
-            q.push(")");
-            q.query().execute(&mut *tx).await?;
+            q.push(")").query().execute(&mut *self.inner).await?;
         }
-        // Deliveries to a webhook that is gone cannot be sent.
-        for (webhook, rows) in &by_webhook {
-            let mut q = Sql::new("UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL WHERE webhook_id = ");
-            q.bind(webhook.as_str()).push(" AND event_id");
-            push_in(&mut q, rows.iter().map(|(e, _, _)| Val::from(*e)));
-            q.query().execute(&mut *tx).await?;
-        }
-        let mut events: HashMap<Uuid, (String, i64, bool)> = HashMap::new();
-        if !claimed.is_empty() {
-            let mut q = Sql::new("SELECT id, type, created_at, is_test FROM events WHERE id");
-            let mut ids: Vec<Uuid> = claimed.iter().map(|c| c.1).collect();
-            ids.sort();
-            ids.dedup();
-            push_in(&mut q, ids.into_iter().map(Val::from));
-            for row in q.query().fetch_all(&mut *tx).await? {
-                events.insert(
-                    sql::uuid(&row, "id")?,
-                    (
-                        row.try_get("type")?,
-                        row.try_get("created_at")?,
-                        row.try_get::<i64, _>("is_test")? != 0,
-                    ),
-                );
-            }
-        }
-        tx.commit().await?;
-        Ok(claimed
-            .into_iter()
-            .filter_map(|(webhook, event, attempt, retry_from, send_at)| {
-                let (kind, created_at, is_test) = events.get(&event)?.clone();
-                Some(ClaimedDelivery {
-                    webhook,
-                    event_id: event,
-                    event_type: kind,
-                    event_created_at: created_at,
-                    is_test,
-                    attempt,
-                    retry_from,
-                    send_at,
-                    token: token.clone(),
-                })
-            })
-            .collect())
+        Ok(())
     }
 
-    async fn record_attempts(&self, results: &[AttemptResult]) -> Result<()> {
-        if results.is_empty() {
-            return Ok(());
+    /// Type, creation time and test flag of these events.
+    pub async fn event_headers(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, (String, i64, bool)>> {
+        let mut found = HashMap::new();
+        if ids.is_empty() {
+            return Ok(found);
         }
-        let mut tx = self.begin().await?;
-        for chunk in results.chunks(100) {
-            let mut q = Sql::new(
-                "INSERT INTO delivery_attempts (id, webhook_id, event_id, customer_id, attempt, status_code, \
-                 latency_micros, error, created_at) VALUES ",
+        let mut q = Sql::new("SELECT id, type, created_at, is_test FROM events WHERE id");
+        push_in(&mut q, ids.iter().map(|id| Val::from(*id)));
+        for row in q.query().fetch_all(&mut *self.inner).await? {
+            let test = row.try_get::<i64, _>("is_test")? != 0;
+            found.insert(
+                sql::uuid(&row, "id")?,
+                (row.try_get("type")?, row.try_get("created_at")?, test),
             );
-            for (i, r) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.row(vec![
-                    Uuid::new_v4().into(),
-                    r.webhook_id.into(),
-                    r.event_id.into(),
-                    r.customer_id.into(),
-                    r.attempt.into(),
-                    r.status_code.into(),
-                    r.latency_micros.into(),
-                    r.error.clone().into(),
-                    r.at.into(),
-                ]);
-            }
-            q.query().execute(&mut *tx).await?;
         }
-        // Successes, the common case, in one UPDATE per claim and status
-        // code; delivered_at is when the success was recorded (the attempt
-        // row keeps the exact time and latency).
-        let now = crate::sql::now_micros();
-        let mut delivered: BTreeMap<(&str, Option<i64>), Vec<&AttemptResult>> = BTreeMap::new();
-        for r in results.iter().filter(|r| r.next == NextStep::Delivered) {
-            delivered
-                .entry((r.token.as_str(), r.status_code))
-                .or_default()
-                .push(r);
-        }
-        for ((token, code), rows) in &delivered {
-            for chunk in rows.chunks(200) {
-                let mut q = Sql::new(
-                    "UPDATE deliveries SET status = 'DELIVERED', attempts = attempts + 1, next_attempt_at = NULL, \
-                     claim_token = NULL, last_error = NULL, last_status_code = ",
-                );
-                q.bind(*code)
-                    .push(", updated_at = ")
-                    .bind(now)
-                    .push(", delivered_at = ")
-                    .bind(now)
-                    .push(" WHERE claim_token = ")
-                    .bind(*token)
-                    .push(" AND (webhook_id, event_id) IN (VALUES ");
-                for (i, r) in chunk.iter().enumerate() {
-                    if i > 0 {
-                        q.push(", ");
-                    }
-                    q.row(vec![r.webhook_id.into(), r.event_id.into()]);
-                }
-                q.push(")");
-                q.query().execute(&mut *tx).await?;
-            }
-        }
-        for r in results.iter().filter(|r| r.next != NextStep::Delivered) {
-            let finished_at = r.at + r.latency_micros;
-            let (status, next, delivered_at) = match r.next {
-                NextStep::Delivered => ("DELIVERED", None, Some(finished_at)),
-                NextStep::RetryAt(t) => ("PENDING", Some(t), None),
-                NextStep::GiveUp => ("FAILED", None, None),
-            };
-            sqlx::query(
-                "UPDATE deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
-                 claim_token = NULL, last_status_code = $3, last_error = $4, updated_at = $5, \
-                 delivered_at = COALESCE($6, delivered_at) \
-                 WHERE webhook_id = $7 AND event_id = $8 AND claim_token = $9",
-            )
-            .bind(status)
-            .bind(next)
-            .bind(r.status_code)
-            .bind(r.error.clone())
-            .bind(finished_at)
-            .bind(delivered_at)
-            .bind(r.webhook_id.to_string())
-            .bind(r.event_id.to_string())
-            .bind(r.token.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        Ok(found)
     }
 }

@@ -28,8 +28,8 @@ pub use destinations::{
 pub use dialect::Backend;
 pub use events::{
     object_type, AttemptFilter, AttemptResult, Claim, ClaimedDelivery, ConsumerAuth, Delivery,
-    DeliveryAttempt, DeliveryFilter, Event, EventFilter, EventStore, NextStep, Webhook,
-    WebhookFilter, EVENT_TYPES, MAX_ACTIVE_WEBHOOKS,
+    DeliveryAttempt, DeliveryFilter, DueDelivery, Event, EventFilter, EventStore, NextStep,
+    Webhook, WebhookFilter, EVENT_TYPES, MAX_ACTIVE_WEBHOOKS,
 };
 pub use model::*;
 pub use orchestrations::{Legs, OrchestrationStore};

@@ -329,81 +329,107 @@ impl Store for SqlStore {
     }
 
     async fn audit(&self) -> Result<AuditReport> {
-        let mut report = AuditReport {
-            entries: sqlx::query_scalar("SELECT COUNT(*) FROM journal_entries")
-                .fetch_one(&self.read)
-                .await?,
-            postings: sqlx::query_scalar("SELECT COUNT(*) FROM postings")
-                .fetch_one(&self.read)
-                .await?,
-            profile_balances: sqlx::query_scalar("SELECT COUNT(*) FROM balances")
-                .fetch_one(&self.read)
-                .await?,
-            discrepancies: Vec::new(),
+        let pool = &self.read;
+        let count = |table: &'static str| async move {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(pool)
+                .await?;
+            Ok::<_, StoreError>(n)
         };
-        let totals = sqlx::query(
-            "SELECT asset, CAST(SUM(amount) AS BIGINT) AS total FROM postings GROUP BY asset",
-        )
-        .fetch_all(&self.read)
-        .await?;
-        for row in &totals {
-            let total: i64 = row.try_get("total")?;
-            if total != 0 {
-                let asset: String = row.try_get("asset")?;
-                report.discrepancies.push(format!(
-                    "asset {asset}: all accounts sum to {total} units, not 0"
-                ));
-            }
+        let mut discrepancies = unbalanced_assets(pool).await?;
+        discrepancies.extend(unbalanced_entries(pool).await?);
+        discrepancies.extend(mismatched_balances(pool).await?);
+        discrepancies.extend(orphan_accounts(pool).await?);
+        Ok(AuditReport {
+            entries: count("journal_entries").await?,
+            postings: count("postings").await?,
+            profile_balances: count("balances").await?,
+            discrepancies,
+        })
+    }
+}
+
+/// Every asset's postings, over all accounts, sum to zero.
+async fn unbalanced_assets(pool: &AnyPool) -> Result<Vec<String>> {
+    let totals = sqlx::query(
+        "SELECT asset, CAST(SUM(amount) AS BIGINT) AS total FROM postings GROUP BY asset",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut found = Vec::new();
+    for row in &totals {
+        let total: i64 = row.try_get("total")?;
+        if total != 0 {
+            let asset: String = row.try_get("asset")?;
+            found.push(format!(
+                "asset {asset}: all accounts sum to {total} units, not 0"
+            ));
         }
-        let unbalanced = sqlx::query(
-            "SELECT entry_id, asset, CAST(SUM(amount) AS BIGINT) AS total FROM postings \
-             GROUP BY entry_id, asset HAVING SUM(amount) <> 0",
-        )
-        .fetch_all(&self.read)
-        .await?;
-        for row in &unbalanced {
+    }
+    Ok(found)
+}
+
+/// Every journal entry's postings sum to zero per asset.
+async fn unbalanced_entries(pool: &AnyPool) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT entry_id, asset, CAST(SUM(amount) AS BIGINT) AS total FROM postings \
+         GROUP BY entry_id, asset HAVING SUM(amount) <> 0",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
             let (entry, asset, total): (String, String, i64) = (
                 row.try_get("entry_id")?,
                 row.try_get("asset")?,
                 row.try_get("total")?,
             );
-            report.discrepancies.push(format!(
+            Ok(format!(
                 "journal entry {entry}: {asset} postings sum to {total} units, not 0"
-            ));
-        }
-        let mismatched = sqlx::query(
-            "SELECT b.profile_id, b.asset, b.available, CAST(COALESCE(p.total, 0) AS BIGINT) AS posted \
-             FROM balances b LEFT JOIN (SELECT account, asset, SUM(amount) AS total FROM postings GROUP BY account, asset) p \
-             ON p.account = 'profile:' || b.profile_id AND p.asset = b.asset \
-             WHERE b.available <> COALESCE(p.total, 0)",
-        )
-        .fetch_all(&self.read)
-        .await?;
-        for row in &mismatched {
+            ))
+        })
+        .collect()
+}
+
+/// Every stored balance equals the sum of its account's postings.
+async fn mismatched_balances(pool: &AnyPool) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT b.profile_id, b.asset, b.available, CAST(COALESCE(p.total, 0) AS BIGINT) AS posted \
+         FROM balances b LEFT JOIN (SELECT account, asset, SUM(amount) AS total FROM postings GROUP BY account, asset) p \
+         ON p.account = 'profile:' || b.profile_id AND p.asset = b.asset \
+         WHERE b.available <> COALESCE(p.total, 0)",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
             let (profile, asset, available, posted): (String, String, i64, i64) = (
                 row.try_get("profile_id")?,
                 row.try_get("asset")?,
                 row.try_get("available")?,
                 row.try_get("posted")?,
             );
-            report.discrepancies.push(format!(
+            Ok(format!(
                 "profile {profile} {asset}: balance is {available} units but its postings sum to {posted}"
-            ));
-        }
-        let orphans = sqlx::query(
-            "SELECT DISTINCT p.account FROM postings p WHERE p.account LIKE 'profile:%' AND NOT EXISTS \
-             (SELECT 1 FROM balances b WHERE 'profile:' || b.profile_id = p.account)",
-        )
-        .fetch_all(&self.read)
-        .await?;
-        for row in &orphans {
+            ))
+        })
+        .collect()
+}
+
+/// Every profile account with postings has a stored balance.
+async fn orphan_accounts(pool: &AnyPool) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT p.account FROM postings p WHERE p.account LIKE 'profile:%' AND NOT EXISTS \
+         (SELECT 1 FROM balances b WHERE 'profile:' || b.profile_id = p.account)",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
             let account: String = row.try_get("account")?;
-            report
-                .discrepancies
-                .push(format!("{account} has postings but no stored balance"));
-        }
-        Ok(report)
-    }
+            Ok(format!("{account} has postings but no stored balance"))
+        })
+        .collect()
 }
 
 async fn insert_profile(tx: &mut Transaction<'static, Any>, p: &Profile) -> Result<()> {

@@ -1,7 +1,7 @@
 //! The webhook delivery worker. Runs on every replica.
 //!
 //! Each loop claims due deliveries from the database (see
-//! `stableport_store::EventStore::claim_deliveries`: a lease and a claim
+//! `stableport_core::deliveries::claim`: a lease and a claim
 //! token per row, rate-limit slots per webhook, `FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL), sends each one at its slot, and hands the outcome to a
 //! recorder that writes many outcomes per transaction. A 2xx is delivered;
@@ -14,6 +14,7 @@
 //! connection), its lease lapses and a worker on any replica sends it again:
 //! at least once, never lost. Consumers deduplicate on the event `id`.
 
+use stableport_core::deliveries;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -422,7 +423,7 @@ impl Worker for Delivery {
             horizon: micros(HORIZON),
             lease: self.lease,
         };
-        let claimed = match self.store.claim_deliveries(&claim).await {
+        let claimed = match deliveries::claim(self.store.as_ref(), &claim).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::error!(%e, "cannot claim webhook deliveries; will retry");
