@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use stableport_domain::conversion::{check_pair, pair_decimals};
-use stableport_domain::{ledger, Amount, Asset, ConversionStatus, Posting};
+use stableport_domain::{ledger, Amount, Asset, ConversionStatus, Posting, TransferKind};
 use stableport_store::{Conversion, CreateOutcome, NewConversion, Store, Transfer, Tx};
 use uuid::Uuid;
 
@@ -224,7 +224,7 @@ fn record_finished(
     let credit = Transfer::completed(
         c.customer_id,
         profile,
-        "INTERNAL_TRANSFER_CREDIT",
+        TransferKind::InternalTransferCredit,
         asset,
         units,
         c.id,
@@ -335,7 +335,7 @@ fn record_created(tx: &mut Tx, c: &NewConversion) -> Conversion {
     let mut debit = Transfer::completed(
         c.customer_id,
         c.profile_id,
-        "INTERNAL_TRANSFER_DEBIT",
+        TransferKind::InternalTransferDebit,
         c.source_asset,
         c.source_units,
         c.id,

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use stableport_domain::WebhookStatus;
 use stableport_store::{Claim, ClaimedDelivery, DueDelivery, Store, Tx, Webhook};
 use uuid::Uuid;
 
-use crate::{in_tx, webhooks, Result};
+use crate::{in_tx, Result};
 
 /// Takes up to `claim.limit` due deliveries for this worker. Safe on every
 /// replica at once.
@@ -37,7 +38,7 @@ async fn claim_in(tx: &mut Tx, c: &Claim) -> Result<Vec<ClaimedDelivery>> {
         let Some(due) = by_webhook.remove(&webhook.id) else {
             continue;
         };
-        if webhook.status != webhooks::ACTIVE {
+        if webhook.status != WebhookStatus::Active {
             let events: Vec<Uuid> = due.iter().map(|d| d.event_id).collect();
             tx.cancel_deliveries(webhook.id, &events, c.now).await?;
             continue;

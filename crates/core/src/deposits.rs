@@ -3,7 +3,7 @@
 
 use stableport_domain::address::tx_hash;
 use stableport_domain::network::{CryptoNetwork, FiatNetwork};
-use stableport_domain::{ledger, Account, Amount, Asset};
+use stableport_domain::{ledger, Account, Amount, Asset, RuleStatus, TransferKind};
 use stableport_store::{
     DepositRecord, Destination, NewDeposit, NewOrchestration, Rule, Transfer, Tx,
 };
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::orchestrations::{self, Started};
 use crate::profiles::{self, ProfileRef};
-use crate::{in_tx, rules, Core, CoreError, Result};
+use crate::{in_tx, Core, CoreError, Result};
 
 /// A wire to the deposit instructions with `memo_id`.
 pub async fn wire(
@@ -215,7 +215,7 @@ async fn on_chain(
     let mut t = Transfer::completed(
         customer,
         a.profile_id,
-        "CRYPTO_DEPOSIT",
+        TransferKind::CryptoDeposit,
         arrival.asset,
         units,
         Uuid::nil(),
@@ -248,8 +248,8 @@ async fn by_wire(
     let customer = arrival.customer_id;
     let i = (tx.instructions_by_memo(customer, memo_id).await?).ok_or_else(target_not_found)?;
     let kind = match i.network {
-        FiatNetwork::Cubix => "CUBIX_DEPOSIT",
-        _ => "WIRE_DEPOSIT",
+        FiatNetwork::Cubix => TransferKind::CubixDeposit,
+        _ => TransferKind::WireDeposit,
     };
     let units = arrival.amount.units(arrival.asset);
     let mut t = Transfer::completed(
@@ -291,7 +291,7 @@ fn follow_up(
 ) -> Option<NewOrchestration> {
     let (profile, identity, account, destination, destination_asset, rule_id) = match (rule, to_usd)
     {
-        (Some(r), _) if r.status == rules::ACTIVE && r.source_asset == arrival.asset => (
+        (Some(r), _) if r.status == RuleStatus::Active && r.source_asset == arrival.asset => (
             r.profile_id,
             r.identity_id.clone(),
             r.account_id.clone(),
@@ -385,8 +385,8 @@ async fn credit(tx: &mut Tx, d: &NewDeposit) -> Result<()> {
         .await?
         .map_err(|_| CoreError::BalanceLimit)?;
     let kind = match d.asset.is_stablecoin() {
-        true => "CRYPTO_DEPOSIT",
-        false => "WIRE_DEPOSIT",
+        true => TransferKind::CryptoDeposit,
+        false => TransferKind::WireDeposit,
     };
     let group = d.activity_id;
     let mut transfer = Transfer::completed(

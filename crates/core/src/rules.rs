@@ -3,7 +3,7 @@
 
 use stableport_domain::network::{CryptoNetwork, FiatNetwork};
 use stableport_domain::orchestration::{check_route, check_rule_source, SourceKind};
-use stableport_domain::Asset;
+use stableport_domain::{Asset, RuleStatus};
 use stableport_store::{DepositAddress, DepositInstructions, Inserted, Rule, RuleSource};
 use uuid::Uuid;
 
@@ -13,7 +13,6 @@ use crate::profiles::{self, ProfileRef};
 use crate::{Core, CoreError, Created, Result};
 
 const MAX_NICKNAME: usize = 100;
-pub const ACTIVE: &str = "ACTIVE";
 
 /// Where a rule's deposits arrive: a new address on a network, or a new
 /// memo for bank transfers.
@@ -77,7 +76,7 @@ pub async fn create(core: &Core, customer: Uuid, cmd: NewRule, now: i64) -> Resu
         account_id: cmd.account_id,
         ref_id: cmd.ref_id,
         nickname: cmd.nickname,
-        status: ACTIVE.into(),
+        status: RuleStatus::Active,
         source_asset: cmd.source_asset,
         destination_asset: cmd.destination_asset,
         source: issue_source(owner, cmd.source),

@@ -1,14 +1,16 @@
 //! Webhooks (ours): where a customer's events are POSTed, each with its
 //! signing secret, event types and rate.
 
-use stableport_store::{ConsumerAuth, Event, StoreError, Webhook, EVENT_TYPES};
+use stableport_domain::WebhookStatus;
+use stableport_store::{
+    ConsumerAuth, Event, StoreError, Tx, Webhook, EVENT_TYPES, MAX_ACTIVE_WEBHOOKS,
+};
 use uuid::Uuid;
 
 use crate::issued::random_hex;
-use crate::{Core, CoreError, Result};
+use crate::{in_tx, Core, CoreError, Result};
 
 pub const DEFAULT_RATE_LIMIT: i64 = 10;
-pub const ACTIVE: &str = "ACTIVE";
 
 /// A webhook as a client asks for it: its URL and consumer authentication
 /// already checked (the server's outbound guard does that).
@@ -50,13 +52,32 @@ pub async fn create(core: &Core, customer: Uuid, new: NewWebhook, now: i64) -> R
         auth: new.auth,
         rate_limit,
         secret: format!("whsec_{}", random_hex(32)),
-        status: ACTIVE.into(),
+        status: WebhookStatus::Active,
         created_at: now,
         updated_at: now,
         deleted_at: None,
     };
-    core.store.create_webhook(&webhook).await?;
+    in_tx!(core.store, |tx| insert(tx, &webhook).await)?;
     Ok(webhook)
+}
+
+/// At most MAX_ACTIVE_WEBHOOKS active per customer, each name once among them.
+async fn insert(tx: &mut Tx, w: &Webhook) -> Result<()> {
+    // Serialises creations per customer, so two at once cannot both see
+    // one fewer than the most.
+    tx.lock_customer(w.customer_id).await?;
+    if let Some(id) = tx.active_webhook_named(w.customer_id, &w.name).await? {
+        return Err(CoreError::Conflict(format!(
+            "an active webhook named '{}' already exists (id {id})",
+            w.name
+        )));
+    }
+    if tx.count_active_webhooks(w.customer_id).await? >= MAX_ACTIVE_WEBHOOKS {
+        return Err(CoreError::Conflict(format!(
+            "a customer may have at most {MAX_ACTIVE_WEBHOOKS} active webhooks; delete one first"
+        )));
+    }
+    Ok(tx.insert_webhook(w).await?)
 }
 
 pub async fn get(core: &Core, customer: Uuid, id: Uuid) -> Result<Webhook> {
@@ -78,7 +99,7 @@ pub async fn send_test(
     now: i64,
 ) -> Result<Event> {
     let webhook = get(core, customer, id).await?;
-    if webhook.status != ACTIVE {
+    if webhook.status != WebhookStatus::Active {
         return Err(CoreError::Conflict(format!(
             "webhook {} is {}; only an ACTIVE webhook receives events",
             webhook.id, webhook.status

@@ -9,11 +9,15 @@ pub mod conversion;
 pub mod ledger;
 pub mod network;
 pub mod orchestration;
+pub mod status;
+pub mod transfer;
 
 pub use amount::{Amount, AmountError};
 pub use asset::Asset;
 pub use conversion::{ConversionStatus, PairError};
 pub use ledger::{Account, Posting};
+pub use status::{DeliveryStatus, DestinationStatus, RuleStatus, WebhookStatus};
+pub use transfer::{Direction, TransferKind, TransferStatus};
 
 /// A new record id. Version 7 UUIDs grow with time, so each table's primary
 /// key and id indexes take inserts at their end instead of at random pages:

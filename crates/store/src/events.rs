@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
+use stableport_domain::{DeliveryStatus, TransferKind, TransferStatus, WebhookStatus};
 use uuid::Uuid;
 
 use crate::model::{Order, Page, TimeRange, Transfer};
@@ -64,11 +65,11 @@ pub const EVENT_TYPES: &[&str] = &[
 /// `transfer.<kind>.<status>` for the transfer kinds the webhook spec has
 /// events for. Internal transfers (conversion and orchestration legs between
 /// profiles) have none: their orchestration or conversion event covers them.
-pub fn transfer_event_type(kind: &str, status: &str) -> Option<&'static str> {
+pub fn transfer_event_type(kind: TransferKind, status: TransferStatus) -> Option<&'static str> {
     let wanted = format!(
         "transfer.{}.{}",
-        kind.to_ascii_lowercase(),
-        status.to_ascii_lowercase()
+        kind.as_str().to_ascii_lowercase(),
+        status.as_str().to_ascii_lowercase()
     );
     EVENT_TYPES.iter().copied().find(|t| *t == wanted)
 }
@@ -85,7 +86,7 @@ pub fn object_type(kind: &str) -> &'static str {
 
 /// TransferStatusChangeObject.
 pub fn transfer_object(t: &Transfer) -> String {
-    let mut object = json!({ "id": t.id, "type": t.kind, "status": t.status });
+    let mut object = json!({ "id": t.id, "type": t.kind.as_str(), "status": t.status.as_str() });
     for (key, value) in [
         ("ref_id", &t.ref_id),
         ("crypto_network", &t.crypto_network),
@@ -199,8 +200,7 @@ pub struct Webhook {
     pub rate_limit: i64,
     /// Signs every delivery (HMAC-SHA256).
     pub secret: String,
-    /// ACTIVE or DELETED.
-    pub status: String,
+    pub status: WebhookStatus,
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
@@ -218,8 +218,8 @@ pub struct Delivery {
     pub webhook_id: Uuid,
     pub event_id: Uuid,
     pub event_type: String,
-    /// PENDING, DELIVERED, FAILED (gave up) or CANCELLED (webhook deleted).
-    pub status: String,
+    /// FAILED: gave up; CANCELLED: the webhook was deleted.
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: Option<i64>,
     pub last_status_code: Option<i64>,
@@ -312,9 +312,6 @@ pub trait EventStore: Send + Sync {
     async fn event(&self, customer: Uuid, id: Uuid) -> Result<Option<Event>>;
     async fn list_events(&self, customer: Uuid, filter: &EventFilter) -> Result<Vec<Event>>;
 
-    /// Conflict when the name is taken by an ACTIVE webhook or the customer
-    /// already has MAX_ACTIVE_WEBHOOKS active ones.
-    async fn create_webhook(&self, webhook: &Webhook) -> Result<()>;
     async fn webhook(&self, customer: Uuid, id: Uuid) -> Result<Option<Webhook>>;
     async fn list_webhooks(&self, customer: Uuid, filter: &WebhookFilter) -> Result<Vec<Webhook>>;
     /// Marks it DELETED: no new deliveries; pending ones are cancelled.
@@ -367,6 +364,12 @@ const WEBHOOK_COLUMNS: &str =
 const DELIVERY_COLUMNS: &str = "d.webhook_id, d.event_id, e.type AS event_type, d.status, d.attempts, \
      d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.delivered_at";
 
+/// A status column read back into its enum.
+fn known_status<T>(row: &AnyRow, parse: fn(&str) -> Option<T>) -> Result<T> {
+    let value: String = row.try_get("status")?;
+    parse(&value).ok_or_else(|| StoreError::Corrupt(format!("status {value:?} is not known")))
+}
+
 fn decode_event(row: &AnyRow) -> Result<Event> {
     Ok(Event {
         id: sql::uuid(row, "id")?,
@@ -391,7 +394,7 @@ fn decode_webhook(row: &AnyRow) -> Result<Webhook> {
         auth: ConsumerAuth::from_stored(row.try_get("auth")?)?,
         rate_limit: row.try_get("rate_limit")?,
         secret: row.try_get("secret")?,
-        status: row.try_get("status")?,
+        status: known_status(row, WebhookStatus::parse)?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         deleted_at: row.try_get("deleted_at")?,
@@ -403,7 +406,7 @@ fn decode_delivery(row: &AnyRow) -> Result<Delivery> {
         webhook_id: sql::uuid(row, "webhook_id")?,
         event_id: sql::uuid(row, "event_id")?,
         event_type: row.try_get("event_type")?,
-        status: row.try_get("status")?,
+        status: known_status(row, DeliveryStatus::parse)?,
         attempts: row.try_get("attempts")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
         last_status_code: row.try_get("last_status_code")?,
@@ -508,75 +511,6 @@ impl EventStore for SqlStore {
         page_on(&mut q, &f.page, "e.created_at", "e.id");
         let rows = q.query().fetch_all(&self.read).await?;
         rows.iter().map(decode_event).collect()
-    }
-
-    async fn create_webhook(&self, w: &Webhook) -> Result<()> {
-        let mut tx = self.begin().await?;
-        // Serialises creations per customer on PostgreSQL, so two at once
-        // cannot both see nine active webhooks.
-        sqlx::query(&format!(
-            "SELECT id FROM customers WHERE id = $1{}",
-            lock_suffix(self.backend)
-        ))
-        .bind(w.customer_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let taken: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM webhooks WHERE customer_id = $1 AND name = $2 AND status = 'ACTIVE'",
-        )
-        .bind(w.customer_id.to_string())
-        .bind(&w.name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(id) = taken {
-            return Err(StoreError::Conflict(format!(
-                "an active webhook named '{}' already exists (id {id})",
-                w.name
-            )));
-        }
-        let active: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM webhooks WHERE customer_id = $1 AND status = 'ACTIVE'",
-        )
-        .bind(w.customer_id.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
-        if active >= MAX_ACTIVE_WEBHOOKS {
-            return Err(StoreError::Conflict(format!(
-                "a customer may have at most {MAX_ACTIVE_WEBHOOKS} active webhooks; delete one first"
-            )));
-        }
-        let mut q = Sql::new(&format!(
-            "INSERT INTO webhooks ({WEBHOOK_COLUMNS}, rate_tat) VALUES "
-        ));
-        q.row(vec![
-            w.id.into(),
-            w.customer_id.into(),
-            w.name.clone().into(),
-            w.url.clone().into(),
-            w.event_types.join(" ").into(),
-            w.auth.to_stored().into(),
-            w.rate_limit.into(),
-            w.secret.clone().into(),
-            "ACTIVE".into(),
-            w.created_at.into(),
-            w.updated_at.into(),
-            None::<i64>.into(),
-            0i64.into(),
-        ]);
-        q.query().execute(&mut *tx).await?;
-        let mut q =
-            Sql::new("INSERT INTO webhook_subscriptions (customer_id, type, webhook_id) VALUES ");
-        for (i, kind) in w.event_types.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.row(vec![w.customer_id.into(), kind.clone().into(), w.id.into()]);
-        }
-        if !w.event_types.is_empty() {
-            q.query().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn webhook(&self, customer: Uuid, id: Uuid) -> Result<Option<Webhook>> {
@@ -1067,5 +1001,82 @@ impl Tx {
             );
         }
         Ok(found)
+    }
+}
+
+impl Tx {
+    /// Locks the customer's row (PostgreSQL): work that checks a count per
+    /// customer and then inserts runs one at a time.
+    pub async fn lock_customer(&mut self, customer: Uuid) -> Result<()> {
+        sqlx::query(&format!(
+            "SELECT id FROM customers WHERE id = $1{}",
+            lock_suffix(self.backend)
+        ))
+        .bind(customer.to_string())
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    /// The customer's ACTIVE webhook with this name, if any.
+    pub async fn active_webhook_named(
+        &mut self,
+        customer: Uuid,
+        name: &str,
+    ) -> Result<Option<Uuid>> {
+        let id: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM webhooks WHERE customer_id = $1 AND name = $2 AND status = '{}'",
+            WebhookStatus::Active.as_str()
+        ))
+        .bind(customer.to_string())
+        .bind(name)
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        id.map(|id| sql::parse_uuid(&id, "id")).transpose()
+    }
+
+    pub async fn count_active_webhooks(&mut self, customer: Uuid) -> Result<i64> {
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM webhooks WHERE customer_id = $1 AND status = '{}'",
+            WebhookStatus::Active.as_str()
+        ))
+        .bind(customer.to_string())
+        .fetch_one(&mut *self.inner)
+        .await?)
+    }
+
+    /// Inserts a webhook and its subscriptions (one per event type).
+    pub async fn insert_webhook(&mut self, w: &Webhook) -> Result<()> {
+        let mut q = Sql::new(&format!(
+            "INSERT INTO webhooks ({WEBHOOK_COLUMNS}, rate_tat) VALUES "
+        ));
+        q.row(vec![
+            w.id.into(),
+            w.customer_id.into(),
+            w.name.clone().into(),
+            w.url.clone().into(),
+            w.event_types.join(" ").into(),
+            w.auth.to_stored().into(),
+            w.rate_limit.into(),
+            w.secret.clone().into(),
+            w.status.as_str().into(),
+            w.created_at.into(),
+            w.updated_at.into(),
+            None::<i64>.into(),
+            0i64.into(),
+        ]);
+        q.query().execute(&mut *self.inner).await?;
+        let mut q =
+            Sql::new("INSERT INTO webhook_subscriptions (customer_id, type, webhook_id) VALUES ");
+        for (i, kind) in w.event_types.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.row(vec![w.customer_id.into(), kind.clone().into(), w.id.into()]);
+        }
+        if !w.event_types.is_empty() {
+            q.query().execute(&mut *self.inner).await?;
+        }
+        Ok(())
     }
 }

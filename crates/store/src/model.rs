@@ -3,7 +3,7 @@
 
 use stableport_domain::network::CryptoNetwork;
 use stableport_domain::orchestration::OrchestrationStatus;
-use stableport_domain::{Asset, ConversionStatus};
+use stableport_domain::{Asset, ConversionStatus, Direction, TransferKind, TransferStatus};
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -208,9 +208,9 @@ pub struct Transfer {
     pub identity_id: Option<String>,
     pub account_id: Option<String>,
     pub ref_id: Option<String>,
-    pub kind: &'static str,
-    pub direction: &'static str,
-    pub status: &'static str,
+    pub kind: TransferKind,
+    pub direction: Direction,
+    pub status: TransferStatus,
     pub asset: Asset,
     pub units: i64,
     pub crypto_network: Option<String>,
@@ -230,7 +230,7 @@ impl Transfer {
     pub fn completed(
         customer_id: Uuid,
         profile_id: Uuid,
-        kind: &'static str,
+        kind: TransferKind,
         asset: Asset,
         units: i64,
         group_id: Uuid,
@@ -244,12 +244,8 @@ impl Transfer {
             account_id: None,
             ref_id: None,
             kind,
-            direction: if kind.ends_with("DEPOSIT") || kind.ends_with("CREDIT") {
-                "CREDIT"
-            } else {
-                "DEBIT"
-            },
-            status: "COMPLETED",
+            direction: kind.direction(),
+            status: TransferStatus::Completed,
             asset,
             units,
             crypto_network: None,

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use sqlx::{Any, Row, Transaction};
 use stableport_domain::orchestration::OrchestrationStatus;
+use stableport_domain::TransferStatus;
 use uuid::Uuid;
 
 use crate::model::*;
@@ -347,7 +348,7 @@ impl Tx {
     pub async fn set_transfer_status(
         &mut self,
         id: Uuid,
-        status: &'static str,
+        status: TransferStatus,
         crypto_tx_hash: Option<String>,
         now: i64,
     ) -> Result<Option<Transfer>> {
@@ -355,7 +356,7 @@ impl Tx {
             "UPDATE transfers SET status = $1, updated_at = $2, crypto_tx_hash = $3 WHERE id = $4 \
              RETURNING {TRANSFER_COLUMNS}"
         ))
-        .bind(status)
+        .bind(status.as_str())
         .bind(now)
         .bind(crypto_tx_hash)
         .bind(id.to_string())

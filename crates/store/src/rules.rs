@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use stableport_domain::network::{CryptoNetwork, FiatNetwork};
-use stableport_domain::Asset;
+use stableport_domain::{Asset, RuleStatus};
 use uuid::Uuid;
 
 use crate::model::*;
@@ -64,8 +64,7 @@ pub struct Rule {
     pub account_id: Option<String>,
     pub ref_id: String,
     pub nickname: Option<String>,
-    /// ACTIVE or DELETED (there are no approvals yet).
-    pub status: String,
+    pub status: RuleStatus,
     pub source_asset: Asset,
     pub destination_asset: Asset,
     pub source: RuleSource,
@@ -341,7 +340,11 @@ impl SqlStore {
             account_id: row.try_get("account_id")?,
             ref_id: row.try_get("ref_id")?,
             nickname: row.try_get("nickname")?,
-            status: row.try_get("status")?,
+            status: {
+                let status: String = row.try_get("status")?;
+                RuleStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("rule status {status:?}")))?
+            },
             source_asset: sql::asset(row, "source_asset")?,
             destination_asset: sql::asset(row, "destination_asset")?,
             source,
@@ -373,7 +376,7 @@ impl RuleStore for SqlStore {
             rule.account_id.clone().into(),
             rule.ref_id.clone().into(),
             rule.nickname.clone().into(),
-            rule.status.clone().into(),
+            rule.status.as_str().into(),
             rule.source_asset.code().into(),
             rule.destination_asset.code().into(),
             kind.into(),

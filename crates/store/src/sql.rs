@@ -4,7 +4,7 @@
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, Row};
-use stableport_domain::Asset;
+use stableport_domain::{Asset, Direction, TransferKind, TransferStatus};
 use uuid::Uuid;
 
 use crate::model::*;
@@ -292,9 +292,9 @@ pub fn transfer_values(t: &Transfer) -> Vec<Val> {
         t.identity_id.clone().into(),
         t.account_id.clone().into(),
         t.ref_id.clone().into(),
-        t.kind.into(),
-        t.direction.into(),
-        t.status.into(),
+        t.kind.as_str().into(),
+        t.direction.as_str().into(),
+        t.status.as_str().into(),
         t.asset.code().into(),
         t.units.into(),
         t.crypto_network.clone().into(),
@@ -309,25 +309,11 @@ pub fn transfer_values(t: &Transfer) -> Vec<Val> {
     ]
 }
 
-/// Column values are stored from fixed sets; map them back to the statics.
-fn known(value: String, set: &[&'static str], column: &str) -> Result<&'static str> {
-    set.iter()
-        .find(|s| **s == value)
-        .copied()
-        .ok_or_else(|| StoreError::Corrupt(format!("{column} {value:?} is not known")))
+/// A column stored from a fixed set, read back into its enum.
+fn known<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    let value: String = row.try_get(column)?;
+    parse(&value).ok_or_else(|| StoreError::Corrupt(format!("{column} {value:?} is not known")))
 }
-
-pub const TRANSFER_TYPES: &[&str] = &[
-    "INTERNAL_TRANSFER_DEBIT",
-    "INTERNAL_TRANSFER_CREDIT",
-    "CRYPTO_DEPOSIT",
-    "CRYPTO_WITHDRAWAL",
-    "WIRE_DEPOSIT",
-    "WIRE_WITHDRAWAL",
-    "CUBIX_DEPOSIT",
-    "CUBIX_WITHDRAWAL",
-];
-pub const TRANSFER_STATUSES: &[&str] = &["PENDING", "COMPLETED", "FAILED"];
 
 pub fn transfer(row: &AnyRow) -> Result<Transfer> {
     Ok(Transfer {
@@ -337,9 +323,9 @@ pub fn transfer(row: &AnyRow) -> Result<Transfer> {
         identity_id: row.try_get("identity_id")?,
         account_id: row.try_get("account_id")?,
         ref_id: row.try_get("ref_id")?,
-        kind: known(row.try_get("type")?, TRANSFER_TYPES, "type")?,
-        direction: known(row.try_get("direction")?, &["CREDIT", "DEBIT"], "direction")?,
-        status: known(row.try_get("status")?, TRANSFER_STATUSES, "status")?,
+        kind: known(row, "type", TransferKind::parse)?,
+        direction: known(row, "direction", Direction::parse)?,
+        status: known(row, "status", TransferStatus::parse)?,
         asset: asset(row, "asset")?,
         units: row.try_get("units")?,
         crypto_network: row.try_get("crypto_network")?,

@@ -3,7 +3,7 @@
 
 use stableport_domain::address::tx_hash;
 use stableport_domain::orchestration::OrchestrationStatus;
-use stableport_domain::{ledger, Account, Asset};
+use stableport_domain::{ledger, Account, Asset, TransferKind, TransferStatus};
 use stableport_store::{Destination, Orchestration, Refused, Store, Transfer, Tx};
 use uuid::Uuid;
 
@@ -167,7 +167,7 @@ async fn refund(
     let mut credit = Transfer::completed(
         o.customer_id,
         o.profile_id,
-        "INTERNAL_TRANSFER_CREDIT",
+        TransferKind::InternalTransferCredit,
         o.source_asset,
         o.source_units,
         o.id,
@@ -187,7 +187,10 @@ async fn finish_leg(tx: &mut Tx, o: &Orchestration, delivered: bool, now: i64) -
         }
         _ => None,
     };
-    let status = if delivered { "COMPLETED" } else { "FAILED" };
+    let status = match delivered {
+        true => TransferStatus::Completed,
+        false => TransferStatus::Failed,
+    };
     let leg = o.destination_transfer.id;
     if let Some(changed) = tx.set_transfer_status(leg, status, hash, now).await? {
         tx.transfer_changed(&changed);

@@ -1,8 +1,8 @@
 //! Starting orchestrations: the debit, the row, both legs, the entry and
 //! the `orchestration.processing` event, in one transaction.
 
-use stableport_domain::ledger;
 use stableport_domain::orchestration::OrchestrationStatus;
+use stableport_domain::{ledger, TransferKind, TransferStatus};
 use stableport_store::{
     Destination, Legs, NewOrchestration, Orchestration, OrchestrationOutcome, Refused, Store,
     Transfer, TransferRef, Tx,
@@ -130,7 +130,7 @@ fn record_started(tx: &mut Tx, o: &NewOrchestration, legs: Legs) -> Orchestratio
     let mut source = Transfer::completed(
         o.customer_id,
         o.profile_id,
-        "INTERNAL_TRANSFER_DEBIT",
+        TransferKind::InternalTransferDebit,
         o.source_asset,
         o.source_units,
         o.id,
@@ -155,14 +155,14 @@ fn destination_transfer(o: &NewOrchestration, id: uuid::Uuid) -> Transfer {
     let mut t = Transfer::completed(
         o.customer_id,
         o.profile_id,
-        "INTERNAL_TRANSFER_CREDIT",
+        TransferKind::InternalTransferCredit,
         o.destination_asset,
         o.destination_units,
         o.id,
         o.now,
     );
     t.id = id;
-    t.status = "PENDING";
+    t.status = TransferStatus::Pending;
     t.identity_id = Some(o.identity_id.clone());
     t.account_id = Some(o.account_id.clone());
     match &o.destination {
@@ -173,18 +173,18 @@ fn destination_transfer(o: &NewOrchestration, id: uuid::Uuid) -> Transfer {
             network,
         } => {
             t.kind = match network.as_str() {
-                "CUBIX" => "CUBIX_WITHDRAWAL",
-                _ => "WIRE_WITHDRAWAL",
+                "CUBIX" => TransferKind::CubixWithdrawal,
+                _ => TransferKind::WireWithdrawal,
             };
-            t.direction = "DEBIT";
+            t.direction = t.kind.direction();
             t.fiat_account_id = Some(bank_account_id.to_string());
             t.memo = memo.clone();
         }
         Destination::Crypto {
             address, network, ..
         } => {
-            t.kind = "CRYPTO_WITHDRAWAL";
-            t.direction = "DEBIT";
+            t.kind = TransferKind::CryptoWithdrawal;
+            t.direction = t.kind.direction();
             t.destination_address = Some(address.clone());
             t.crypto_network = Some(network.code().to_string());
         }
@@ -212,11 +212,11 @@ fn as_processing(o: &NewOrchestration, (source, destination): Legs) -> Orchestra
         rule_id: o.rule_id,
         source_transfer: TransferRef {
             id: source,
-            status: "COMPLETED".into(),
+            status: TransferStatus::Completed.as_str().into(),
         },
         destination_transfer: TransferRef {
             id: destination,
-            status: "PENDING".into(),
+            status: TransferStatus::Pending.as_str().into(),
         },
         metadata: o.metadata.clone(),
         created_at: o.now,

@@ -70,7 +70,7 @@ pub fn rule_json(r: Rule) -> Value {
         "id": r.id,
         "ref_id": r.ref_id,
         "profile_id": r.profile_id,
-        "status": r.status,
+        "status": r.status.as_str(),
         "source_asset": r.source_asset.code(),
         "destination_asset": r.destination_asset.code(),
         "source": source,

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use stableport_domain::address::TX_INDEX;
 use stableport_domain::amount::format_units;
+use stableport_domain::TransferStatus;
 use stableport_store::{Order, Page, SortKey, Transfer, TransferFilter};
 use uuid::Uuid;
 
@@ -36,6 +37,8 @@ const PAGING_BY_UPDATE: Defaults = Defaults {
     list: "transfers_by_updated_at",
     ..PAGING
 };
+/// The spec's `type` enum, all of which a filter may name (we make only
+/// the kinds in `TransferKind`; the others match nothing).
 const TYPES: &[&str] = &[
     "INTERNAL_TRANSFER_DEBIT",
     "INTERNAL_TRANSFER_CREDIT",
@@ -56,7 +59,6 @@ const TYPES: &[&str] = &[
     "CUBIX_DEPOSIT",
     "CUBIX_WITHDRAWAL",
 ];
-const STATUSES: &[&str] = &["PENDING", "COMPLETED", "FAILED"];
 
 #[derive(Serialize)]
 pub struct TransferBody {
@@ -113,9 +115,9 @@ pub fn transfer_body(t: Transfer) -> TransferBody {
         fee: "0",
         asset: t.asset.code(),
         balance_asset: t.asset.code(),
-        direction: t.direction,
-        kind: t.kind,
-        status: t.status,
+        direction: t.direction.as_str(),
+        kind: t.kind.as_str(),
+        status: t.status.as_str(),
         created_at: time::format(t.created_at),
         updated_at: time::format(t.updated_at),
         metadata: t.metadata.and_then(|m| serde_json::from_str(&m).ok()),
@@ -161,6 +163,16 @@ fn one_of(
     }
 }
 
+fn status(v: &str) -> ApiResult<String> {
+    match TransferStatus::parse(v) {
+        Some(status) => Ok(status.as_str().to_string()),
+        None => Err(Problem::bad_request(format!(
+            "statuses {v:?} is not one of {}",
+            TransferStatus::names().join(", ")
+        ))),
+    }
+}
+
 fn uuid_text(name: &'static str) -> impl Fn(&str) -> ApiResult<String> {
     move |v| Ok(parse_uuid(name, v)?.to_string())
 }
@@ -189,7 +201,7 @@ pub async fn list(
         group_ids: many(&params, "group_ids", uuid_text("group_ids"))?,
         crypto_tx_hashes: many(&params, "crypto_tx_hashes", text)?,
         types: many(&params, "type", one_of("type", TYPES))?,
-        statuses: many(&params, "statuses", one_of("statuses", STATUSES))?,
+        statuses: many(&params, "statuses", status)?,
         created_at: pagination::time_range(&params, "created_at")?,
         updated_at: pagination::time_range(&params, "updated_at")?,
         page: Page {

@@ -19,6 +19,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stableport_core::webhooks::{self, NewWebhook};
+use stableport_domain::{DeliveryStatus, WebhookStatus};
 use stableport_store::{
     AttemptFilter, ConsumerAuth, Delivery, DeliveryAttempt, DeliveryFilter, Order, StoreError,
     Webhook, WebhookFilter,
@@ -77,7 +78,6 @@ const ATTEMPT_PAGING: Defaults = Defaults {
 };
 const MAX_NAME: usize = 100;
 const MAX_SECRET_FIELD: usize = 1024;
-const DELIVERY_STATUSES: &[&str] = &["PENDING", "DELIVERED", "FAILED", "CANCELLED"];
 /// Headers Stableport sets itself on every delivery.
 const RESERVED_HEADERS: &[&str] = &[
     "host",
@@ -97,7 +97,7 @@ pub struct WebhookBody {
     url: String,
     event_types: Vec<String>,
     rate_limit: i64,
-    status: String,
+    status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     consumer_auth: Option<Value>,
     /// Only in the response that creates it: it is never shown again.
@@ -132,7 +132,7 @@ fn webhook_body(w: Webhook) -> WebhookBody {
         url: w.url,
         event_types: w.event_types,
         rate_limit: w.rate_limit,
-        status: w.status,
+        status: w.status.as_str(),
         consumer_auth,
         secret: None,
         created_at: time::format(w.created_at),
@@ -146,7 +146,7 @@ pub struct DeliveryBody {
     webhook_id: Uuid,
     event_id: Uuid,
     event_type: String,
-    status: String,
+    status: &'static str,
     attempts: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_attempt_at: Option<String>,
@@ -168,9 +168,9 @@ fn delivery_body(d: Delivery) -> DeliveryBody {
         // A claimed delivery's next_attempt_at is its lease, not a plan.
         next_attempt_at: d
             .next_attempt_at
-            .filter(|_| d.status == "PENDING")
+            .filter(|_| d.status == DeliveryStatus::Pending)
             .map(time::format),
-        status: d.status,
+        status: d.status.as_str(),
         attempts: d.attempts,
         last_status_code: d.last_status_code,
         last_error: d.last_error,
@@ -234,6 +234,23 @@ pub struct CreateRequest {
     event_types: Option<Vec<String>>,
     rate_limit: Option<i64>,
     consumer_auth: Option<AuthRequest>,
+}
+
+/// A status filter value: one of the enum's wire names.
+fn one_of<T>(
+    parse: fn(&str) -> Option<T>,
+    names: fn() -> Vec<&'static str>,
+) -> impl Fn(&str) -> ApiResult<String> {
+    move |v| match (parse(v), names().as_slice()) {
+        (Some(_), _) => Ok(v.to_string()),
+        (None, [a, b]) => Err(Problem::bad_request(format!(
+            "status must be {a} or {b}, got {v:?}"
+        ))),
+        (None, all) => Err(Problem::bad_request(format!(
+            "status must be one of {}, got {v:?}",
+            all.join(", ")
+        ))),
+    }
 }
 
 fn required(field: &str, value: Option<String>) -> ApiResult<String> {
@@ -370,12 +387,11 @@ pub async fn list(
 ) -> ApiResult<Json<ListBody<WebhookBody>>> {
     auth.require(scope::READ_EVENT)?;
     let filter = WebhookFilter {
-        statuses: many(&params, "status", |v| match v {
-            "ACTIVE" | "DELETED" => Ok(v.to_string()),
-            _ => Err(Problem::bad_request(format!(
-                "status must be ACTIVE or DELETED, got {v:?}"
-            ))),
-        })?,
+        statuses: many(
+            &params,
+            "status",
+            one_of(WebhookStatus::parse, WebhookStatus::names),
+        )?,
         page: pagination::page(&params, &app.keys, &WEBHOOK_PAGING)?,
     };
     let rows = app.core.store.list_webhooks(auth.customer, &filter).await?;
@@ -442,16 +458,11 @@ pub async fn deliveries(
     auth.require(scope::READ_EVENT)?;
     let webhook = owned(&app, &auth, &id).await?;
     let filter = DeliveryFilter {
-        statuses: many(&params, "status", |v| {
-            if DELIVERY_STATUSES.contains(&v) {
-                Ok(v.to_string())
-            } else {
-                Err(Problem::bad_request(format!(
-                    "status must be one of {}, got {v:?}",
-                    DELIVERY_STATUSES.join(", ")
-                )))
-            }
-        })?,
+        statuses: many(
+            &params,
+            "status",
+            one_of(DeliveryStatus::parse, DeliveryStatus::names),
+        )?,
         event_id: params.uuid("event_id")?,
         page: pagination::page(&params, &app.keys, &DELIVERY_PAGING)?,
     };
@@ -488,7 +499,7 @@ pub async fn redeliver(
     let raw = required("event_id", body.event_id)?;
     let event = parse_uuid("event_id", &raw)?;
     let webhook = owned(&app, &auth, &id).await?;
-    if webhook.status != "ACTIVE" {
+    if webhook.status != WebhookStatus::Active {
         return Err(Problem::conflict(format!(
             "webhook {} is {}; only an ACTIVE webhook receives events",
             webhook.id, webhook.status
