@@ -6,21 +6,12 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use stableport_domain::network::{CryptoNetwork, FiatNetwork};
+use stableport_domain::DestinationStatus;
 use uuid::Uuid;
 
 use crate::model::{Page, TimeRange};
 use crate::sql::{self, Sql, Val};
 use crate::{Result, SqlStore, StoreError};
-
-/// The statuses fiat accounts and crypto addresses share.
-pub mod destination_status {
-    pub const PENDING: &str = "PENDING";
-    pub const APPROVED: &str = "APPROVED";
-    pub const REJECTED: &str = "REJECTED";
-    pub const ALL: [&str; 3] = [PENDING, APPROVED, REJECTED];
-}
-
-use destination_status::{APPROVED, PENDING};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct FiatAccount {
@@ -34,8 +25,7 @@ pub struct FiatAccount {
     pub network: FiatNetwork,
     /// `fiat_network_instructions` as JSON, in the form the API validated.
     pub instructions: String,
-    /// PENDING, APPROVED or REJECTED.
-    pub status: String,
+    pub status: DestinationStatus,
     /// JSON object of strings.
     pub metadata: Option<String>,
     /// Sandbox: withdrawals to this account fail on purpose.
@@ -48,7 +38,7 @@ pub struct FiatAccount {
 impl FiatAccount {
     /// Whether money may be sent to it now.
     pub fn is_usable(&self) -> bool {
-        !self.deleted && self.status == APPROVED
+        !self.deleted && self.status == DestinationStatus::Approved
     }
 }
 
@@ -107,7 +97,7 @@ pub struct CryptoAddress {
     /// `travelrule_metadata` as JSON, in the form the API validated.
     pub travelrule_metadata: Option<String>,
     /// Always APPROVED today: there is no address review.
-    pub status: String,
+    pub status: DestinationStatus,
     /// Sandbox: withdrawals to this address fail on purpose.
     pub fail_withdrawals: bool,
     pub created_at: i64,
@@ -171,7 +161,7 @@ pub trait DestinationStore: Send + Sync {
         &self,
         customer: Uuid,
         id: Uuid,
-        status: Option<&str>,
+        status: Option<DestinationStatus>,
         fail_withdrawals: Option<bool>,
         now: i64,
     ) -> Result<FiatAccount>;
@@ -220,9 +210,9 @@ const CRYPTO_COLUMNS: &str = "id, customer_id, network, address, nickname, bookm
 /// should approve it (None: not automatically).
 fn review(now: i64, approve_after: i64) -> (&'static str, Option<i64>) {
     if approve_after <= now {
-        (APPROVED, None)
+        (DestinationStatus::Approved.as_str(), None)
     } else {
-        (PENDING, Some(approve_after))
+        (DestinationStatus::Pending.as_str(), Some(approve_after))
     }
 }
 
@@ -359,14 +349,15 @@ impl DestinationStore for SqlStore {
         &self,
         customer: Uuid,
         id: Uuid,
-        status: Option<&str>,
+        status: Option<DestinationStatus>,
         fail_withdrawals: Option<bool>,
         now: i64,
     ) -> Result<FiatAccount> {
         let mut q = Sql::new("UPDATE fiat_accounts SET updated_at = ");
         q.bind(now);
         if let Some(status) = status {
-            q.push(", approve_after = NULL, status = ").bind(status);
+            q.push(", approve_after = NULL, status = ")
+                .bind(status.as_str());
         }
         if let Some(fail) = fail_withdrawals {
             q.push(", fail_withdrawals = ").bind(i64::from(fail));
@@ -440,7 +431,7 @@ impl DestinationStore for SqlStore {
                 .into(),
             i64::from(fields.bookmarked.unwrap_or(false)).into(),
             fields.travelrule_metadata.clone().into(),
-            APPROVED.into(),
+            DestinationStatus::Approved.as_str().into(),
             Val::Int(0),
             new.now.into(),
             new.now.into(),
@@ -586,7 +577,7 @@ fn fiat_account(row: &AnyRow) -> Result<FiatAccount> {
                 StoreError::Corrupt(e.to_string())
             })?,
         instructions: row.try_get("instructions")?,
-        status: row.try_get("status")?,
+        status: destination_status(row)?,
         metadata: row.try_get("metadata")?,
         fail_withdrawals: flag(row, "fail_withdrawals")?,
         deleted: deleted_at.is_some(),
@@ -609,9 +600,15 @@ fn crypto_address(row: &AnyRow) -> Result<CryptoAddress> {
         nickname: row.try_get("nickname")?,
         bookmarked: flag(row, "bookmarked")?,
         travelrule_metadata: row.try_get("travelrule_metadata")?,
-        status: row.try_get("status")?,
+        status: destination_status(row)?,
         fail_withdrawals: flag(row, "fail_withdrawals")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+fn destination_status(row: &AnyRow) -> Result<DestinationStatus> {
+    let status: String = row.try_get("status")?;
+    DestinationStatus::parse(&status)
+        .ok_or_else(|| StoreError::Corrupt(format!("destination status {status:?}")))
 }

@@ -21,9 +21,8 @@ use uuid::Uuid;
 
 pub use batch::Refused;
 pub use destinations::{
-    destination_status, CryptoAddress, CryptoAddressFields, CryptoAddressFilter, DestinationStore,
-    FiatAccount, FiatAccountChange, FiatAccountCreated, FiatAccountFilter, NewCryptoAddress,
-    NewFiatAccount,
+    CryptoAddress, CryptoAddressFields, CryptoAddressFilter, DestinationStore, FiatAccount,
+    FiatAccountChange, FiatAccountCreated, FiatAccountFilter, NewCryptoAddress, NewFiatAccount,
 };
 pub use dialect::Backend;
 pub use events::{

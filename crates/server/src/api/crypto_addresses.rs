@@ -71,7 +71,7 @@ pub struct AddressBody {
     crypto_network: &'static str,
     address: String,
     nickname: String,
-    status: String,
+    status: &'static str,
     created_at: String,
     bookmarked: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -122,7 +122,7 @@ fn address_body(a: CryptoAddress) -> ApiResult<AddressBody> {
         crypto_network: a.network.code(),
         address: a.address,
         nickname: a.nickname,
-        status: a.status,
+        status: a.status.as_str(),
         created_at: time::format(a.created_at),
         bookmarked: a.bookmarked,
         travelrule_metadata,

@@ -27,9 +27,10 @@ use stableport_domain::bank::{
     validate_aba_routing, validate_account_number, validate_bic, validate_iban,
 };
 use stableport_domain::network::{FiatNetwork, WireAccountType};
+use stableport_domain::DestinationStatus;
 use stableport_store::{
-    destination_status, FiatAccount, FiatAccountChange, FiatAccountCreated, FiatAccountFilter,
-    NewFiatAccount, Order, StoreError,
+    FiatAccount, FiatAccountChange, FiatAccountCreated, FiatAccountFilter, NewFiatAccount, Order,
+    StoreError,
 };
 use uuid::Uuid;
 
@@ -165,7 +166,7 @@ pub struct FiatAccountBody {
     account_id: Option<String>,
     fiat_account_owner: Value,
     fiat_network_instructions: Instructions,
-    status: String,
+    status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata: Option<BTreeMap<String, String>>,
     created_at: String,
@@ -205,7 +206,7 @@ fn account_body(a: FiatAccount, view: View) -> ApiResult<FiatAccountBody> {
         account_id: a.account_id,
         fiat_account_owner: owner,
         fiat_network_instructions: instructions,
-        status: a.status,
+        status: a.status.as_str(),
         metadata: a.metadata.as_deref().map(stored).transpose()?,
         created_at: time::format(a.created_at),
         updated_at: time::format(a.updated_at),
@@ -807,15 +808,12 @@ pub async fn sandbox_update(
     let status = body
         .status
         .map(|s| {
-            destination_status::ALL
-                .into_iter()
-                .find(|known| *known == s)
-                .ok_or_else(|| {
-                    bad(format!(
-                        "status must be one of {}, got {s:?}",
-                        destination_status::ALL.join(", ")
-                    ))
-                })
+            DestinationStatus::parse(&s).ok_or_else(|| {
+                bad(format!(
+                    "status must be one of {}, got {s:?}",
+                    DestinationStatus::names().join(", ")
+                ))
+            })
         })
         .transpose()?;
     let account = app

@@ -329,7 +329,7 @@ async fn wire_aba_account_lifecycle(backend: Backend) {
         .unwrap()
         .expect("kept after delete");
     assert!(stored.deleted && !stored.is_usable());
-    assert_eq!(stored.status, "APPROVED");
+    assert_eq!(stored.status.as_str(), "APPROVED");
     assert!(!stored.fail_withdrawals);
 }
 
