@@ -8,7 +8,7 @@ use stableport_domain::{ledger, Amount, Asset, ConversionStatus, Posting, Transf
 use stableport_store::{Conversion, CreateOutcome, NewConversion, Store, Transfer, Tx};
 use uuid::Uuid;
 
-use crate::{in_tx, profiles, Core, CoreError, Created, Result};
+use crate::{in_tx, profiles, transfers, Core, CoreError, Created, Result};
 
 /// A conversion as a client asks for it, its fields parsed.
 pub struct Convert {
@@ -230,7 +230,7 @@ fn record_finished(
         c.id,
         now,
     );
-    tx.transfer(credit);
+    transfers::record(tx, credit);
     tx.entry(c.customer_id, kind, c.id, postings, now);
     tx.event(
         c.customer_id,
@@ -342,7 +342,7 @@ fn record_created(tx: &mut Tx, c: &NewConversion) -> Conversion {
         c.now,
     );
     debit.ref_id = c.ref_id.clone();
-    tx.transfer(debit);
+    transfers::record(tx, debit);
     tx.entry(c.customer_id, "conversion.created", c.id, postings, c.now);
     let payload = event(c.id, c.ref_id.as_deref(), ConversionStatus::Created);
     tx.event(c.customer_id, "conversion.created", c.id, payload, c.now);

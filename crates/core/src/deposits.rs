@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::orchestrations::{self, Started};
 use crate::profiles::{self, ProfileRef};
-use crate::{in_tx, Core, CoreError, Result};
+use crate::{in_tx, transfers, Core, CoreError, Result};
 
 /// A wire to the deposit instructions with `memo_id`.
 pub async fn wire(
@@ -147,7 +147,7 @@ async fn arrive(tx: &mut Tx, arrival: &Arrival) -> Result<DepositOutcome> {
         .map_err(|_| CoreError::BalanceLimit)?;
     landing.transfer.group_id = Some(deposit_id.to_string());
     let transfer_id = landing.transfer.id;
-    tx.transfer(landing.transfer);
+    transfers::record(tx, landing.transfer);
     tx.entry(
         arrival.customer_id,
         "deposit",
@@ -400,7 +400,7 @@ async fn credit(tx: &mut Tx, d: &NewDeposit) -> Result<()> {
     );
     transfer.id = d.activity_id;
     transfer.crypto_network = d.crypto_network.clone();
-    tx.transfer(transfer);
+    transfers::record(tx, transfer);
     tx.entry(
         d.customer_id,
         "sandbox.deposit",

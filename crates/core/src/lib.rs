@@ -14,6 +14,7 @@ pub mod issued;
 pub mod orchestrations;
 pub mod profiles;
 pub mod rules;
+pub mod transfers;
 pub mod tx;
 pub mod webhooks;
 

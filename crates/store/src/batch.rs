@@ -174,27 +174,8 @@ impl LedgerRows {
         });
     }
 
-    /// A new transfer, announced as `transfer.<kind>.<status>` where the
-    /// webhook spec has such an event (see [`LedgerRows::transfer_changed`]).
     pub fn transfer(&mut self, transfer: Transfer) {
-        self.transfer_changed(&transfer);
         self.transfers.push(transfer);
-    }
-
-    /// Announces a transfer's current status: `transfer.<kind>.<status>`
-    /// for crypto, wire and CUBIX deposits and withdrawals. Internal
-    /// transfers have no event type in the spec; the conversion or
-    /// orchestration event they belong to covers them.
-    pub fn transfer_changed(&mut self, t: &Transfer) {
-        if let Some(kind) = crate::events::transfer_event_type(t.kind, t.status) {
-            self.event(
-                t.customer_id,
-                kind,
-                t.id,
-                crate::events::transfer_object(t),
-                t.updated_at,
-            );
-        }
     }
 
     pub async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {

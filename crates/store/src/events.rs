@@ -23,10 +23,10 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
-use stableport_domain::{DeliveryStatus, TransferKind, TransferStatus, WebhookStatus};
+use stableport_domain::{DeliveryStatus, WebhookStatus};
 use uuid::Uuid;
 
-use crate::model::{Order, Page, TimeRange, Transfer};
+use crate::model::{Order, Page, TimeRange};
 use crate::sql::{self, Sql, Val};
 use crate::{Backend, Result, SqlStore, StoreError, Tx};
 
@@ -62,18 +62,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "conversion.cancelled",
 ];
 
-/// `transfer.<kind>.<status>` for the transfer kinds the webhook spec has
-/// events for. Internal transfers (conversion and orchestration legs between
-/// profiles) have none: their orchestration or conversion event covers them.
-pub fn transfer_event_type(kind: TransferKind, status: TransferStatus) -> Option<&'static str> {
-    let wanted = format!(
-        "transfer.{}.{}",
-        kind.as_str().to_ascii_lowercase(),
-        status.as_str().to_ascii_lowercase()
-    );
-    EVENT_TYPES.iter().copied().find(|t| *t == wanted)
-}
-
 /// The `object_type` the Events API shows for an event type.
 pub fn object_type(kind: &str) -> &'static str {
     match kind.split('.').next() {
@@ -82,25 +70,6 @@ pub fn object_type(kind: &str) -> &'static str {
         Some("conversion") => "conversion_status_change",
         _ => "unknown",
     }
-}
-
-/// TransferStatusChangeObject.
-pub fn transfer_object(t: &Transfer) -> String {
-    let mut object = json!({ "id": t.id, "type": t.kind.as_str(), "status": t.status.as_str() });
-    for (key, value) in [
-        ("ref_id", &t.ref_id),
-        ("crypto_network", &t.crypto_network),
-        ("crypto_tx_hash", &t.crypto_tx_hash),
-        ("memo", &t.memo),
-    ] {
-        if let Some(v) = value {
-            object[key] = json!(v);
-        }
-    }
-    if t.crypto_tx_hash.is_some() {
-        object["crypto_tx_index"] = json!(stableport_domain::address::TX_INDEX);
-    }
-    object.to_string()
 }
 
 #[derive(Clone, Debug)]

@@ -62,15 +62,9 @@ impl Tx {
         self.rows.event(customer, kind, of, payload, at);
     }
 
-    /// Records a transfer, with its `transfer.*` event where the spec has one.
+    /// Records a new transfer (its event, if any, is the caller's to record).
     pub fn transfer(&mut self, transfer: Transfer) {
         self.rows.transfer(transfer);
-    }
-
-    /// Records a transfer's changed status as its `transfer.*` event, where
-    /// the spec has one.
-    pub fn transfer_changed(&mut self, transfer: &Transfer) {
-        self.rows.transfer_changed(transfer);
     }
 
     /// Locks these balances in the one global order, before any changes:

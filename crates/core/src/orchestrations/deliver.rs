@@ -7,7 +7,7 @@ use stableport_domain::{ledger, Account, Asset, TransferKind, TransferStatus};
 use stableport_store::{Destination, Orchestration, Refused, Store, Transfer, Tx};
 use uuid::Uuid;
 
-use crate::{in_tx, Core, CoreError, Result};
+use crate::{in_tx, transfers, Core, CoreError, Result};
 
 /// Delivers up to `limit` orchestrations whose time has come; returns how
 /// many finished. Safe on every replica at once.
@@ -175,7 +175,7 @@ async fn refund(
     );
     credit.identity_id = Some(o.identity_id.clone());
     credit.account_id = Some(o.account_id.clone());
-    tx.transfer(credit);
+    transfers::record(tx, credit);
     Ok(postings)
 }
 
@@ -193,7 +193,7 @@ async fn finish_leg(tx: &mut Tx, o: &Orchestration, delivered: bool, now: i64) -
     };
     let leg = o.destination_transfer.id;
     if let Some(changed) = tx.set_transfer_status(leg, status, hash, now).await? {
-        tx.transfer_changed(&changed);
+        transfers::announce(tx, &changed);
     }
     Ok(())
 }

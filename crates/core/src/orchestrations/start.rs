@@ -8,7 +8,7 @@ use stableport_store::{
     Transfer, TransferRef, Tx,
 };
 
-use crate::{in_tx, CoreError, Result};
+use crate::{in_tx, transfers, CoreError, Result};
 
 /// Starts orchestrations in one transaction (group commit): each request
 /// gets its own outcome; one refused does not affect the others.
@@ -140,8 +140,8 @@ fn record_started(tx: &mut Tx, o: &NewOrchestration, legs: Legs) -> Orchestratio
     source.identity_id = Some(o.identity_id.clone());
     source.account_id = Some(o.account_id.clone());
     source.ref_id = Some(o.ref_id.clone());
-    tx.transfer(source);
-    tx.transfer(destination_transfer(o, destination_id));
+    transfers::record(tx, source);
+    transfers::record(tx, destination_transfer(o, destination_id));
     let kind = "orchestration.processing";
     tx.entry(o.customer_id, kind, o.id, postings, o.now);
     let processing = OrchestrationStatus::Processing;
