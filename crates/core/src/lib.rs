@@ -7,6 +7,7 @@
 pub mod batcher;
 pub mod conversions;
 pub mod deliveries;
+pub mod deposit_targets;
 pub mod deposits;
 pub mod destinations;
 mod error;

@@ -6,21 +6,21 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stableport_store::{DepositAddress, Inserted, Order};
+use stableport_core::deposit_targets::{new_deposit_address, Owner};
+use stableport_store::{DepositAddress, Order};
 use uuid::Uuid;
 
 use crate::api::common::auth::{scope, Auth};
 use crate::api::common::extract::{JsonBody, Params};
-use crate::api::common::fields::{already_exists, checked_ref_id, required, small_metadata};
+use crate::api::common::fields::{checked_ref_id, created, required, small_metadata};
 use crate::api::common::fields::{optional_uuid, parse_network, target_filter};
-use crate::api::common::owned::owned_profile;
+use crate::api::common::owned::profile_ref;
 use crate::api::common::pagination::ListBody;
 use crate::api::common::pagination::{self, Defaults};
-use crate::api::common::problem::{ApiResult, Problem};
+use crate::api::common::problem::ApiResult;
 use crate::api::common::routes::Routes;
 use crate::state::AppState;
 use crate::time;
-use stableport_core::issued::new_address;
 
 pub fn routes(_sandbox: bool) -> Routes {
     Routes::new()
@@ -89,48 +89,23 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateRequest>,
 ) -> ApiResult<Json<DepositAddressBody>> {
     auth.require(scope::WRITE_DEPOSIT_ADDRESS)?;
-    let profile_raw = required("profile_id", body.profile_id)?;
-    let network = parse_network(
-        "crypto_network",
-        &required("crypto_network", body.crypto_network)?,
-    )?;
-    let conversion_target_asset = match body.conversion_target_asset.as_deref() {
-        None | Some("NO_CONVERSION") => "NO_CONVERSION",
-        Some("USD") => "USD",
-        Some(other) => {
-            return Err(Problem::bad_request(format!(
-                "conversion_target_asset must be NO_CONVERSION or USD, got {other:?}"
-            )))
-        }
-    };
-    let address = DepositAddress {
-        id: stableport_domain::new_id(),
-        customer_id: auth.customer,
-        profile_id: Uuid::nil(),
+    let profile = required("profile_id", body.profile_id)?;
+    let network = required("crypto_network", body.crypto_network)?;
+    let owner = Owner {
+        profile: profile_ref("profile_id", &profile)?,
         identity_id: optional_uuid("identity_id", body.identity_id)?,
         account_id: optional_uuid("account_id", body.account_id)?,
         ref_id: checked_ref_id(body.ref_id)?,
-        network,
-        address: String::new(),
-        conversion_target_asset: conversion_target_asset.into(),
         metadata: small_metadata(body.metadata)?,
-        rule_id: None,
-        created_at: time::now(),
     };
-    let profile = owned_profile(&app, &auth, "profile_id", &profile_raw).await?;
-    let address = DepositAddress {
-        profile_id: profile.id,
-        address: new_address(address.id, network),
-        ..address
-    };
-    match app.core.store.create_deposit_address(&address).await? {
-        Inserted::Created(a) => Ok(Json(deposit_address_body(a))),
-        Inserted::RefIdExists(existing) => Err(already_exists(
-            "deposit address",
-            &existing.ref_id.clone().unwrap_or_default(),
-            serde_json::to_value(deposit_address_body(existing)).map_err(Problem::internal)?,
-        )),
-    }
+    let address = (
+        parse_network("crypto_network", &network)?,
+        body.conversion_target_asset,
+    );
+    let outcome =
+        new_deposit_address(&app.core, auth.customer, owner, address, time::now()).await?;
+    let ref_id = |a: &DepositAddress| a.ref_id.clone().unwrap_or_default();
+    created(outcome, "deposit address", ref_id, deposit_address_body)
 }
 
 pub async fn list(

@@ -7,23 +7,23 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use stableport_core::deposit_targets::{new_instructions, Owner};
 use stableport_domain::network::FiatNetwork;
-use stableport_store::{DepositInstructions, Inserted, Order};
+use stableport_store::{DepositInstructions, Order};
 use uuid::Uuid;
 
 use crate::api::common::auth::{scope, Auth};
 use crate::api::common::extract::{parse_uuid, JsonBody, Params};
-use crate::api::common::fields::{already_exists, checked_ref_id, required, small_metadata};
+use crate::api::common::fields::{checked_ref_id, created, required, small_metadata};
 use crate::api::common::fields::{optional_uuid, target_filter};
 use crate::api::common::fields::{parse_fiat_network, routing_type};
-use crate::api::common::owned::owned_profile;
+use crate::api::common::owned::profile_ref;
 use crate::api::common::pagination::ListBody;
 use crate::api::common::pagination::{self, Defaults};
 use crate::api::common::problem::{ApiResult, Problem};
 use crate::api::common::routes::Routes;
 use crate::state::AppState;
 use crate::time;
-use stableport_core::issued::new_memo_id;
 
 pub fn routes(_sandbox: bool) -> Routes {
     Routes::new()
@@ -124,46 +124,27 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateRequest>,
 ) -> ApiResult<Json<InstructionsBody>> {
     auth.require(scope::WRITE_FIAT_DEPOSIT_INSTRUCTIONS)?;
-    let profile_raw = required("profile_id", body.profile_id)?;
-    let network = parse_fiat_network(
-        "fiat_network",
-        &required("fiat_network", body.fiat_network)?,
-    )?;
-    let routing_number_type =
-        routing_type("routing_number_type", network, body.routing_number_type)?;
-    let identity_id = optional_uuid("identity_id", body.identity_id)?;
-    let account_id = optional_uuid("account_id", body.account_id)?;
-    let ref_id = checked_ref_id(body.ref_id)?;
-    let metadata = small_metadata(body.metadata)?;
-    let profile = owned_profile(&app, &auth, "profile_id", &profile_raw).await?;
-    let instructions = DepositInstructions {
-        id: stableport_domain::new_id(),
-        customer_id: auth.customer,
-        profile_id: profile.id,
-        identity_id,
-        account_id,
-        ref_id,
-        network,
-        routing_number_type,
-        memo_id: new_memo_id(),
-        status: "VALID".into(),
-        metadata,
-        rule_id: None,
-        created_at: time::now(),
+    let profile = required("profile_id", body.profile_id)?;
+    let network = required("fiat_network", body.fiat_network)?;
+    let network = parse_fiat_network("fiat_network", &network)?;
+    let routing = routing_type("routing_number_type", network, body.routing_number_type)?;
+    let owner = Owner {
+        profile: profile_ref("profile_id", &profile)?,
+        identity_id: optional_uuid("identity_id", body.identity_id)?,
+        account_id: optional_uuid("account_id", body.account_id)?,
+        ref_id: checked_ref_id(body.ref_id)?,
+        metadata: small_metadata(body.metadata)?,
     };
-    match app
-        .core
-        .store
-        .create_deposit_instructions(&instructions)
-        .await?
-    {
-        Inserted::Created(i) => Ok(Json(instructions_body(i))),
-        Inserted::RefIdExists(existing) => Err(already_exists(
-            "fiat deposit instructions",
-            &existing.ref_id.clone().unwrap_or_default(),
-            serde_json::to_value(instructions_body(existing)).map_err(Problem::internal)?,
-        )),
-    }
+    let now = time::now();
+    let outcome =
+        new_instructions(&app.core, auth.customer, owner, (network, routing), now).await?;
+    let ref_id = |i: &DepositInstructions| i.ref_id.clone().unwrap_or_default();
+    created(
+        outcome,
+        "fiat deposit instructions",
+        ref_id,
+        instructions_body,
+    )
 }
 
 pub async fn get(
