@@ -23,6 +23,7 @@ use crate::api::common::auth::{scope, Auth};
 use crate::api::common::extract::{parse_uuid, JsonBody, Params};
 use crate::api::common::fields::uuid_list;
 use crate::api::common::fields::{bool_param, capped};
+use crate::api::common::keys::Keys;
 use crate::api::common::owner::{checked_owner, Owner, OwnerIn};
 use crate::api::common::pagination::{self, Defaults};
 use crate::api::common::problem::{ApiResult, Problem};
@@ -266,20 +267,12 @@ pub async fn put_address(
         bookmarked: body.bookmarked_status,
         travelrule_metadata: checked_travelrule(body.travelrule_metadata)?,
     };
-    let now = time::now();
-    let stored = match (body.id, body.crypto_network, body.address) {
-        (Some(id), None, None) => {
-            let id = parse_uuid("id", &id)?;
-            app.core
-                .store
-                .update_crypto_address(auth.customer, id, &fields, now)
-                .await
-                .map_err(|e| store_problem(e, id, auth.customer))?
-        }
-        (None, Some(network), Some(address)) => {
-            let network = checked_network("crypto_network", &network)?;
-            let address =
-                validate_address(network, &address).map_err(|e| bad(format!("address: {e}")))?;
+    let (now, store) = (time::now(), &app.core.store);
+    let stored = match target(body.id, body.crypto_network, body.address)? {
+        Target::Stored(id) => (store.update_crypto_address(auth.customer, id, &fields, now))
+            .await
+            .map_err(|e| store_problem(e, id, auth.customer))?,
+        Target::At(network, address) => {
             let new = NewCryptoAddress {
                 id: stableport_domain::new_id(),
                 customer_id: auth.customer,
@@ -288,23 +281,42 @@ pub async fn put_address(
                 address,
                 now,
             };
-            app.core.store.put_crypto_address(&new, &fields).await?
+            store.put_crypto_address(&new, &fields).await?
         }
-        (Some(_), _, _) => {
-            return Err(bad(
-                "give either id (to update an address) or crypto_network and address, not both",
-            ))
-        }
-        (None, None, _) => {
-            return Err(bad(
-                "crypto_network and address are required, unless id names an existing address",
-            ))
-        }
-        (None, Some(_), None) => return Err(bad("address is required with crypto_network")),
     };
     Ok(Json(PutResponse {
         address: address_body(stored)?,
     }))
+}
+
+/// The address a PUT names: a stored one by id, or one at a network and
+/// address (its canonical form).
+enum Target {
+    Stored(Uuid),
+    At(CryptoNetwork, String),
+}
+
+fn target(
+    id: Option<String>,
+    network: Option<String>,
+    address: Option<String>,
+) -> ApiResult<Target> {
+    match (id, network, address) {
+        (Some(id), None, None) => Ok(Target::Stored(parse_uuid("id", &id)?)),
+        (None, Some(network), Some(address)) => {
+            let network = checked_network("crypto_network", &network)?;
+            let address =
+                validate_address(network, &address).map_err(|e| bad(format!("address: {e}")))?;
+            Ok(Target::At(network, address))
+        }
+        (Some(_), _, _) => Err(bad(
+            "give either id (to update an address) or crypto_network and address, not both",
+        )),
+        (None, None, _) => Err(bad(
+            "crypto_network and address are required, unless id names an existing address",
+        )),
+        (None, Some(_), None) => Err(bad("address is required with crypto_network")),
+    }
 }
 
 /// Stored addresses are canonical; an EVM address filtered on in another
@@ -326,21 +338,7 @@ pub async fn list(
             next_page_cursor: None,
         }));
     }
-    let filter = CryptoAddressFilter {
-        ids: uuid_list(&params, "ids")?,
-        networks,
-        addresses: capped(&params, "addresses")?
-            .into_iter()
-            .map(canonical_filter_address)
-            .collect(),
-        nicknames: capped(&params, "nicknames")?
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
-        bookmarked: bool_param(&params, "bookmarked_status")?,
-        created_at: pagination::time_range(&params, "created_at")?,
-        page: pagination::page(&params, &app.keys, &PAGING)?,
-    };
+    let filter = list_filter(&params, &app.keys, networks)?;
     pagination::check_order_by(&params)?;
     let rows = app
         .core
@@ -358,6 +356,28 @@ pub async fn list(
             .collect::<ApiResult<_>>()?,
         next_page_cursor,
     }))
+}
+
+fn list_filter(
+    params: &Params,
+    keys: &Keys,
+    networks: Vec<CryptoNetwork>,
+) -> ApiResult<CryptoAddressFilter> {
+    Ok(CryptoAddressFilter {
+        ids: uuid_list(params, "ids")?,
+        networks,
+        addresses: capped(params, "addresses")?
+            .into_iter()
+            .map(canonical_filter_address)
+            .collect(),
+        nicknames: capped(params, "nicknames")?
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        bookmarked: bool_param(params, "bookmarked_status")?,
+        created_at: pagination::time_range(params, "created_at")?,
+        page: pagination::page(params, keys, &PAGING)?,
+    })
 }
 
 #[derive(Deserialize)]

@@ -20,6 +20,7 @@ use crate::api::common::extract::{parse_uuid, JsonBody, Params};
 use crate::api::common::fields::{
     already_exists, asset_field, checked_metadata, checked_ref_id, many, required, uuid_or_zero,
 };
+use crate::api::common::keys::Keys;
 use crate::api::common::owned::profile_ref;
 use crate::api::common::pagination::{self, Defaults};
 use crate::api::common::problem::{ApiResult, Problem};
@@ -303,32 +304,7 @@ pub async fn list(
     params: Params,
 ) -> ApiResult<Json<OrchestrationList>> {
     auth.require(scope::READ_ORCHESTRATION)?;
-    let filter = OrchestrationFilter {
-        ids: many(&params, "orchestration_id", |v| {
-            parse_uuid("orchestration_id", v)
-        })?,
-        profile_ids: many(&params, "profile_id", |v| parse_uuid("profile_id", v))?,
-        rule_ids: many(&params, "orchestration_rule_id", |v| {
-            parse_uuid("orchestration_rule_id", v)
-        })?,
-        source_assets: many(&params, "source_asset", asset_code("source_asset"))?,
-        destination_assets: many(
-            &params,
-            "destination_asset",
-            asset_code("destination_asset"),
-        )?,
-        statuses: many(&params, "status", |v| {
-            OrchestrationStatus::parse(v)
-                .map(|s| s.as_str().to_string())
-                .ok_or_else(|| {
-                    Problem::bad_request(format!(
-                        "status must be PROCESSING, COMPLETED or FAILED, got {v:?}"
-                    ))
-                })
-        })?,
-        created_at: pagination::time_range(&params, "created_at")?,
-        page: pagination::page(&params, &app.keys, &PAGING)?,
-    };
+    let filter = list_filter(&params, &app.keys)?;
     let rows = app
         .core
         .store
@@ -346,4 +322,30 @@ pub async fn list(
             .collect(),
         next_page_cursor,
     }))
+}
+
+/// The list's filters: each may repeat (any of the values matches).
+fn list_filter(params: &Params, keys: &Keys) -> ApiResult<OrchestrationFilter> {
+    Ok(OrchestrationFilter {
+        ids: many(params, "orchestration_id", |v| {
+            parse_uuid("orchestration_id", v)
+        })?,
+        profile_ids: many(params, "profile_id", |v| parse_uuid("profile_id", v))?,
+        rule_ids: many(params, "orchestration_rule_id", |v| {
+            parse_uuid("orchestration_rule_id", v)
+        })?,
+        source_assets: many(params, "source_asset", asset_code("source_asset"))?,
+        destination_assets: many(params, "destination_asset", asset_code("destination_asset"))?,
+        statuses: many(params, "status", |v| {
+            OrchestrationStatus::parse(v)
+                .map(|s| s.as_str().to_string())
+                .ok_or_else(|| {
+                    Problem::bad_request(format!(
+                        "status must be PROCESSING, COMPLETED or FAILED, got {v:?}"
+                    ))
+                })
+        })?,
+        created_at: pagination::time_range(params, "created_at")?,
+        page: pagination::page(params, keys, &PAGING)?,
+    })
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::api::common::auth::{scope, Auth};
 use crate::api::common::extract::{parse_uuid, Params};
 use crate::api::common::fields::many;
+use crate::api::common::keys::Keys;
 use crate::api::common::pagination::ListBody;
 use crate::api::common::pagination::{self, Defaults};
 use crate::api::common::problem::{ApiResult, Problem};
@@ -192,23 +193,7 @@ pub async fn list(
         SortKey::CreatedAt => &PAGING,
         SortKey::UpdatedAt => &PAGING_BY_UPDATE,
     };
-    let filter = TransferFilter {
-        ids: many(&params, "ids", uuid_text("ids"))?,
-        profile_ids: many(&params, "profile_ids", uuid_text("profile_ids"))?,
-        identity_ids: many(&params, "identity_ids", uuid_text("identity_ids"))?,
-        account_ids: many(&params, "account_ids", uuid_text("account_ids"))?,
-        ref_ids: many(&params, "ref_ids", text)?,
-        group_ids: many(&params, "group_ids", uuid_text("group_ids"))?,
-        crypto_tx_hashes: many(&params, "crypto_tx_hashes", text)?,
-        types: many(&params, "type", one_of("type", TYPES))?,
-        statuses: many(&params, "statuses", status)?,
-        created_at: pagination::time_range(&params, "created_at")?,
-        updated_at: pagination::time_range(&params, "updated_at")?,
-        page: Page {
-            by,
-            ..pagination::page(&params, &app.keys, paging)?
-        },
-    };
+    let filter = list_filter(&params, &app.keys, by, paging)?;
     let rows = app
         .core
         .store
@@ -223,4 +208,29 @@ pub async fn list(
         items: rows.into_iter().map(transfer_body).collect(),
         next_page_cursor,
     }))
+}
+
+fn list_filter(
+    params: &Params,
+    keys: &Keys,
+    by: SortKey,
+    paging: &Defaults,
+) -> ApiResult<TransferFilter> {
+    Ok(TransferFilter {
+        ids: many(params, "ids", uuid_text("ids"))?,
+        profile_ids: many(params, "profile_ids", uuid_text("profile_ids"))?,
+        identity_ids: many(params, "identity_ids", uuid_text("identity_ids"))?,
+        account_ids: many(params, "account_ids", uuid_text("account_ids"))?,
+        ref_ids: many(params, "ref_ids", text)?,
+        group_ids: many(params, "group_ids", uuid_text("group_ids"))?,
+        crypto_tx_hashes: many(params, "crypto_tx_hashes", text)?,
+        types: many(params, "type", one_of("type", TYPES))?,
+        statuses: many(params, "statuses", status)?,
+        created_at: pagination::time_range(params, "created_at")?,
+        updated_at: pagination::time_range(params, "updated_at")?,
+        page: Page {
+            by,
+            ..pagination::page(params, keys, paging)?
+        },
+    })
 }
