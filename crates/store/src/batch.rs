@@ -4,7 +4,7 @@
 
 use sqlx::{Any, Transaction};
 use stableport_domain::amount::MAX_BALANCE_UNITS;
-use stableport_domain::{Account, Asset, Posting};
+use stableport_domain::{Account, Asset, DeliveryStatus, Posting};
 use uuid::Uuid;
 
 use crate::model::Transfer;
@@ -279,13 +279,14 @@ async fn insert_events(
             ]);
         }
         sql.query_on(sqlite).execute(&mut **tx).await?;
-        let mut sql = Sql::new(
+        let mut sql = Sql::new(&format!(
             "INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
              retry_from, created_at, updated_at) \
-             SELECT s.webhook_id, e.id, e.customer_id, 'PENDING', 0, e.created_at, e.created_at, e.created_at, e.created_at \
+             SELECT s.webhook_id, e.id, e.customer_id, '{}', 0, e.created_at, e.created_at, e.created_at, e.created_at \
              FROM events e JOIN webhook_subscriptions s ON s.customer_id = e.customer_id AND s.type = e.type \
              WHERE e.id IN (",
-        );
+            DeliveryStatus::Pending.as_str()
+        ));
         for (i, id) in ids.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");

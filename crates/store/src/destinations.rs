@@ -210,11 +210,14 @@ const CRYPTO_COLUMNS: &str = "id, customer_id, network, address, nickname, bookm
 /// should approve it (None: not automatically).
 fn review(now: i64, approve_after: i64) -> (&'static str, Option<i64>) {
     if approve_after <= now {
-        (DestinationStatus::Approved.as_str(), None)
+        (APPROVED, None)
     } else {
-        (DestinationStatus::Pending.as_str(), Some(approve_after))
+        (PENDING, Some(approve_after))
     }
 }
+
+const PENDING: &str = DestinationStatus::Pending.as_str();
+const APPROVED: &str = DestinationStatus::Approved.as_str();
 
 #[async_trait]
 impl DestinationStore for SqlStore {
@@ -375,11 +378,14 @@ impl DestinationStore for SqlStore {
     }
 
     async fn approve_due_fiat_accounts(&self, now: i64, limit: i64) -> Result<usize> {
-        const DUE: &str = "FROM fiat_accounts WHERE status = 'PENDING' AND approve_after <= $1 \
-                           AND deleted_at IS NULL";
+        // The status is inlined so the partial index on due rows serves it.
+        let due_rows = format!(
+            "FROM fiat_accounts WHERE status = '{PENDING}' AND approve_after <= $1 \
+             AND deleted_at IS NULL"
+        );
         // A cheap look on the read pool first: most ticks find nothing, and
         // must not queue for SQLite's single writer to learn that.
-        let any_due: Option<String> = sqlx::query_scalar(&format!("SELECT id {DUE} LIMIT 1"))
+        let any_due: Option<String> = sqlx::query_scalar(&format!("SELECT id {due_rows} LIMIT 1"))
             .bind(now)
             .fetch_optional(&self.read)
             .await?;
@@ -388,7 +394,7 @@ impl DestinationStore for SqlStore {
         }
         let mut tx = self.begin().await?;
         let due: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT id {DUE} ORDER BY approve_after LIMIT $2{}",
+            "SELECT id {due_rows} ORDER BY approve_after LIMIT $2{}",
             self.backend.claim_suffix()
         ))
         .bind(now)
@@ -398,11 +404,13 @@ impl DestinationStore for SqlStore {
         if due.is_empty() {
             return Ok(0);
         }
-        let mut q = Sql::new(
-            "UPDATE fiat_accounts SET status = 'APPROVED', approve_after = NULL, updated_at = ",
-        );
+        let mut q = Sql::new(&format!(
+            "UPDATE fiat_accounts SET status = '{APPROVED}', approve_after = NULL, updated_at = "
+        ));
         q.bind(now)
-            .push(" WHERE status = 'PENDING' AND approve_after <= ")
+            .push(&format!(
+                " WHERE status = '{PENDING}' AND approve_after <= "
+            ))
             .bind(now);
         q.any_of("id", &due);
         let approved = q.query().execute(&mut *tx).await?.rows_affected();

@@ -323,8 +323,12 @@ pub trait EventStore: Send + Sync {
     async fn record_attempts(&self, results: &[AttemptResult]) -> Result<()>;
 }
 
-const EVENT_COLUMNS: &str = "e.id, e.customer_id, e.type, e.object_id, e.payload, e.created_at, e.is_test, \
-     (SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('PENDING', 'FAILED')) AS undelivered";
+fn event_columns() -> String {
+    format!(
+        "e.id, e.customer_id, e.type, e.object_id, e.payload, e.created_at, e.is_test, \
+         (SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('{PENDING}', '{FAILED}')) AS undelivered"
+    )
+}
 
 const WEBHOOK_COLUMNS: &str =
     "id, customer_id, name, url, event_types, auth, rate_limit, secret, status, \
@@ -459,7 +463,8 @@ impl SqlStore {
 impl EventStore for SqlStore {
     async fn event(&self, customer: Uuid, id: Uuid) -> Result<Option<Event>> {
         let row = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.customer_id = $1 AND e.id = $2"
+            "SELECT {} FROM events e WHERE e.customer_id = $1 AND e.id = $2",
+            event_columns()
         ))
         .bind(customer.to_string())
         .bind(id.to_string())
@@ -470,7 +475,8 @@ impl EventStore for SqlStore {
 
     async fn list_events(&self, customer: Uuid, f: &EventFilter) -> Result<Vec<Event>> {
         let mut q = Sql::new(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.customer_id = "
+            "SELECT {} FROM events e WHERE e.customer_id = ",
+            event_columns()
         ));
         q.bind(customer)
             .push(" AND e.is_test = ")
@@ -499,7 +505,7 @@ impl EventStore for SqlStore {
         ));
         q.bind(customer);
         if f.statuses.is_empty() {
-            q.push(" AND status = 'ACTIVE'");
+            q.push(&format!(" AND status = '{ACTIVE}'"));
         } else {
             q.any_of("status", &f.statuses);
         }
@@ -514,18 +520,18 @@ impl EventStore for SqlStore {
         // waits for the webhook row, so taking them in the other order could
         // deadlock on PostgreSQL. Claimed (in-flight) ones finish by themselves.
         sqlx::query(
-            "UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL, updated_at = $1 \
-             WHERE webhook_id = $2 AND customer_id = $3 AND status = 'PENDING' AND claim_token IS NULL",
-        )
+            &format!("UPDATE deliveries SET status = '{CANCELLED}', next_attempt_at = NULL, updated_at = $1 \
+             WHERE webhook_id = $2 AND customer_id = $3 AND status = '{PENDING}' AND claim_token IS NULL",
+        ))
         .bind(now)
         .bind(id.to_string())
         .bind(customer.to_string())
         .execute(&mut *tx)
         .await?;
-        let updated = sqlx::query(
-            "UPDATE webhooks SET status = 'DELETED', updated_at = $1, deleted_at = $1 \
-             WHERE customer_id = $2 AND id = $3 AND status = 'ACTIVE'",
-        )
+        let updated = sqlx::query(&format!(
+            "UPDATE webhooks SET status = '{DELETED}', updated_at = $1, deleted_at = $1 \
+             WHERE customer_id = $2 AND id = $3 AND status = '{ACTIVE}'",
+        ))
         .bind(now)
         .bind(customer.to_string())
         .bind(id.to_string())
@@ -558,9 +564,9 @@ impl EventStore for SqlStore {
         now: i64,
     ) -> Result<Event> {
         let mut tx = self.begin().await?;
-        let active: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM webhooks WHERE customer_id = $1 AND id = $2 AND status = 'ACTIVE'",
-        )
+        let active: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM webhooks WHERE customer_id = $1 AND id = $2 AND status = '{ACTIVE}'",
+        ))
         .bind(customer.to_string())
         .bind(webhook.to_string())
         .fetch_optional(&mut *tx)
@@ -587,9 +593,9 @@ impl EventStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
-             retry_from, created_at, updated_at) VALUES ($1, $2, $3, 'PENDING', 0, $4, $4, $4, $4)",
-        )
+            &format!("INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
+             retry_from, created_at, updated_at) VALUES ($1, $2, $3, '{PENDING}', 0, $4, $4, $4, $4)",
+        ))
         .bind(webhook.to_string())
         .bind(id.to_string())
         .bind(customer.to_string())
@@ -597,7 +603,8 @@ impl EventStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = $1"
+            "SELECT {} FROM events e WHERE e.id = $1",
+            event_columns()
         ))
         .bind(id.to_string())
         .fetch_one(&mut *tx)
@@ -655,9 +662,9 @@ impl EventStore for SqlStore {
         now: i64,
     ) -> Result<Delivery> {
         let mut tx = self.begin().await?;
-        let active: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM webhooks WHERE customer_id = $1 AND id = $2 AND status = 'ACTIVE'",
-        )
+        let active: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM webhooks WHERE customer_id = $1 AND id = $2 AND status = '{ACTIVE}'",
+        ))
         .bind(customer.to_string())
         .bind(webhook.to_string())
         .fetch_optional(&mut *tx)
@@ -675,12 +682,12 @@ impl EventStore for SqlStore {
             return Err(StoreError::Conflict(format!("no event with id {event}")));
         }
         let changed = sqlx::query(
-            "INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
-             retry_from, created_at, updated_at) VALUES ($1, $2, $3, 'PENDING', 0, $4, $4, $4, $4) \
-             ON CONFLICT (webhook_id, event_id) DO UPDATE SET status = 'PENDING', next_attempt_at = excluded.next_attempt_at, \
+            &format!("INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
+             retry_from, created_at, updated_at) VALUES ($1, $2, $3, '{PENDING}', 0, $4, $4, $4, $4) \
+             ON CONFLICT (webhook_id, event_id) DO UPDATE SET status = '{PENDING}', next_attempt_at = excluded.next_attempt_at, \
              retry_from = excluded.retry_from, updated_at = excluded.updated_at, claim_token = NULL \
-             WHERE deliveries.status <> 'PENDING'",
-        )
+             WHERE deliveries.status <> '{PENDING}'",
+        ))
         .bind(webhook.to_string())
         .bind(event.to_string())
         .bind(customer.to_string())
@@ -772,9 +779,9 @@ async fn mark_delivered(
     for ((token, code), rows) in &delivered {
         for chunk in rows.chunks(200) {
             let mut q = Sql::new(
-                "UPDATE deliveries SET status = 'DELIVERED', attempts = attempts + 1, next_attempt_at = NULL, \
+                &format!("UPDATE deliveries SET status = '{DELIVERED}', attempts = attempts + 1, next_attempt_at = NULL, \
                  claim_token = NULL, last_error = NULL, last_status_code = ",
-            );
+            ));
             q.bind(*code).push(", updated_at = ").bind(now);
             q.push(", delivered_at = ").bind(now);
             q.push(" WHERE claim_token = ").bind(*token);
@@ -795,9 +802,9 @@ async fn mark_delivered(
 async fn mark_attempted(tx: &mut Transaction<'static, Any>, r: &AttemptResult) -> Result<()> {
     let finished_at = r.at + r.latency_micros;
     let (status, next, delivered_at) = match r.next {
-        NextStep::Delivered => ("DELIVERED", None, Some(finished_at)),
+        NextStep::Delivered => (DELIVERED, None, Some(finished_at)),
         NextStep::RetryAt(t) => (PENDING, Some(t), None),
-        NextStep::GiveUp => ("FAILED", None, None),
+        NextStep::GiveUp => (FAILED, None, None),
     };
     sqlx::query(
         "UPDATE deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
@@ -819,9 +826,14 @@ async fn mark_attempted(tx: &mut Transaction<'static, Any>, r: &AttemptResult) -
     Ok(())
 }
 
-/// The status deliveries wait in; inlined into due-work statements so the
-/// partial index on due rows (`WHERE status = 'PENDING'`) serves them.
-const PENDING: &str = "PENDING";
+// Statuses written into SQL text (the partial indexes on due rows and on
+// active names need the literal), from their enums.
+const PENDING: &str = DeliveryStatus::Pending.as_str();
+const FAILED: &str = DeliveryStatus::Failed.as_str();
+const CANCELLED: &str = DeliveryStatus::Cancelled.as_str();
+const DELIVERED: &str = DeliveryStatus::Delivered.as_str();
+const ACTIVE: &str = WebhookStatus::Active.as_str();
+const DELETED: &str = WebhookStatus::Deleted.as_str();
 
 /// A delivery due now, as claimed.
 #[derive(Clone, Debug)]
@@ -878,9 +890,9 @@ impl Tx {
         events: &[Uuid],
         now: i64,
     ) -> Result<()> {
-        let mut q = Sql::new(
-            "UPDATE deliveries SET status = 'CANCELLED', next_attempt_at = NULL, updated_at = ",
-        );
+        let mut q = Sql::new(&format!(
+            "UPDATE deliveries SET status = '{CANCELLED}', next_attempt_at = NULL, updated_at = ",
+        ));
         q.bind(now)
             .push(" WHERE webhook_id = ")
             .bind(webhook)

@@ -453,7 +453,8 @@ impl RuleStore for SqlStore {
 
     async fn delete_rule(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Rule> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE orchestration_rules SET status = 'DELETED', updated_at = $1 WHERE customer_id = $2 AND id = $3 AND status <> 'DELETED'")
+        let deleted = RuleStatus::Deleted.as_str();
+        sqlx::query(&format!("UPDATE orchestration_rules SET status = '{deleted}', updated_at = $1 WHERE customer_id = $2 AND id = $3 AND status <> '{deleted}'"))
             .bind(now)
             .bind(customer.to_string())
             .bind(id.to_string())
