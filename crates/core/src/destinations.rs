@@ -1,8 +1,11 @@
 //! Where funds may go: a destination named by id, resolved to something the
 //! customer owns that can receive funds now. Orchestrations and rules share it.
 
+use std::time::Duration;
+
 use stableport_domain::orchestration::DestinationKind;
-use stableport_store::Destination;
+use stableport_domain::DestinationStatus;
+use stableport_store::{Destination, Review};
 use uuid::Uuid;
 
 use crate::profiles::{self, ProfileRef};
@@ -81,5 +84,38 @@ pub fn kind_of(d: &Destination) -> DestinationKind {
         Destination::Profile(_) => DestinationKind::Profile,
         Destination::Fiat { .. } => DestinationKind::Fiat,
         Destination::Crypto { .. } => DestinationKind::Crypto,
+    }
+}
+
+/// How a new or changed fiat account is reviewed: APPROVED at once without
+/// a delay, else PENDING until the approver reaches it `delay` from now.
+pub fn review(now: i64, delay: Duration) -> Review {
+    let delay = i64::try_from(delay.as_micros()).unwrap_or(i64::MAX);
+    match now.saturating_add(delay) {
+        due if due <= now => Review {
+            status: DestinationStatus::Approved,
+            approve_after: None,
+        },
+        due => Review {
+            status: DestinationStatus::Pending,
+            approve_after: Some(due),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_waits_for_review_only_with_a_delay() {
+        let now = 1_000_000;
+        assert_eq!(
+            review(now, Duration::ZERO).status,
+            DestinationStatus::Approved
+        );
+        let later = review(now, Duration::from_secs(2));
+        assert_eq!(later.status, DestinationStatus::Pending);
+        assert_eq!(later.approve_after, Some(3_000_000));
     }
 }

@@ -54,9 +54,15 @@ pub struct NewFiatAccount {
     pub instructions: String,
     pub metadata: Option<String>,
     pub now: i64,
-    /// APPROVED at once when this is not after `now`; otherwise PENDING
-    /// until the approver reaches it.
-    pub approve_after: i64,
+    pub review: Review,
+}
+
+/// How a new or changed account is reviewed: its status now, and when the
+/// approver approves it (None: not automatically).
+#[derive(Clone, Copy, Debug)]
+pub struct Review {
+    pub status: DestinationStatus,
+    pub approve_after: Option<i64>,
 }
 
 /// What a PUT leaves in place of the owner, instructions and metadata it read.
@@ -66,8 +72,8 @@ pub struct FiatAccountChange {
     pub instructions: String,
     pub metadata: Option<String>,
     pub now: i64,
-    /// As in [`NewFiatAccount`]: a change is reviewed again.
-    pub approve_after: i64,
+    /// A change is reviewed again.
+    pub review: Review,
 }
 
 #[derive(Clone, Debug)]
@@ -206,23 +212,13 @@ const FIAT_COLUMNS: &str = "id, customer_id, ref_id, identity_id, account_id, ow
 const CRYPTO_COLUMNS: &str = "id, customer_id, network, address, nickname, bookmarked, \
      travelrule_metadata, status, fail_withdrawals, created_at, updated_at";
 
-/// The status a new or changed account starts in, and when the approver
-/// should approve it (None: not automatically).
-fn review(now: i64, approve_after: i64) -> (&'static str, Option<i64>) {
-    if approve_after <= now {
-        (APPROVED, None)
-    } else {
-        (PENDING, Some(approve_after))
-    }
-}
-
 const PENDING: &str = DestinationStatus::Pending.as_str();
 const APPROVED: &str = DestinationStatus::Approved.as_str();
 
 #[async_trait]
 impl DestinationStore for SqlStore {
     async fn create_fiat_account(&self, new: &NewFiatAccount) -> Result<FiatAccountCreated> {
-        let (status, approve_after) = review(new.now, new.approve_after);
+        let (status, approve_after) = (new.review.status.as_str(), new.review.approve_after);
         let mut q = Sql::new(&format!(
             "INSERT INTO fiat_accounts ({FIAT_COLUMNS}) VALUES "
         ));
@@ -296,7 +292,8 @@ impl DestinationStore for SqlStore {
         previous: &FiatAccount,
         change: &FiatAccountChange,
     ) -> Result<FiatAccount> {
-        let (status, approve_after) = review(change.now, change.approve_after);
+        let review = change.review;
+        let (status, approve_after) = (review.status.as_str(), review.approve_after);
         // Compare-and-set on what the change was computed from, so that two
         // concurrent PUTs cannot silently undo each other's fields.
         let row = sqlx::query(&format!(

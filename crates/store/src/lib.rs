@@ -23,6 +23,7 @@ pub use batch::Refused;
 pub use destinations::{
     CryptoAddress, CryptoAddressFields, CryptoAddressFilter, DestinationStore, FiatAccount,
     FiatAccountChange, FiatAccountCreated, FiatAccountFilter, NewCryptoAddress, NewFiatAccount,
+    Review,
 };
 pub use dialect::Backend;
 pub use events::{

@@ -23,6 +23,7 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use stableport_core::destinations;
 use stableport_domain::bank::{
     validate_aba_routing, validate_account_number, validate_bic, validate_iban,
 };
@@ -424,13 +425,6 @@ fn optional_uuid(field: &str, value: Option<String>) -> ApiResult<Option<String>
         .transpose()
 }
 
-/// When a new or changed account is due for approval.
-fn approve_after(app: &App, now: i64) -> i64 {
-    let delay =
-        i64::try_from(app.config.fiat_account_approval_delay.as_micros()).unwrap_or(i64::MAX);
-    now.saturating_add(delay)
-}
-
 fn not_found(id: Uuid, customer: Uuid) -> Problem {
     Problem::not_found(format!(
         "fiat account with id {id} not found for customer with id {customer}"
@@ -482,7 +476,7 @@ pub async fn create(
         instructions: to_json(&instructions)?,
         metadata,
         now,
-        approve_after: approve_after(&app, now),
+        review: destinations::review(now, app.config.fiat_account_approval_delay),
     };
     match app.core.store.create_fiat_account(&new).await? {
         FiatAccountCreated::Created(account) => Ok(Json(account_body(account, View::Full)?)),
@@ -598,7 +592,7 @@ pub async fn update(
         instructions: to_json(&instructions)?,
         metadata,
         now,
-        approve_after: approve_after(&app, now),
+        review: destinations::review(now, app.config.fiat_account_approval_delay),
     };
     let updated = app
         .core
