@@ -125,3 +125,22 @@ async fn run<R: Batched>(store: Arc<dyn Store>, receiver: Arc<Mutex<mpsc::Receiv
         }
     }
 }
+
+/// Debits each request of a batch at `fresh` by its `debit`, checked in the
+/// database: the indexes debited, and those short with the balance found.
+pub(crate) async fn debit_fresh<R>(
+    tx: &mut stableport_store::Tx,
+    batch: &[R],
+    fresh: &[usize],
+    debit: impl Fn(&R) -> (Uuid, Asset, i64),
+) -> Result<(Vec<usize>, Vec<(usize, i64)>)> {
+    let debits: Vec<_> = fresh.iter().map(|&i| debit(&batch[i])).collect();
+    let (mut debited, mut short) = (Vec::new(), Vec::new());
+    for (&i, result) in fresh.iter().zip(tx.debit_each(&debits).await?) {
+        match result {
+            Ok(()) => debited.push(i),
+            Err(available) => short.push((i, available)),
+        }
+    }
+    Ok((debited, short))
+}

@@ -8,6 +8,7 @@ use stableport_domain::{ledger, Amount, Asset, ConversionStatus, Posting, Transf
 use stableport_store::{Conversion, CreateOutcome, NewConversion, Store, Transfer, Tx};
 use uuid::Uuid;
 
+use crate::batcher::debit_fresh;
 use crate::{in_tx, profiles, transfers, Core, CoreError, Created, Result};
 
 /// A conversion as a client asks for it, its fields parsed.
@@ -255,23 +256,8 @@ async fn create_in(tx: &mut Tx, batch: &[NewConversion]) -> Result<Vec<CreateOut
     // Retries of stored ones are answered before any lock is taken: a
     // retry never debits, nor waits on a row the settler holds.
     let fresh = answer_retries(tx, batch, &mut outcomes).await?;
-    let debits: Vec<_> = fresh
-        .iter()
-        .map(|&i| {
-            (
-                batch[i].profile_id,
-                batch[i].source_asset,
-                batch[i].source_units,
-            )
-        })
-        .collect();
-    let (mut debited, mut short) = (Vec::new(), Vec::new());
-    for (&i, result) in fresh.iter().zip(tx.debit_each(&debits).await?) {
-        match result {
-            Ok(()) => debited.push(i),
-            Err(available) => short.push((i, available)),
-        }
-    }
+    let source = |c: &NewConversion| (c.profile_id, c.source_asset, c.source_units);
+    let (debited, short) = debit_fresh(tx, batch, &fresh, source).await?;
     let rows: Vec<&NewConversion> = debited.iter().map(|&i| &batch[i]).collect();
     let inserted = tx.insert_conversions(&rows).await?;
     // A short one that repeats a stored ref_id (committed by a racing

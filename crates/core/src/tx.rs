@@ -1,51 +1,26 @@
 //! Begin, commit and retry in one place: [`in_tx!`] runs an operation's
 //! body on a fresh store transaction, commits when it succeeds, rolls back
 //! (by dropping) when it fails, and runs it again on a transient conflict
-//! (a deadlock, a busy SQLite) up to six times with growing, jittered waits.
+//! (a deadlock, a busy SQLite): six tries in all, with the store's backoff.
 
-use std::time::Duration;
+use stableport_store::Backoff;
 
 use crate::CoreError;
 
-const TRIES: u32 = 6;
-
-/// How many tries are left, and how long to wait before the next.
-pub struct Attempts {
-    tried: u32,
-    delay_ms: u64,
-}
-
-impl Default for Attempts {
-    fn default() -> Self {
-        Attempts {
-            tried: 0,
-            delay_ms: 10,
-        }
-    }
-}
+/// Whether to try a transaction again, the store's [`Backoff`] deciding when.
+#[derive(Default)]
+pub struct Attempts(Backoff);
 
 impl Attempts {
-    /// Whether to try again after `error`; waits first when so.
+    /// Whether to try again after `error` (only a transient conflict is
+    /// worth it); waits first when so.
     pub async fn again(&mut self, error: &CoreError) -> bool {
-        self.tried += 1;
-        if !matches!(error, CoreError::Busy) || self.tried >= TRIES {
+        if !matches!(error, CoreError::Busy) {
             return false;
         }
-        tracing::debug!(tried = self.tried, "transient database conflict; retrying");
-        let jitter = jitter(self.delay_ms);
-        tokio::time::sleep(Duration::from_millis(self.delay_ms + jitter)).await;
-        self.delay_ms *= 2;
-        true
+        tracing::debug!("transient database conflict; retrying");
+        self.0.wait().await
     }
-}
-
-/// Up to half of `ms`, from the clock's low bits (no RNG needed for spread).
-fn jitter(ms: u64) -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::from(d.subsec_nanos()))
-        .unwrap_or(0);
-    nanos % (ms / 2 + 1)
 }
 
 /// `in_tx!(store, |tx| body)`: `body` (an expression with `.await`s, using
@@ -87,6 +62,6 @@ mod tests {
         while attempts.again(&CoreError::Busy).await {
             retries += 1;
         }
-        assert_eq!(retries, TRIES - 1);
+        assert_eq!(retries, 5);
     }
 }

@@ -253,6 +253,17 @@ async fn insert_entries(
     Ok(())
 }
 
+/// The start of the outbox fan-out statement, built once.
+static FAN_OUT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
+             retry_from, created_at, updated_at) \
+             SELECT s.webhook_id, e.id, e.customer_id, '{}', 0, e.created_at, e.created_at, e.created_at, e.created_at \
+             FROM events e JOIN webhook_subscriptions s ON s.customer_id = e.customer_id AND s.type = e.type \
+             WHERE e.id IN (",
+            DeliveryStatus::Pending.as_str()
+    )
+});
+
 /// Events, and the outbox fan-out: one delivery per active webhook
 /// subscribed to the event's type, committed with the event itself.
 async fn insert_events(
@@ -279,14 +290,7 @@ async fn insert_events(
             ]);
         }
         sql.query_on(sqlite).execute(&mut **tx).await?;
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO deliveries (webhook_id, event_id, customer_id, status, attempts, next_attempt_at, \
-             retry_from, created_at, updated_at) \
-             SELECT s.webhook_id, e.id, e.customer_id, '{}', 0, e.created_at, e.created_at, e.created_at, e.created_at \
-             FROM events e JOIN webhook_subscriptions s ON s.customer_id = e.customer_id AND s.type = e.type \
-             WHERE e.id IN (",
-            DeliveryStatus::Pending.as_str()
-        ));
+        let mut sql = Sql::new(&FAN_OUT);
         for (i, id) in ids.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");

@@ -75,26 +75,55 @@ impl StoreError {
 }
 
 /// Runs `attempt` again while it fails transiently, up to 6 tries with
-/// exponential backoff and jitter (about 10, 20, 40, 80, 160 ms): a client
-/// never sees a transient conflict unless it outlasts them all.
+/// [`Backoff`]: a client never sees a transient conflict unless it outlasts
+/// them all. (Transactions of the operations layer retry with the same
+/// `Backoff` in `stableport_core::in_tx!`.)
 pub async fn retry_transient<T, F, Fut>(mut attempt: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let mut delay_ms = 10u64;
-    for _ in 0..5 {
+    let mut backoff = Backoff::default();
+    loop {
         match attempt().await {
-            Err(e) if e.is_transient() => {
+            Err(e) if e.is_transient() && backoff.wait().await => {
                 tracing::debug!(error = %e, "transient database conflict; retrying");
-                let jitter = rand_jitter(delay_ms);
-                tokio::time::sleep(std::time::Duration::from_millis(delay_ms + jitter)).await;
-                delay_ms *= 2;
             }
             other => return other,
         }
     }
-    attempt().await
+}
+
+/// Waits between tries after a transient conflict: exponential with jitter
+/// (about 10, 20, 40, 80, 160 ms), for 6 tries in all.
+pub struct Backoff {
+    tried: u32,
+    delay_ms: u64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            tried: 1,
+            delay_ms: 10,
+        }
+    }
+}
+
+impl Backoff {
+    const TRIES: u32 = 6;
+
+    /// Waits before the next try; false (at once) when none is left.
+    pub async fn wait(&mut self) -> bool {
+        if self.tried >= Self::TRIES {
+            return false;
+        }
+        let jitter = rand_jitter(self.delay_ms);
+        tokio::time::sleep(std::time::Duration::from_millis(self.delay_ms + jitter)).await;
+        self.tried += 1;
+        self.delay_ms *= 2;
+        true
+    }
 }
 
 /// Up to half of `ms`, from the clock's low bits (no RNG needed for spread).

@@ -8,6 +8,7 @@ use stableport_store::{
     Transfer, TransferRef, Tx,
 };
 
+use crate::batcher::debit_fresh;
 use crate::{in_tx, transfers, CoreError, Result};
 
 /// Starts orchestrations in one transaction (group commit): each request
@@ -35,24 +36,10 @@ async fn create_in(tx: &mut Tx, batch: &[NewOrchestration]) -> Result<Vec<Orches
             None => fresh.push(i),
         }
     }
-    let debits: Vec<_> = fresh
-        .iter()
-        .map(|&i| {
-            (
-                batch[i].profile_id,
-                batch[i].source_asset,
-                batch[i].source_units,
-            )
-        })
-        .collect();
-    let (mut debited, mut short) = (Vec::new(), Vec::new());
-    for (&i, result) in fresh.iter().zip(tx.debit_each(&debits).await?) {
-        match result {
-            Ok(()) => debited.push((&batch[i], new_legs())),
-            Err(available) => short.push((i, available)),
-        }
-    }
-    let inserted = tx.insert_orchestrations(&debited).await?;
+    let source = |o: &NewOrchestration| (o.profile_id, o.source_asset, o.source_units);
+    let (debited, short) = debit_fresh(tx, batch, &fresh, source).await?;
+    let rows: Vec<_> = debited.iter().map(|&i| (&batch[i], new_legs())).collect();
+    let inserted = tx.insert_orchestrations(&rows).await?;
     // A short one that repeats a stored ref_id (committed by a racing
     // transaction this debit waited for, or above in this batch) is a 409
     // with it, whatever the balance.
@@ -65,8 +52,7 @@ async fn create_in(tx: &mut Tx, batch: &[NewOrchestration]) -> Result<Vec<Orches
             },
         );
     }
-    for (o, legs) in debited {
-        let i = batch.iter().position(|b| b.id == o.id).unwrap_or_default();
+    for (&i, (o, legs)) in debited.iter().zip(rows) {
         outcomes[i] = Some(match inserted.contains(&o.id) {
             true => OrchestrationOutcome::Created(record_started(tx, o, legs)),
             false => refund_repeat(tx, o).await?,
