@@ -11,13 +11,16 @@ pub mod deposit_targets;
 pub mod deposits;
 pub mod destinations;
 mod error;
+pub mod fees;
 pub mod issued;
 pub mod orchestrations;
+pub mod profile_transfers;
 pub mod profiles;
 pub mod rules;
 pub mod transfers;
 pub mod tx;
 pub mod webhooks;
+pub mod withdrawals;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +39,8 @@ pub struct Core {
     pub conversions: Batcher<NewConversion>,
     pub orchestrations: Batcher<NewOrchestration>,
     pub settlement: Settlement,
+    /// What withdrawals cost; free unless the server is told otherwise.
+    pub fees: fees::Fees,
     known_profiles: profiles::Known,
 }
 
@@ -51,6 +56,7 @@ impl Core {
             conversions,
             orchestrations,
             settlement,
+            fees: Default::default(),
             known_profiles: Default::default(),
         };
         (core, writers)

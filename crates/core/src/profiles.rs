@@ -1,13 +1,15 @@
-//! Profiles a request names: they must be the caller's.
+//! Profiles a request names: they must be the caller's, and active to send
+//! or receive. Deactivation, for a profile with nothing in it.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
-use stableport_store::Profile;
+use stableport_store::{Profile, ProfileKind, Tx};
 use uuid::Uuid;
 
-use crate::{Core, CoreError, Result};
+use crate::{in_tx, Core, CoreError, Result};
 
 /// A profile as a request names it: its id, or the customer's default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,32 +27,57 @@ impl fmt::Display for ProfileRef {
     }
 }
 
-/// (customer, profile) pairs already seen to exist. Profiles are never
-/// deleted nor moved between customers, so one seen stays known: the hot
-/// paths (creating conversions) skip the database after the first time.
+/// (customer, profile) pairs seen active, and when. Profiles never move
+/// between customers, so the hot path (creating conversions) skips the
+/// database for a profile seen within [`KNOWN_FOR`]; a deactivation on
+/// another replica is seen there that much later (the profile is empty by
+/// then, so nothing can leave it).
 #[derive(Default)]
-pub(crate) struct Known(RwLock<HashSet<(Uuid, Uuid)>>);
+pub(crate) struct Known(RwLock<HashMap<(Uuid, Uuid), Instant>>);
 
 const MAX_KNOWN: usize = 100_000;
+const KNOWN_FOR: Duration = Duration::from_secs(1);
 
-/// The caller's profile, or NotFound.
-pub async fn owned(core: &Core, customer: Uuid, profile: ProfileRef) -> Result<Profile> {
+/// The caller's profile in any state, or NotFound.
+pub async fn find(core: &Core, customer: Uuid, profile: ProfileRef) -> Result<Profile> {
     let found = match profile {
         ProfileRef::Default => core.store.default_profile(customer).await?,
         ProfileRef::Id(id) => core.store.profile(customer, id).await?,
     };
-    found.ok_or_else(|| {
-        CoreError::NotFound(format!(
-            "profile with id {profile} not found for customer with id {customer}"
-        ))
-    })
+    found.ok_or_else(|| not_found(profile, customer))
 }
 
-/// Checks that a profile is the caller's, from memory when it was seen before.
+/// The caller's profile, which must be active: NotFound or Invalid.
+pub async fn owned(core: &Core, customer: Uuid, profile: ProfileRef) -> Result<Profile> {
+    let found = find(core, customer, profile).await?;
+    usable(&found)?;
+    Ok(found)
+}
+
+fn not_found(profile: impl fmt::Display, customer: Uuid) -> CoreError {
+    CoreError::NotFound(format!(
+        "profile with id {profile} not found for customer with id {customer}"
+    ))
+}
+
+/// A deactivated profile can neither send nor receive.
+pub fn usable(profile: &Profile) -> Result<()> {
+    match profile.deactivated {
+        false => Ok(()),
+        true => Err(CoreError::invalid(format!(
+            "profile {} is deactivated: it can neither send nor receive",
+            profile.id
+        ))),
+    }
+}
+
+/// Checks that a profile is the caller's and active, from memory when it
+/// was seen so lately.
 pub async fn check(core: &Core, customer: Uuid, id: Uuid) -> Result<()> {
     let key = (customer, id);
     let known = &core.known_profiles.0;
-    if known.read().map(|k| k.contains(&key)).unwrap_or(false) {
+    let fresh = |seen: &Instant| seen.elapsed() < KNOWN_FOR;
+    if known.read().is_ok_and(|k| k.get(&key).is_some_and(fresh)) {
         return Ok(());
     }
     owned(core, customer, ProfileRef::Id(id)).await?;
@@ -58,7 +85,56 @@ pub async fn check(core: &Core, customer: Uuid, id: Uuid) -> Result<()> {
         if known.len() >= MAX_KNOWN {
             known.clear();
         }
-        known.insert(key);
+        known.insert(key, Instant::now());
     }
     Ok(())
+}
+
+/// Deactivates an empty, non-default profile. Deactivating one already
+/// deactivated changes nothing.
+pub async fn deactivate(core: &Core, customer: Uuid, id: Uuid, now: i64) -> Result<Profile> {
+    let profile = in_tx!(core.store, |tx| deactivate_in(tx, customer, id, now).await)?;
+    if let Ok(mut known) = core.known_profiles.0.write() {
+        known.remove(&(customer, id));
+    }
+    Ok(profile)
+}
+
+async fn deactivate_in(tx: &mut Tx, customer: Uuid, id: Uuid, now: i64) -> Result<Profile> {
+    let profile = tx
+        .profile(customer, id)
+        .await?
+        .ok_or_else(|| not_found(id, customer))?;
+    if profile.kind == ProfileKind::Default {
+        return Err(CoreError::invalid(
+            "profile_id: the default profile cannot be deactivated",
+        ));
+    }
+    if !tx.deactivate_profile(id, now).await? {
+        return Ok(profile);
+    }
+    // Locked, so no debit or credit is between reading and committing.
+    let assets = stableport_domain::Asset::ALL.map(|a| (id, a));
+    tx.lock_balances(assets).await?;
+    let held: Vec<String> = tx
+        .balance_units(id)
+        .await?
+        .into_iter()
+        .filter(|(_, units)| *units != 0)
+        .map(|(asset, units)| {
+            let amount = stableport_domain::amount::format_units(units, asset);
+            format!("{amount} {asset}")
+        })
+        .collect();
+    if !held.is_empty() {
+        return Err(CoreError::invalid(format!(
+            "profile {id} holds {}; only a profile with zero balances can be deactivated",
+            held.join(", ")
+        )));
+    }
+    Ok(Profile {
+        deactivated: true,
+        updated_at: now,
+        ..profile
+    })
 }

@@ -149,6 +149,7 @@ async fn customers_see_only_their_own(db: Scratch) {
         kind: ProfileKind::Normal,
         created_at: NOW,
         updated_at: NOW,
+        deactivated: false,
     };
     store.create_profile(&extra).await.unwrap();
     assert!(store.profile(alice, extra.id).await.unwrap().is_some());

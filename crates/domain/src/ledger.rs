@@ -19,6 +19,10 @@ pub enum Account {
     ConversionsInFlight,
     /// Source funds of orchestrations that are PROCESSING.
     OrchestrationsInFlight,
+    /// Withdrawals that are PENDING: debited, not yet sent.
+    WithdrawalsInFlight,
+    /// Fees charged on withdrawals.
+    Fees,
     /// Funds that left for a bank account over a fiat network (WIRE, CUBIX).
     Bank(&'static str),
     /// Funds that left for an address on a blockchain.
@@ -46,6 +50,8 @@ impl fmt::Display for Account {
             Account::Issuance => f.write_str("system:issuance"),
             Account::ConversionsInFlight => f.write_str("system:conversions_in_flight"),
             Account::OrchestrationsInFlight => f.write_str("system:orchestrations_in_flight"),
+            Account::WithdrawalsInFlight => f.write_str("system:withdrawals_in_flight"),
+            Account::Fees => f.write_str("system:fees"),
             Account::Bank(network) => write!(f, "system:bank:{network}"),
             Account::Chain(network) => write!(f, "system:chain:{}", network.code()),
         }
@@ -182,6 +188,73 @@ pub fn orchestration_failed(profile: Uuid, source: Asset, units: i64) -> Vec<Pos
     .to_vec()
 }
 
+/// A withdrawal is requested: its total (amount and fee, in the balance
+/// asset) leaves the profile at once.
+pub fn withdrawal_started(profile: Uuid, balance: Asset, total_units: i64) -> Vec<Posting> {
+    transfer(
+        Account::Profile(profile),
+        Account::WithdrawalsInFlight,
+        balance,
+        total_units,
+    )
+    .to_vec()
+}
+
+/// What a sent withdrawal is: how much of which balance it holds, and what
+/// leaves (the asset and amount) and what is kept as its fee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Withdrawal {
+    pub balance: Asset,
+    pub balance_units: i64,
+    pub asset: Asset,
+    pub units: i64,
+    /// In the balance asset.
+    pub fee_units: i64,
+}
+
+/// A withdrawal is sent: the fee is kept, the rest leaves for `to`,
+/// converted 1:1 when the asset differs from the balance debited.
+pub fn withdrawal_completed(w: Withdrawal, to: Account) -> Vec<Posting> {
+    let sent = w.balance_units - w.fee_units;
+    let mut postings = Vec::new();
+    if w.fee_units > 0 {
+        postings.extend(transfer(
+            Account::WithdrawalsInFlight,
+            Account::Fees,
+            w.balance,
+            w.fee_units,
+        ));
+    }
+    if w.balance == w.asset {
+        postings.extend(transfer(Account::WithdrawalsInFlight, to, w.asset, sent));
+        return postings;
+    }
+    postings.extend(transfer(
+        Account::WithdrawalsInFlight,
+        Account::Issuance,
+        w.balance,
+        sent,
+    ));
+    postings.extend(transfer(Account::Issuance, to, w.asset, w.units));
+    postings
+}
+
+/// A withdrawal fails: all of it, fee included, returns to the profile.
+pub fn withdrawal_failed(profile: Uuid, balance: Asset, total_units: i64) -> Vec<Posting> {
+    transfer(
+        Account::WithdrawalsInFlight,
+        Account::Profile(profile),
+        balance,
+        total_units,
+    )
+    .to_vec()
+}
+
+/// Between two profiles (of one customer or of two), at once.
+pub fn profile_transfer(from: Uuid, to: Uuid, asset: Asset, units: i64) -> Vec<Posting> {
+    transfer(Account::Profile(from), Account::Profile(to), asset, units).to_vec()
+}
+
 /// True when the postings sum to zero for every asset.
 pub fn is_balanced(postings: &[Posting]) -> bool {
     Asset::ALL.iter().all(|asset| {
@@ -217,6 +290,39 @@ mod tests {
             asset: Asset::Usd,
             units: 1
         }]));
+    }
+
+    #[test]
+    fn a_converting_withdrawal_keeps_its_fee_and_sends_the_rest_in_the_asset() {
+        // 10.50 USD debited: 0.50 fee, 10 USD redeemed, 10 USDC on chain.
+        let w = Withdrawal {
+            balance: Asset::Usd,
+            balance_units: 1050,
+            asset: Asset::Usdc,
+            units: 10_000_000,
+            fee_units: 50,
+        };
+        let chain = Account::Chain(crate::network::CryptoNetwork::Ethereum);
+        let postings = withdrawal_completed(w, chain);
+        assert!(is_balanced(&postings));
+        let into = |account: Account, asset: Asset| -> i64 {
+            postings
+                .iter()
+                .filter(|p| p.account == account && p.asset == asset)
+                .map(|p| p.units)
+                .sum()
+        };
+        assert_eq!(into(Account::Fees, Asset::Usd), 50);
+        assert_eq!(into(chain, Asset::Usdc), 10_000_000);
+        assert_eq!(into(Account::WithdrawalsInFlight, Asset::Usd), -1050);
+        let same = Withdrawal {
+            balance: Asset::Usdc,
+            asset: Asset::Usdc,
+            balance_units: 10_000_000,
+            units: 10_000_000,
+            fee_units: 0,
+        };
+        assert_eq!(withdrawal_completed(same, chain).len(), 2);
     }
 
     #[test]

@@ -41,8 +41,9 @@ macro_rules! wire_enum {
 pub(crate) use wire_enum;
 
 wire_enum!(
-    /// What moved: the legs of conversions and orchestrations between
-    /// profiles, and money arriving or leaving by chain, wire or CUBIX.
+    /// What moved: the legs of conversions, orchestrations and transfers
+    /// between profiles (of one customer, or of two: Paxos transfers), and
+    /// money arriving or leaving by chain, wire or CUBIX.
     TransferKind {
         InternalTransferDebit = "INTERNAL_TRANSFER_DEBIT",
         InternalTransferCredit = "INTERNAL_TRANSFER_CREDIT",
@@ -52,6 +53,8 @@ wire_enum!(
         WireWithdrawal = "WIRE_WITHDRAWAL",
         CubixDeposit = "CUBIX_DEPOSIT",
         CubixWithdrawal = "CUBIX_WITHDRAWAL",
+        PaxosTransferDebit = "PAXOS_TRANSFER_DEBIT",
+        PaxosTransferCredit = "PAXOS_TRANSFER_CREDIT",
     }
 );
 
@@ -75,6 +78,7 @@ impl TransferKind {
     pub fn direction(self) -> Direction {
         match self {
             TransferKind::InternalTransferCredit
+            | TransferKind::PaxosTransferCredit
             | TransferKind::CryptoDeposit
             | TransferKind::WireDeposit
             | TransferKind::CubixDeposit => Direction::Credit,

@@ -54,6 +54,12 @@ pub struct Config {
     /// How long a conversion stays CREATED before the settler settles it (0s, 250ms, 1s, 2m).
     #[arg(long, env = "STABLEPORT_SETTLEMENT_DELAY", default_value = "1s", value_parser = parse_duration)]
     pub settlement_delay: Duration,
+    /// The flat fee of a crypto withdrawal, in the asset sent (e.g. 0.50); 0 is free.
+    #[arg(long, env = "STABLEPORT_CRYPTO_WITHDRAWAL_FEE", default_value = "0", value_parser = parse_fee)]
+    pub crypto_withdrawal_fee: FeeAmount,
+    /// How long a guaranteed crypto withdrawal fee (its fee_id) holds.
+    #[arg(long, env = "STABLEPORT_FEE_QUOTE_TTL", default_value = "60s", value_parser = parse_duration)]
+    pub fee_quote_ttl: Duration,
     /// Fix the bootstrap credential's client id instead of generating one.
     #[arg(long, env = "STABLEPORT_CLIENT_ID")]
     pub client_id: Option<String>,
@@ -211,4 +217,20 @@ mod tests {
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("3d").is_err());
     }
+}
+
+/// A fee; None is free.
+#[derive(Clone, Copy, Debug)]
+pub struct FeeAmount(pub Option<stableport_domain::Amount>);
+
+/// "0" for none, else an amount of at most 6 decimals (the finest any
+/// stablecoin sent takes).
+fn parse_fee(text: &str) -> Result<FeeAmount, String> {
+    let zero = !text.is_empty() && text.bytes().all(|b| b == b'0' || b == b'.');
+    if zero {
+        return Ok(FeeAmount(None));
+    }
+    stableport_domain::Amount::parse(text, 6)
+        .map(|a| FeeAmount(Some(a)))
+        .map_err(|e| format!("{text:?} {e}"))
 }

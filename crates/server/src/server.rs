@@ -74,7 +74,11 @@ pub async fn service(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Se
     // Parse Paxos's spec once, now, rather than on the first error answered.
     tokio::task::spawn_blocking(crate::api::common::spec::json_problems).await?;
     let bootstrap = bootstrap::prepare(store.as_ref(), &config).await?;
-    let (core, writers) = Core::start(store, config.settlement());
+    let (mut core, writers) = Core::start(store, config.settlement());
+    core.fees = stableport_core::fees::Fees {
+        crypto_withdrawal: config.crypto_withdrawal_fee.0,
+        quote_for: config.fee_quote_ttl,
+    };
     let routes = crate::api::route_table(config.is_sandbox());
     let state = Arc::new(App {
         limiter: config.rate_limit().map(Limiter::new),

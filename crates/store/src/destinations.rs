@@ -9,7 +9,7 @@ use stableport_domain::network::{CryptoNetwork, FiatNetwork};
 use stableport_domain::DestinationStatus;
 use uuid::Uuid;
 
-use crate::model::{Page, TimeRange};
+use crate::model::{Order, Page, SortKey, TimeRange};
 use crate::sql::{self, Sql, Val};
 use crate::{Result, SqlStore, StoreError};
 
@@ -139,6 +139,26 @@ pub struct CryptoAddressFilter {
     pub bookmarked: Option<bool>,
     pub created_at: TimeRange,
     pub page: Page,
+}
+
+impl CryptoAddressFilter {
+    /// The customer's entry for this address on this network, if any.
+    pub fn matching(network: &str, address: &str) -> CryptoAddressFilter {
+        CryptoAddressFilter {
+            ids: Vec::new(),
+            networks: network.parse().into_iter().collect(),
+            addresses: vec![address.to_string()],
+            nicknames: Vec::new(),
+            bookmarked: None,
+            created_at: TimeRange::default(),
+            page: Page {
+                order: Order::Asc,
+                limit: 1,
+                after: None,
+                by: SortKey::CreatedAt,
+            },
+        }
+    }
 }
 
 #[async_trait]

@@ -14,6 +14,7 @@ mod orchestrations;
 mod rules;
 mod sql;
 mod store;
+mod transfers;
 mod tx;
 
 use async_trait::async_trait;
@@ -38,6 +39,7 @@ pub use rules::{
     RuleFilter, RuleSource, RuleStore,
 };
 pub use store::SqlStore;
+pub use transfers::{Fee, TransferStore};
 pub use tx::Tx;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -139,7 +141,14 @@ fn rand_jitter(ms: u64) -> u64 {
 /// customer's data takes the customer id and filters on it.
 #[async_trait]
 pub trait Store:
-    DestinationStore + OrchestrationStore + RuleStore + EventStore + Send + Sync + 'static
+    DestinationStore
+    + OrchestrationStore
+    + RuleStore
+    + EventStore
+    + TransferStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_rules.sql")),
     (6, include_str!("../migrations/0006_lean_indexes.sql")),
     (7, include_str!("../migrations/0007_polygon_pos.sql")),
+    (8, include_str!("../migrations/0008_transfers.sql")),
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {

@@ -41,6 +41,8 @@ pub struct Profile {
     pub kind: ProfileKind,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Hidden from lists; can neither send nor receive.
+    pub deactivated: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +101,7 @@ pub struct ProfileFilter {
     pub created_at: TimeRange,
     pub nickname_prefix: Option<String>,
     pub ids: Vec<Uuid>,
+    pub include_deactivated: bool,
     pub page: Page,
 }
 
@@ -220,6 +223,13 @@ pub struct Transfer {
     pub memo: Option<String>,
     pub group_id: Option<String>,
     pub metadata: Option<String>,
+    /// The fee, in `asset`.
+    pub fee_units: i64,
+    /// The balance debited when it is not `asset` (a converting withdrawal),
+    /// and how much of it, fee included.
+    pub balance: Option<(Asset, i64)>,
+    /// When the settler sends or fails it (a PENDING withdrawal).
+    pub next_step_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -255,6 +265,9 @@ impl Transfer {
             memo: None,
             group_id: Some(group_id.to_string()),
             metadata: None,
+            fee_units: 0,
+            balance: None,
+            next_step_at: None,
             created_at: now,
             updated_at: now,
         }

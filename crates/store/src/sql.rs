@@ -208,7 +208,7 @@ pub fn asset(row: &AnyRow, column: &str) -> Result<Asset> {
 }
 
 pub const PROFILE_COLUMNS: &str =
-    "id, customer_id, nickname, description, kind, created_at, updated_at";
+    "id, customer_id, nickname, description, kind, created_at, updated_at, deactivated_at";
 
 pub fn profile(row: &AnyRow) -> Result<Profile> {
     let kind: String = row.try_get("kind")?;
@@ -224,6 +224,7 @@ pub fn profile(row: &AnyRow) -> Result<Profile> {
         },
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        deactivated: row.try_get::<Option<i64>, _>("deactivated_at")?.is_some(),
     })
 }
 
@@ -282,7 +283,7 @@ pub fn conversion_values(c: &NewConversion) -> Vec<Val> {
 
 pub const TRANSFER_COLUMNS: &str = "id, customer_id, profile_id, identity_id, account_id, ref_id, type, direction, \
      status, asset, units, crypto_network, crypto_tx_hash, destination_address, fiat_account_id, memo, group_id, \
-     metadata, created_at, updated_at";
+     metadata, fee_units, balance_asset, balance_units, next_step_at, created_at, updated_at";
 
 pub fn transfer_values(t: &Transfer) -> Vec<Val> {
     vec![
@@ -304,6 +305,10 @@ pub fn transfer_values(t: &Transfer) -> Vec<Val> {
         t.memo.clone().into(),
         t.group_id.clone().into(),
         t.metadata.clone().into(),
+        t.fee_units.into(),
+        t.balance.map(|(a, _)| a.code().to_string()).into(),
+        t.balance.map(|(_, units)| units).into(),
+        t.next_step_at.into(),
         t.created_at.into(),
         t.updated_at.into(),
     ]
@@ -335,6 +340,12 @@ pub fn transfer(row: &AnyRow) -> Result<Transfer> {
         memo: row.try_get("memo")?,
         group_id: row.try_get("group_id")?,
         metadata: row.try_get("metadata")?,
+        fee_units: row.try_get("fee_units")?,
+        balance: match row.try_get::<Option<String>, _>("balance_asset")? {
+            None => None,
+            Some(_) => Some((asset(row, "balance_asset")?, row.try_get("balance_units")?)),
+        },
+        next_step_at: row.try_get("next_step_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })

@@ -107,6 +107,7 @@ impl Store for SqlStore {
             kind: ProfileKind::Default,
             created_at: now,
             updated_at: now,
+            deactivated: false,
         };
         insert_profile(&mut tx, &profile).await?;
         tx.commit().await?;
@@ -196,6 +197,9 @@ impl Store for SqlStore {
             "SELECT {PROFILE_COLUMNS} FROM profiles WHERE customer_id = "
         ));
         q.bind(customer);
+        if !filter.include_deactivated {
+            q.push(" AND deactivated_at IS NULL");
+        }
         q.time_range("created_at", &filter.created_at);
         if let Some(prefix) = &filter.nickname_prefix {
             let escaped = prefix
@@ -434,7 +438,7 @@ async fn orphan_accounts(pool: &AnyPool) -> Result<Vec<String>> {
 
 async fn insert_profile(tx: &mut Transaction<'static, Any>, p: &Profile) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)"
     ))
     .bind(p.id.to_string())
     .bind(p.customer_id.to_string())

@@ -268,6 +268,11 @@ mod tests {
                 "orchestrations_due",
             ),
             (crate::orchestrations::due_sql(), "orchestrations_due"),
+            (
+                crate::transfers::claim_due_sql(Backend::Sqlite),
+                "transfers_due",
+            ),
+            (crate::transfers::due_sql(), "transfers_due"),
         ] {
             let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .fetch_all(store.pool())

@@ -12,10 +12,12 @@ pub mod fiat_accounts;
 pub mod oauth;
 pub mod openapi;
 pub mod orchestrations;
+pub mod profile_transfers;
 pub mod profiles;
 pub mod rules;
 pub mod transfers;
 pub mod webhooks;
+pub mod withdrawals;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -37,6 +39,8 @@ fn v2_routes(sandbox: bool) -> Routes {
         .merge(crypto_addresses::routes(sandbox))
         .merge(orchestrations::routes(sandbox))
         .merge(transfers::routes(sandbox))
+        .merge(withdrawals::routes(sandbox))
+        .merge(profile_transfers::routes(sandbox))
         .merge(rules::routes(sandbox))
         .merge(deposit_addresses::routes(sandbox))
         .merge(deposit_instructions::routes(sandbox))

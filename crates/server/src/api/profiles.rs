@@ -10,13 +10,15 @@ use uuid::Uuid;
 
 use crate::api::common::auth::{scope, Auth};
 use crate::api::common::extract::{parse_uuid, JsonBody, Params};
+use crate::api::common::fields::bool_param;
 use crate::api::common::fields::many;
-use crate::api::common::owned::owned_profile;
+use crate::api::common::owned::{owned_profile, visible_profile};
 use crate::api::common::pagination::ListBody;
 use crate::api::common::pagination::{self, Defaults};
 use crate::api::common::problem::{ApiResult, Problem};
 use crate::api::common::routes::Routes;
 use crate::state::AppState;
+use stableport_core::profiles;
 
 pub fn routes(_sandbox: bool) -> Routes {
     Routes::new()
@@ -26,6 +28,7 @@ pub fn routes(_sandbox: bool) -> Routes {
         .put("/profiles/{profile_id}", update)
         .get("/profiles/{profile_id}/balances", balances)
         .get("/profiles/{profile_id}/balances/{asset}", balance)
+        .put("/profiles/{profile_id}/deactivate", deactivate)
 }
 
 const PAGING: Defaults = Defaults {
@@ -75,6 +78,7 @@ pub async fn list(
         created_at: pagination::time_range(&params, "created_at")?,
         nickname_prefix: params.one("nickname")?.map(str::to_string),
         ids: many(&params, "ids", |id| parse_uuid("ids", id))?,
+        include_deactivated: bool_param(&params, "include_deactivated")?.unwrap_or(false),
         page: pagination::page(&params, &app.keys, &PAGING)?,
     };
     pagination::check_order_by(&params)?;
@@ -131,6 +135,7 @@ pub async fn create(
         kind: ProfileKind::Normal,
         created_at: now,
         updated_at: now,
+        deactivated: false,
     };
     app.core.store.create_profile(&profile).await?;
     Ok(Json(profile.into()))
@@ -143,11 +148,21 @@ pub async fn get(
     params: Params,
 ) -> ApiResult<Json<ProfileBody>> {
     auth.require(scope::READ_PROFILE)?;
-    // Validated; no profile is ever deactivated yet, so it changes nothing.
-    crate::api::common::fields::bool_param(&params, "include_deactivated")?;
-    Ok(Json(
-        owned_profile(&app, &auth, "profile_id", &id).await?.into(),
-    ))
+    let include = bool_param(&params, "include_deactivated")?.unwrap_or(false);
+    let profile = visible_profile(&app, &auth, "profile_id", &id, include).await?;
+    Ok(Json(profile.into()))
+}
+
+/// DeactivateProfileResponse: an empty object.
+pub async fn deactivate(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    auth.require(scope::WRITE_PROFILE)?;
+    let id = parse_uuid("profile_id", &id)?;
+    profiles::deactivate(&app.core, auth.customer, id, crate::time::now()).await?;
+    Ok(Json(serde_json::json!({})))
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use stableport_domain::address::TX_INDEX;
 use stableport_domain::amount::format_units;
-use stableport_domain::TransferStatus;
+use stableport_domain::{Direction, TransferStatus};
 use stableport_store::{Order, Page, SortKey, Transfer, TransferFilter};
 use uuid::Uuid;
 
@@ -74,8 +74,7 @@ pub struct TransferBody {
     ref_id: Option<String>,
     amount: String,
     total: String,
-    /// Stableport charges no fees.
-    fee: &'static str,
+    fee: String,
     asset: &'static str,
     balance_asset: &'static str,
     direction: &'static str,
@@ -104,6 +103,11 @@ pub struct TransferBody {
 
 pub fn transfer_body(t: Transfer) -> TransferBody {
     let amount = format_units(t.units, t.asset);
+    // Unsigned: amount - fee for deposits, amount + fee for withdrawals.
+    let total = match t.direction {
+        Direction::Debit => t.units.saturating_add(t.fee_units),
+        Direction::Credit => t.units.saturating_sub(t.fee_units),
+    };
     TransferBody {
         id: t.id,
         customer_id: t.customer_id,
@@ -111,11 +115,11 @@ pub fn transfer_body(t: Transfer) -> TransferBody {
         identity_id: t.identity_id,
         account_id: t.account_id,
         ref_id: t.ref_id,
-        total: amount.clone(),
+        total: format_units(total, t.asset),
         amount,
-        fee: "0",
+        fee: format_units(t.fee_units, t.asset),
         asset: t.asset.code(),
-        balance_asset: t.asset.code(),
+        balance_asset: t.balance.map_or(t.asset, |(b, _)| b).code(),
         direction: t.direction.as_str(),
         kind: t.kind.as_str(),
         status: t.status.as_str(),

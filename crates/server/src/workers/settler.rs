@@ -1,9 +1,10 @@
-//! The background settler: moves CREATED conversions to SETTLED, and delivers
-//! PROCESSING orchestrations, once their time has come. Runs on every
+//! The background settler: moves CREATED conversions to SETTLED, delivers
+//! PROCESSING orchestrations and sends PENDING withdrawals, once their time
+//! has come. Runs on every
 //! replica; the store's claim makes each settlement happen exactly once.
 //! Conversions left CREATED by a crash are simply due when the server is back.
 
-use stableport_core::{conversions, orchestrations};
+use stableport_core::{conversions, orchestrations, withdrawals};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +57,12 @@ impl Worker for Settler {
                 tracing::error!(%e, "orchestration step failed; will retry");
                 0
             });
-        if settled as i64 == BATCH || delivered as i64 == DELIVERIES {
+        let sent = (withdrawals::advance(self.store.as_ref(), now, DELIVERIES).await)
+            .unwrap_or_else(|e| {
+                tracing::error!(%e, "withdrawal step failed; will retry");
+                0
+            });
+        if settled as i64 == BATCH || delivered as i64 == DELIVERIES || sent as i64 == DELIVERIES {
             Step::Busy
         } else {
             Step::Idle

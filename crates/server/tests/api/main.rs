@@ -14,3 +14,4 @@ mod orchestrations;
 mod profiles;
 mod reliability;
 mod rules;
+mod withdrawals;

@@ -81,6 +81,11 @@ pub mod scope {
     pub const READ_ORCHESTRATION: &str = "orchestration:read_orchestration";
     pub const WRITE_ORCHESTRATION: &str = "orchestration:write_orchestration";
     pub const READ_TRANSFER: &str = "transfer:read_transfer";
+    pub const WRITE_CRYPTO_WITHDRAWAL: &str = "transfer:write_crypto_withdrawal";
+    pub const WRITE_CRYPTO_WITHDRAWAL_FEE: &str = "fee:write_crypto_withdrawal_fee";
+    pub const WRITE_FIAT_WITHDRAWAL: &str = "transfer:write_fiat_withdrawal";
+    pub const WRITE_INTERNAL_TRANSFER: &str = "transfer:write_internal_transfer";
+    pub const WRITE_PAXOS_TRANSFER: &str = "transfer:write_paxos_transfer";
     pub const READ_DEPOSIT_ADDRESS: &str = "transfer:read_deposit_address";
     pub const WRITE_DEPOSIT_ADDRESS: &str = "transfer:write_deposit_address";
     pub const READ_FIAT_DEPOSIT_INSTRUCTIONS: &str = "transfer:read_fiat_deposit_instructions";

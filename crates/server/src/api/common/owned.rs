@@ -6,7 +6,7 @@ use stableport_store::Profile;
 
 use crate::api::common::auth::Auth;
 use crate::api::common::extract::parse_uuid;
-use crate::api::common::problem::ApiResult;
+use crate::api::common::problem::{ApiResult, Problem};
 use crate::state::App;
 
 /// A profile named in a path or field: a UUID, or "default".
@@ -17,8 +17,26 @@ pub fn profile_ref(field: &str, raw: &str) -> ApiResult<ProfileRef> {
     }
 }
 
-/// The caller's profile named in a path or field.
+/// The caller's profile named in a path or field; a deactivated one is
+/// not found (Paxos hides them) unless asked for.
 pub async fn owned_profile(app: &App, auth: &Auth, field: &str, raw: &str) -> ApiResult<Profile> {
-    let profile = profile_ref(field, raw)?;
-    Ok(profiles::owned(&app.core, auth.customer, profile).await?)
+    visible_profile(app, auth, field, raw, false).await
+}
+
+pub async fn visible_profile(
+    app: &App,
+    auth: &Auth,
+    field: &str,
+    raw: &str,
+    include_deactivated: bool,
+) -> ApiResult<Profile> {
+    let named = profile_ref(field, raw)?;
+    let profile = profiles::find(&app.core, auth.customer, named).await?;
+    if profile.deactivated && !include_deactivated {
+        return Err(Problem::not_found(format!(
+            "profile with id {named} not found for customer with id {}",
+            auth.customer
+        )));
+    }
+    Ok(profile)
 }
