@@ -1,7 +1,7 @@
 //! The one error every operation returns. The server maps each variant to
 //! its HTTP status in one place (`From<CoreError> for Problem`).
 
-use stableport_domain::amount::AmountError;
+use stableport_domain::amount::{format_units, AmountError};
 use stableport_domain::Asset;
 use stableport_store::StoreError;
 use uuid::Uuid;
@@ -29,6 +29,18 @@ pub enum CoreError {
         profile: Uuid,
         needed: String,
         available: i64,
+    },
+    /// A transfer limit would be exceeded (400 exceed-max-withdraw-limit).
+    #[error(
+        "a transfer worth {} USD exceeds the limit of {} USD ({} USD remaining)",
+        format_units(*.amount_cents, Asset::Usd),
+        format_units(*.limit_cents, Asset::Usd),
+        format_units(*.remaining_cents, Asset::Usd)
+    )]
+    LimitExceeded {
+        limit_cents: i64,
+        remaining_cents: i64,
+        amount_cents: i64,
     },
     /// A credit would take a balance over what a profile may hold (400).
     #[error("the balance would exceed the maximum a profile may hold")]

@@ -6,6 +6,7 @@
 
 pub mod batcher;
 pub mod conversions;
+pub mod credentials;
 pub mod deliveries;
 pub mod deposit_targets;
 pub mod deposits;
@@ -13,6 +14,7 @@ pub mod destinations;
 mod error;
 pub mod fees;
 pub mod issued;
+pub mod limits;
 pub mod orchestrations;
 pub mod profile_transfers;
 pub mod profiles;

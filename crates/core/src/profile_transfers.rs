@@ -4,12 +4,13 @@
 //! transfer sharing a `group_id`; the recipient of a Paxos transfer sees only
 //! its credit (with the recipient metadata), never the sender's request.
 
+use stableport_domain::amount::usd_cents;
 use stableport_domain::{ledger, Amount, Asset, TransferKind, TransferStatus};
 use stableport_store::{Profile, Refused, Transfer, Tx};
 use uuid::Uuid;
 
 use crate::withdrawals::{claim_ref, earlier, Requester};
-use crate::{in_tx, profiles, Core, CoreError, Created, Result};
+use crate::{in_tx, limits, profiles, Core, CoreError, Created, Result};
 
 /// Which kind of transfer between profiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +108,8 @@ async fn move_in(
         customer_id: recipient.customer_id,
         ..credit.clone()
     };
+    let worth = usd_cents(debit.units, debit.asset);
+    limits::check(tx, customer, debit.kind, worth, now).await?;
     let postings = ledger::profile_transfer(
         debit.profile_id,
         credit.profile_id,

@@ -8,6 +8,7 @@
 use std::str::FromStr;
 
 use stableport_domain::address::{tx_hash, validate_address};
+use stableport_domain::amount::usd_cents;
 use stableport_domain::ledger::{self, Account, Withdrawal};
 use stableport_domain::network::{CryptoNetwork, FiatNetwork};
 use stableport_domain::{Amount, Asset, TransferKind, TransferStatus};
@@ -16,7 +17,7 @@ use uuid::Uuid;
 
 use crate::destinations::{self, Named};
 use crate::profiles::{self, ProfileRef};
-use crate::{fees, in_tx, transfers, Core, CoreError, Created, Result};
+use crate::{fees, in_tx, limits, transfers, Core, CoreError, Created, Result};
 
 /// How a request sizes a withdrawal: exactly one of the two.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -272,6 +273,8 @@ async fn start_in(tx: &mut Tx, t: &Transfer, w: Withdrawal, now: i64) -> Result<
     let profile = tx.profile(t.customer_id, t.profile_id).await?;
     let profile = profile.ok_or_else(|| CoreError::Internal("profile vanished".into()))?;
     profiles::usable(&profile)?;
+    let worth = usd_cents(w.balance_units, w.balance);
+    limits::check(tx, t.customer_id, t.kind, worth, now).await?;
     let postings = ledger::withdrawal_started(t.profile_id, w.balance, w.balance_units);
     if let Err(Refused::Insufficient { available, .. }) = tx.apply(&postings).await? {
         return Err(CoreError::InsufficientFunds {

@@ -102,9 +102,23 @@ pub fn format_units(units: i64, asset: Asset) -> String {
         .to_string()
 }
 
+/// What `units` of `asset` are worth in US cents, rounded up: every asset
+/// here is a dollar or a dollar-backed stablecoin, worth one dollar.
+pub fn usd_cents(units: i64, asset: Asset) -> i64 {
+    let cents = (Decimal::new(units, asset.decimals()) * Decimal::ONE_HUNDRED).ceil();
+    i64::try_from(cents.trunc()).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_in_cents_round_up() {
+        assert_eq!(usd_cents(1050, Asset::Usd), 1050);
+        assert_eq!(usd_cents(10_500_001, Asset::Usdc), 1051);
+        assert_eq!(usd_cents(100_000_000, Asset::Usdp), 100);
+    }
 
     #[test]
     fn accepts_plain_decimals() {

@@ -101,6 +101,8 @@ pub async fn save(
             secret_salt: salt,
             scopes: scopes.to_string(),
             created_at: crate::time::now(),
+            updated_at: crate::time::now(),
+            disabled: false,
         })
         .await?;
     Ok((client_id, secret))

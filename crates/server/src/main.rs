@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use stableport_server::bootstrap::{parse_scopes, save};
-use stableport_server::cli::listen;
+use stableport_server::cli::{limits, listen};
 use stableport_server::config::{with_file_values, Config};
 use stableport_store::Store;
 use uuid::Uuid;
@@ -41,6 +41,8 @@ enum Command {
         #[command(subcommand)]
         command: CredentialsCommand,
     },
+    /// Set, list and delete a customer's transfer limits.
+    Limits(limits::LimitsArgs),
     /// Check that the ledger conserves every asset; exits 1 on any discrepancy.
     Audit(Database),
     /// Manage the webhooks of a running server (create, list, get, delete, test, …).
@@ -107,6 +109,7 @@ async fn main() -> ExitCode {
                     scopes,
                 },
         } => create_credential(&db.database_url, customer, new_customer, &scopes).await,
+        Command::Limits(args) => limits::run(args).await,
         Command::Audit(db) => audit(&db.database_url).await,
         Command::Webhooks { remote, command } => listen::webhooks(&remote, command).await,
         Command::Listen(args) => listen::listen(args).await,

@@ -5,9 +5,11 @@
 //! `sqlite.rs` and `postgres.rs`.
 
 mod batch;
+mod credentials;
 mod destinations;
 mod dialect;
 mod events;
+mod limits;
 mod migrations;
 pub mod model;
 mod orchestrations;
@@ -21,6 +23,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use batch::Refused;
+pub use credentials::{CredentialFilter, CredentialStore};
 pub use destinations::{
     CryptoAddress, CryptoAddressFields, CryptoAddressFilter, DestinationStore, FiatAccount,
     FiatAccountChange, FiatAccountCreated, FiatAccountFilter, NewCryptoAddress, NewFiatAccount,
@@ -32,6 +35,7 @@ pub use events::{
     DeliveryAttempt, DeliveryFilter, DueDelivery, Event, EventFilter, EventStore, NextStep,
     Webhook, WebhookFilter, EVENT_TYPES, MAX_ACTIVE_WEBHOOKS,
 };
+pub use limits::{Limit, LimitStore};
 pub use model::*;
 pub use orchestrations::{Legs, OrchestrationStore};
 pub use rules::{
@@ -146,6 +150,8 @@ pub trait Store:
     + RuleStore
     + EventStore
     + TransferStore
+    + CredentialStore
+    + LimitStore
     + Send
     + Sync
     + 'static
@@ -160,9 +166,6 @@ pub trait Store:
     async fn customer_exists(&self, customer: Uuid) -> Result<bool>;
     /// Creates a customer with its DEFAULT profile; returns that profile's id.
     async fn create_customer(&self, customer: Uuid, now: i64) -> Result<Uuid>;
-    /// Creates the credential, or replaces the secret and scopes of an existing one.
-    async fn upsert_credential(&self, credential: &Credential) -> Result<()>;
-    async fn credential(&self, client_id: &str) -> Result<Option<Credential>>;
 
     async fn create_profile(&self, profile: &Profile) -> Result<()>;
     async fn profile(&self, customer: Uuid, id: Uuid) -> Result<Option<Profile>>;

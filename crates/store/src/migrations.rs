@@ -14,6 +14,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_lean_indexes.sql")),
     (7, include_str!("../migrations/0007_polygon_pos.sql")),
     (8, include_str!("../migrations/0008_transfers.sql")),
+    (
+        9,
+        include_str!("../migrations/0009_credentials_and_limits.sql"),
+    ),
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {

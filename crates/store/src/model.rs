@@ -15,6 +15,9 @@ pub struct Credential {
     /// Space-delimited, as in OAuth2.
     pub scopes: String,
     pub created_at: i64,
+    pub updated_at: i64,
+    /// Deleted through the API: no token of it is honoured.
+    pub disabled: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -170,19 +170,24 @@ impl Sql {
 
     /// Keyset pagination on (created_at, id): stable while rows are added.
     pub fn page(&mut self, page: &Page) -> &mut Self {
+        self.page_on(page, "id")
+    }
+
+    /// A page of a table whose rows are told apart by `key`, not `id`.
+    pub fn page_on(&mut self, page: &Page, key: &str) -> &mut Self {
         let (cmp, dir) = match page.order {
             Order::Asc => (">", "ASC"),
             Order::Desc => ("<", "DESC"),
         };
         let column = page.by.column();
         if let Some((time, id)) = &page.after {
-            self.push(&format!(" AND ({column}, id) {cmp} ("))
+            self.push(&format!(" AND ({column}, {key}) {cmp} ("))
                 .bind(*time)
                 .push(", ")
                 .bind(id.as_str())
                 .push(")");
         }
-        self.push(&format!(" ORDER BY {column} {dir}, id {dir} LIMIT "))
+        self.push(&format!(" ORDER BY {column} {dir}, {key} {dir} LIMIT "))
             .bind(page.limit)
     }
 }

@@ -114,44 +114,6 @@ impl Store for SqlStore {
         Ok(profile.id)
     }
 
-    async fn upsert_credential(&self, c: &Credential) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO credentials (client_id, customer_id, secret_salt, secret_hash, scopes, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (client_id) DO UPDATE SET \
-             customer_id = excluded.customer_id, secret_salt = excluded.secret_salt, \
-             secret_hash = excluded.secret_hash, scopes = excluded.scopes",
-        )
-        .bind(&c.client_id)
-        .bind(c.customer_id.to_string())
-        .bind(&c.secret_salt)
-        .bind(&c.secret_hash)
-        .bind(&c.scopes)
-        .bind(c.created_at)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    async fn credential(&self, client_id: &str) -> Result<Option<Credential>> {
-        let row = sqlx::query(
-            "SELECT client_id, customer_id, secret_salt, secret_hash, scopes, created_at FROM credentials WHERE client_id = $1",
-        )
-        .bind(client_id)
-        .fetch_optional(&self.read)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let customer: String = row.try_get("customer_id")?;
-        Ok(Some(Credential {
-            client_id: row.try_get("client_id")?,
-            customer_id: Uuid::parse_str(&customer)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            secret_salt: row.try_get("secret_salt")?,
-            secret_hash: row.try_get("secret_hash")?,
-            scopes: row.try_get("scopes")?,
-            created_at: row.try_get("created_at")?,
-        }))
-    }
-
     async fn create_profile(&self, profile: &Profile) -> Result<()> {
         let mut tx = self.begin().await?;
         let taken: Option<String> =

@@ -3,12 +3,14 @@
 
 pub mod common;
 pub mod conversions;
+pub mod credentials;
 pub mod crypto_addresses;
 pub mod deposit_addresses;
 pub mod deposit_instructions;
 pub mod deposits;
 pub mod events;
 pub mod fiat_accounts;
+pub mod limits;
 pub mod oauth;
 pub mod openapi;
 pub mod orchestrations;
@@ -40,6 +42,8 @@ fn v2_routes(sandbox: bool) -> Routes {
         .merge(orchestrations::routes(sandbox))
         .merge(transfers::routes(sandbox))
         .merge(withdrawals::routes(sandbox))
+        .merge(credentials::routes(sandbox))
+        .merge(limits::routes(sandbox))
         .merge(profile_transfers::routes(sandbox))
         .merge(rules::routes(sandbox))
         .merge(deposit_addresses::routes(sandbox))

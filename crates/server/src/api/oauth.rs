@@ -119,7 +119,9 @@ async fn authenticate(app: &App, request: &TokenRequest) -> Result<Credential, R
     let found = (app.core.store.credential(&request.client_id).await)
         .map_err(|e| Refused::Internal(Box::new(Problem::internal(e))))?;
     let secret = &request.client_secret;
-    match found.filter(|c| secret_matches(&c.secret_salt, secret, &c.secret_hash)) {
+    let usable =
+        |c: &Credential| !c.disabled && secret_matches(&c.secret_salt, secret, &c.secret_hash);
+    match found.filter(usable) {
         Some(credential) => Ok(credential),
         None => {
             // Hash anyway, so an unknown client id takes as long as a wrong secret.

@@ -40,7 +40,7 @@ const PAGING_BY_UPDATE: Defaults = Defaults {
 };
 /// The spec's `type` enum, all of which a filter may name (we make only
 /// the kinds in `TransferKind`; the others match nothing).
-const TYPES: &[&str] = &[
+pub const TYPES: &[&str] = &[
     "INTERNAL_TRANSFER_DEBIT",
     "INTERNAL_TRANSFER_CREDIT",
     "CRYPTO_DEPOSIT",

@@ -1,3 +1,5 @@
-//! Subcommands that talk to a running server over its API.
+//! Subcommands: those that talk to a running server over its API, and
+//! those an operator runs against the database.
 
+pub mod limits;
 pub mod listen;

@@ -11,7 +11,8 @@ on_both_backends!(
     refuses_bad_credentials,
     checks_scopes_per_route,
     refuses_bad_tokens,
-    tokens_work_on_every_replica
+    tokens_work_on_every_replica,
+    deleted_credentials_stop_at_once_on_every_replica,
 );
 
 async fn issues_tokens_per_rfc6749(backend: Backend) {
@@ -248,4 +249,93 @@ async fn tokens_work_on_every_replica(backend: Backend) {
     let on_b = judged(&b.url).with_token(token);
     let profile = on_b.profile("default").await.unwrap();
     assert_eq!(profile.kind, "DEFAULT");
+}
+
+/// A second credential of the server's customer, made as an operator would.
+async fn second_credential(db: &TestDb, customer: &str) -> (String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_stableport"))
+        .args([
+            "credentials",
+            "create",
+            "--customer",
+            customer,
+            "--scopes",
+            "all",
+        ])
+        .args(["--database-url", &db.url])
+        .output()
+        .await
+        .expect("run stableport credentials create");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let made: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let text = |k: &str| made[k].as_str().unwrap().to_string();
+    (text("client_id"), text("client_secret"))
+}
+
+async fn deleted_credentials_stop_at_once_on_every_replica(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let a = TestServer::start(&db).await;
+    let b = TestServer::start(&db).await;
+    let admin = a.client().await;
+    let (client_id, secret) = second_credential(&db, &a.customer_id).await;
+    let token = (b.anonymous().token(&client_id, &secret, None).await)
+        .unwrap()
+        .access_token;
+    let on_b = judged(&b.url).with_token(token);
+    on_b.profile("default").await.unwrap();
+
+    let (_, _, listed) = admin
+        .raw(Method::GET, "/v2/api-creds/credentials", None)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&client_id.as_str()) && ids.contains(&a.client_id.as_str()),
+        "{listed}"
+    );
+
+    let path = format!("/v2/api-creds/credentials/{client_id}");
+    let (status, _, deleted) = admin.raw(Method::DELETE, &path, None).await.unwrap();
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["credentials"]["status"], "DISABLED");
+    // The token issued before, on the other replica, is refused at once.
+    problem(on_b.profile("default").await, 401, "deleted");
+    let again = b.anonymous().token(&client_id, &secret, None).await;
+    assert!(again.is_err(), "{again:?}");
+
+    let (_, _, approved) = admin
+        .raw(Method::GET, "/v2/api-creds/credentials", None)
+        .await
+        .unwrap();
+    assert!(!approved.to_string().contains(&client_id), "{approved}");
+    let (_, _, disabled) = admin
+        .raw(
+            Method::GET,
+            "/v2/api-creds/credentials?statuses=DISABLED",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(disabled["items"][0]["client_id"], client_id.as_str());
+    // Another customer's credential is not found, and stays usable.
+    let other = other_customer(&a, &db).await;
+    let (status, _, _) = other
+        .raw(
+            Method::DELETE,
+            &format!("/v2/api-creds/credentials/{}", a.client_id),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.as_u16(), 404);
+    admin.profile("default").await.unwrap();
 }

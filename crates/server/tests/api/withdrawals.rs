@@ -18,6 +18,7 @@ on_both_backends!(
     moves_between_own_profiles_at_once,
     pays_another_customer_who_sees_only_the_credit,
     deactivates_only_empty_profiles_which_then_neither_send_nor_receive,
+    enforces_and_reports_transfer_limits,
 );
 
 const ETH_ADDRESS: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
@@ -506,4 +507,106 @@ impl ParseFee for str {
             stableport_domain::Amount::parse(self, 6).unwrap(),
         ))
     }
+}
+
+/// Runs `stableport limits set` as an operator would; the limit's id.
+async fn set_limit(db: &TestDb, customer: &str, types: &str, limit: &str, period: &str) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_stableport"))
+        .args(["limits", "set", "--customer", customer, "--types", types])
+        .args([
+            "--limit",
+            limit,
+            "--period",
+            period,
+            "--database-url",
+            &db.url,
+        ])
+        .output()
+        .await
+        .expect("run stableport limits set");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let made: Value = serde_json::from_slice(&output.stdout).unwrap();
+    made["id"].as_str().unwrap().to_string()
+}
+
+async fn enforces_and_reports_transfer_limits(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = manual_server(&db).await;
+    let client = server.client().await;
+    let path = "/v2/transfer/limits/utilizations";
+    assert_eq!(get(&client, path).await.1, json!({ "items": [] }));
+    let customer = server.customer_id.clone();
+    let daily = set_limit(
+        &db,
+        &customer,
+        "CRYPTO_WITHDRAWAL,WIRE_WITHDRAWAL",
+        "100",
+        "24h",
+    )
+    .await;
+    set_limit(&db, &customer, "CRYPTO_WITHDRAWAL", "60", "0s").await;
+    let profile = funded_profile(&client, "USDC", "500").await;
+
+    let (status, first) = post(
+        &client,
+        "/v2/transfer/crypto-withdrawals",
+        &crypto_request(&profile, "USDC", "50"),
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    let (status, refused) = post(
+        &client,
+        "/v2/transfer/crypto-withdrawals",
+        &crypto_request(&profile, "USDC", "61"),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        refused["type"],
+        "https://developer.paxos.com/docs/v2/problems/exceed-max-withdraw-limit"
+    );
+    assert_eq!(refused["meta"], json!({ "limit": "60", "amount": "61" }));
+    let (status, refused) = post(
+        &client,
+        "/v2/transfer/crypto-withdrawals",
+        &crypto_request(&profile, "USDC", "50.000001"),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["meta"]["limit"], "100");
+    assert_eq!(available(&client, &profile, "USDC").await, "450");
+
+    let (_, seen) = get(&client, &format!("{path}?transfer_type=WIRE_WITHDRAWAL")).await;
+    let items = seen["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{seen}");
+    assert_eq!(items[0]["id"], daily.as_str());
+    assert_eq!(
+        items[0]["transfer_types"],
+        json!(["CRYPTO_WITHDRAWAL", "WIRE_WITHDRAWAL"])
+    );
+    assert_eq!(
+        (&items[0]["limit"], &items[0]["remaining"]),
+        (&json!("100"), &json!("50"))
+    );
+    assert_eq!(items[0]["period_seconds"], "86400");
+    let (_, all) = get(&client, &format!("{path}?transfer_type=CRYPTO_WITHDRAWAL")).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+
+    // A failed withdrawal gives its share back.
+    let id = first["id"].as_str().unwrap();
+    send(
+        &client,
+        Method::POST,
+        &format!("/v2/sandbox/transfer/transfers/{id}/fail"),
+        json!({}),
+    )
+    .await;
+    let (_, after) = get(&client, &format!("{path}?transfer_type=WIRE_WITHDRAWAL")).await;
+    assert_eq!(after["items"][0]["remaining"], "100");
+    let (status, bad) = get(&client, &format!("{path}?transfer_type=NOPE")).await;
+    assert_eq!(status, 400, "{bad}");
 }

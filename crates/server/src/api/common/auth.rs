@@ -81,6 +81,9 @@ pub mod scope {
     pub const READ_ORCHESTRATION: &str = "orchestration:read_orchestration";
     pub const WRITE_ORCHESTRATION: &str = "orchestration:write_orchestration";
     pub const READ_TRANSFER: &str = "transfer:read_transfer";
+    pub const READ_TRANSFER_LIMIT: &str = "transfer:read_transfer_limit";
+    pub const READ_CREDENTIALS: &str = "api_creds:read_credentials";
+    pub const DELETE_CREDENTIALS: &str = "api_creds:delete_credentials";
     pub const WRITE_CRYPTO_WITHDRAWAL: &str = "transfer:write_crypto_withdrawal";
     pub const WRITE_CRYPTO_WITHDRAWAL_FEE: &str = "fee:write_crypto_withdrawal_fee";
     pub const WRITE_FIAT_WITHDRAWAL: &str = "transfer:write_fiat_withdrawal";
@@ -145,6 +148,12 @@ impl FromRequestParts<AppState> for Auth {
                 Problem::unauthorized("Authorization header must be 'Bearer <access_token>'")
             })?;
         let claims = state.keys.verify(token)?;
+        // Signed tokens outlive a deletion; the database says at once.
+        if !state.core.store.credential_enabled(&claims.sub).await? {
+            return Err(Problem::unauthorized(
+                "the API credential of this token was deleted",
+            ));
+        }
         if let Some(limiter) = &state.limiter {
             let route = parts
                 .extensions

@@ -148,6 +148,11 @@ impl Params {
         Ok(first)
     }
 
+    /// Forgets `name=value`, where a value means "the default".
+    pub fn drop_if(&mut self, name: &str, value: &str) {
+        self.0.retain(|(k, v)| !(k == name && v == value));
+    }
+
     /// Every value of a repeated parameter; comma-separated values are split too.
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0

@@ -195,6 +195,20 @@ impl From<CoreError> for Problem {
                 needed,
                 available,
             } => insufficient_funds(asset, profile, &needed, available),
+            e @ CoreError::LimitExceeded {
+                limit_cents,
+                amount_cents,
+                ..
+            } => Problem::typed(
+                StatusCode::BAD_REQUEST,
+                "exceed-max-withdraw-limit",
+                "Withdrawal Amount Too Large",
+                e.to_string(),
+                serde_json::json!({
+                    "limit": format_units(limit_cents, Asset::Usd),
+                    "amount": format_units(amount_cents, Asset::Usd),
+                }),
+            ),
             e @ CoreError::BalanceLimit => Problem::bad_request(e.to_string()),
             e @ CoreError::Busy => {
                 tracing::warn!("database busy after retries");

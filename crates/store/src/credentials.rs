@@ -1,0 +1,142 @@
+//! API credentials: a customer's OAuth2 clients, their hashed secrets and
+//! scopes, and whether they were deleted (DISABLED).
+
+use async_trait::async_trait;
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::model::{Credential, Page};
+use crate::sql::{self, Sql};
+use crate::{Result, SqlStore};
+
+#[derive(Clone, Debug)]
+pub struct CredentialFilter {
+    /// APPROVED ones, DISABLED ones, or both.
+    pub approved: bool,
+    pub disabled: bool,
+    pub client_ids: Vec<String>,
+    pub page: Page,
+}
+
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Creates the credential, or replaces the secret and scopes of an
+    /// existing one (enabling it again).
+    async fn upsert_credential(&self, credential: &Credential) -> Result<()>;
+    async fn credential(&self, client_id: &str) -> Result<Option<Credential>>;
+    async fn list_credentials(
+        &self,
+        customer: Uuid,
+        filter: &CredentialFilter,
+    ) -> Result<Vec<Credential>>;
+    /// Disables the customer's credential; it as it now reads, or None when
+    /// the customer has no such credential.
+    async fn disable_credential(
+        &self,
+        customer: Uuid,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<Credential>>;
+    /// Whether tokens of this client may still be honoured: asked on every
+    /// request, so a deletion holds at once on every replica.
+    async fn credential_enabled(&self, client_id: &str) -> Result<bool>;
+}
+
+const COLUMNS: &str =
+    "client_id, customer_id, secret_salt, secret_hash, scopes, created_at, updated_at, disabled_at";
+
+fn decode(row: &sqlx::any::AnyRow) -> Result<Credential> {
+    let created_at: i64 = row.try_get("created_at")?;
+    Ok(Credential {
+        client_id: row.try_get("client_id")?,
+        customer_id: sql::uuid(row, "customer_id")?,
+        secret_salt: row.try_get("secret_salt")?,
+        secret_hash: row.try_get("secret_hash")?,
+        scopes: row.try_get("scopes")?,
+        created_at,
+        updated_at: row
+            .try_get::<Option<i64>, _>("updated_at")?
+            .unwrap_or(created_at),
+        disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+    })
+}
+
+#[async_trait]
+impl CredentialStore for SqlStore {
+    async fn upsert_credential(&self, c: &Credential) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO credentials (client_id, customer_id, secret_salt, secret_hash, scopes, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (client_id) DO UPDATE SET \
+             customer_id = excluded.customer_id, secret_salt = excluded.secret_salt, \
+             secret_hash = excluded.secret_hash, scopes = excluded.scopes, \
+             updated_at = excluded.updated_at, disabled_at = NULL",
+        )
+        .bind(&c.client_id)
+        .bind(c.customer_id.to_string())
+        .bind(&c.secret_salt)
+        .bind(&c.secret_hash)
+        .bind(&c.scopes)
+        .bind(c.created_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn credential(&self, client_id: &str) -> Result<Option<Credential>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM credentials WHERE client_id = $1"
+        ))
+        .bind(client_id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    async fn list_credentials(
+        &self,
+        customer: Uuid,
+        f: &CredentialFilter,
+    ) -> Result<Vec<Credential>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {COLUMNS} FROM credentials WHERE customer_id = "
+        ));
+        q.bind(customer);
+        match (f.approved, f.disabled) {
+            (true, false) => q.push(" AND disabled_at IS NULL"),
+            (false, true) => q.push(" AND disabled_at IS NOT NULL"),
+            _ => &mut q,
+        };
+        q.any_of("client_id", &f.client_ids)
+            .page_on(&f.page, "client_id");
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn disable_credential(
+        &self,
+        customer: Uuid,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<Credential>> {
+        let row = sqlx::query(&format!(
+            "UPDATE credentials SET disabled_at = COALESCE(disabled_at, $1), updated_at = $1 \
+             WHERE customer_id = $2 AND client_id = $3 RETURNING {COLUMNS}"
+        ))
+        .bind(now)
+        .bind(customer.to_string())
+        .bind(client_id)
+        .fetch_optional(&self.write)
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    async fn credential_enabled(&self, client_id: &str) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM credentials WHERE client_id = $1 AND disabled_at IS NULL",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(found.is_some())
+    }
+}
