@@ -9,7 +9,7 @@ use stableport_store::{Conversion, CreateOutcome, NewConversion, Store, Transfer
 use uuid::Uuid;
 
 use crate::batcher::debit_fresh;
-use crate::{in_tx, profiles, transfers, Core, CoreError, Created, Result};
+use crate::{identities, in_tx, profiles, transfers, Core, CoreError, Created, Result};
 
 /// A conversion as a client asks for it, its fields parsed.
 pub struct Convert {
@@ -42,6 +42,14 @@ pub async fn create(
     if let Some(recipient) = cmd.recipient_profile_id {
         profiles::check(core, customer, recipient).await?;
     }
+    let identity = ("identity_id", Some(cmd.identity_id.as_str()));
+    identities::check_actor(
+        core,
+        customer,
+        identity,
+        ("account_id", Some(&cmd.account_id)),
+    )
+    .await?;
     let request = NewConversion {
         id: stableport_domain::new_id(),
         customer_id: customer,

@@ -13,6 +13,7 @@ pub mod deposits;
 pub mod destinations;
 mod error;
 pub mod fees;
+pub mod identities;
 pub mod issued;
 pub mod limits;
 pub mod orchestrations;

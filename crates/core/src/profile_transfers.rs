@@ -9,8 +9,8 @@ use stableport_domain::{ledger, Amount, Asset, TransferKind, TransferStatus};
 use stableport_store::{Profile, Refused, Transfer, Tx};
 use uuid::Uuid;
 
-use crate::withdrawals::{claim_ref, earlier, Requester};
-use crate::{in_tx, limits, profiles, Core, CoreError, Created, Result};
+use crate::withdrawals::{check_requester, claim_ref, earlier, Requester};
+use crate::{identities, in_tx, limits, profiles, Core, CoreError, Created, Result};
 
 /// Which kind of transfer between profiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +43,17 @@ pub async fn create(core: &Core, customer: Uuid, cmd: Move, now: i64) -> Result<
         let detail = format!("amount {:?} {e} for {}", cmd.amount, cmd.asset);
         CoreError::amount(&e, detail)
     })?;
+    check_requester(core, customer, &cmd.by).await?;
+    if cmd.between == Between::OwnProfiles {
+        let to = (cmd.to_identity_id.as_deref(), cmd.to_account_id.as_deref());
+        identities::check_actor(
+            core,
+            customer,
+            ("to_identity_id", to.0),
+            ("to_account_id", to.1),
+        )
+        .await?;
+    }
     if cmd.from == cmd.to {
         return Err(CoreError::invalid(
             "to_profile_id: a transfer needs two different profiles",

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::destinations::{self, Named};
 use crate::profiles::{self, ProfileRef};
-use crate::{fees, in_tx, limits, transfers, Core, CoreError, Created, Result};
+use crate::{fees, identities, in_tx, limits, transfers, Core, CoreError, Created, Result};
 
 /// How a request sizes a withdrawal: exactly one of the two.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,13 +29,15 @@ pub enum Size {
 }
 
 /// Who asks, for the transfer's record.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Requester {
     pub ref_id: Option<String>,
     pub identity_id: Option<String>,
     pub account_id: Option<String>,
     /// JSON, already checked.
     pub metadata: Option<String>,
+    /// The request's names of the identity and account fields.
+    pub fields: (&'static str, &'static str),
 }
 
 pub struct CryptoWithdraw {
@@ -86,6 +88,7 @@ pub async fn crypto(
     };
     let sized = sized(&cmd.size, cmd.asset, balance, fee)?;
     let profile = profiles::owned(core, customer, ProfileRef::Id(cmd.profile)).await?;
+    check_requester(core, customer, &cmd.by).await?;
     let mut t = pending(
         customer,
         profile.id,
@@ -138,6 +141,7 @@ pub async fn fiat(
     };
     let sized = sized(&cmd.size, Asset::Usd, Asset::Usd, None)?;
     let profile = profiles::owned(core, customer, ProfileRef::Id(cmd.profile)).await?;
+    check_requester(core, customer, &cmd.by).await?;
     let mut t = pending(customer, profile.id, kind, &cmd.by);
     t.fiat_account_id = Some(cmd.fiat_account.to_string());
     t.memo = cmd.memo;
@@ -155,6 +159,17 @@ pub(crate) async fn earlier(
         Some(ref_id) => Ok(core.store.transfer_by_ref(customer, ref_id).await?),
         None => Ok(None),
     }
+}
+
+/// The identity and account a request names must be the customer's and APPROVED.
+pub(crate) async fn check_requester(core: &Core, customer: Uuid, by: &Requester) -> Result<()> {
+    identities::check_actor(
+        core,
+        customer,
+        (by.fields.0, by.identity_id.as_deref()),
+        (by.fields.1, by.account_id.as_deref()),
+    )
+    .await
 }
 
 fn check_crypto_assets(asset: Asset, balance: Asset) -> Result<()> {

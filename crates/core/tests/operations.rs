@@ -150,6 +150,7 @@ async fn customers_see_only_their_own(db: Scratch) {
         created_at: NOW,
         updated_at: NOW,
         deactivated: false,
+        account_id: None,
     };
     store.create_profile(&extra).await.unwrap();
     assert!(store.profile(alice, extra.id).await.unwrap().is_some());

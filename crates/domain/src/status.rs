@@ -1,4 +1,5 @@
-//! The statuses of rules, webhooks, webhook deliveries and destinations,
+//! The statuses of rules, webhooks, webhook deliveries, destinations and
+//! identities,
 //! one list each.
 
 use crate::transfer::wire_enum;
@@ -38,3 +39,45 @@ wire_enum!(
         Rejected = "REJECTED",
     }
 );
+
+wire_enum!(
+    /// A verification of an identity, and an identity's summary of them.
+    IdentityStatus {
+        Pending = "PENDING",
+        Error = "ERROR",
+        Approved = "APPROVED",
+        Denied = "DENIED",
+        Disabled = "DISABLED",
+    }
+);
+
+/// What an identity's checks add up to: a person needs its ID and its
+/// sanctions screening APPROVED, an institution its screening. Disabled
+/// wins over everything; a denial or an error over pending.
+pub fn identity_summary(checks: &[IdentityStatus], disabled: bool) -> IdentityStatus {
+    use IdentityStatus::*;
+    if disabled {
+        return Disabled;
+    }
+    for worst in [Denied, Error, Disabled, Pending] {
+        if checks.contains(&worst) {
+            return if worst == Disabled { Denied } else { worst };
+        }
+    }
+    Approved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identity_is_approved_only_when_every_check_is() {
+        use IdentityStatus::*;
+        assert_eq!(identity_summary(&[Approved, Approved], false), Approved);
+        assert_eq!(identity_summary(&[Approved, Pending], false), Pending);
+        assert_eq!(identity_summary(&[Error, Denied], false), Denied);
+        assert_eq!(identity_summary(&[Approved, Error], false), Error);
+        assert_eq!(identity_summary(&[Approved, Approved], true), Disabled);
+    }
+}

@@ -9,6 +9,7 @@ mod credentials;
 mod destinations;
 mod dialect;
 mod events;
+mod identities;
 mod limits;
 mod migrations;
 pub mod model;
@@ -35,6 +36,7 @@ pub use events::{
     DeliveryAttempt, DeliveryFilter, DueDelivery, Event, EventFilter, EventStore, NextStep,
     Webhook, WebhookFilter, EVENT_TYPES, MAX_ACTIVE_WEBHOOKS,
 };
+pub use identities::{Account, AccountFilter, Checks, Identity, IdentityFilter, IdentityStore};
 pub use limits::{Limit, LimitStore};
 pub use model::*;
 pub use orchestrations::{Legs, OrchestrationStore};
@@ -152,6 +154,7 @@ pub trait Store:
     + TransferStore
     + CredentialStore
     + LimitStore
+    + IdentityStore
     + Send
     + Sync
     + 'static

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/0009_credentials_and_limits.sql"),
     ),
+    (10, include_str!("../migrations/0010_identities.sql")),
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {

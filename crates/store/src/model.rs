@@ -46,6 +46,8 @@ pub struct Profile {
     pub updated_at: i64,
     /// Hidden from lists; can neither send nor receive.
     pub deactivated: bool,
+    /// The third-party account it was created for, if any.
+    pub account_id: Option<Uuid>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

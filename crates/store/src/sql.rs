@@ -213,7 +213,7 @@ pub fn asset(row: &AnyRow, column: &str) -> Result<Asset> {
 }
 
 pub const PROFILE_COLUMNS: &str =
-    "id, customer_id, nickname, description, kind, created_at, updated_at, deactivated_at";
+    "id, customer_id, nickname, description, kind, created_at, updated_at, deactivated_at, account_id";
 
 pub fn profile(row: &AnyRow) -> Result<Profile> {
     let kind: String = row.try_get("kind")?;
@@ -230,6 +230,7 @@ pub fn profile(row: &AnyRow) -> Result<Profile> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         deactivated: row.try_get::<Option<i64>, _>("deactivated_at")?.is_some(),
+        account_id: opt_uuid(row, "account_id")?,
     })
 }
 

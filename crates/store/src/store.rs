@@ -108,6 +108,7 @@ impl Store for SqlStore {
             created_at: now,
             updated_at: now,
             deactivated: false,
+            account_id: None,
         };
         insert_profile(&mut tx, &profile).await?;
         tx.commit().await?;
@@ -398,9 +399,9 @@ async fn orphan_accounts(pool: &AnyPool) -> Result<Vec<String>> {
         .collect()
 }
 
-async fn insert_profile(tx: &mut Transaction<'static, Any>, p: &Profile) -> Result<()> {
+pub(crate) async fn insert_profile(tx: &mut Transaction<'static, Any>, p: &Profile) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)"
+        "INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)"
     ))
     .bind(p.id.to_string())
     .bind(p.customer_id.to_string())
@@ -409,6 +410,7 @@ async fn insert_profile(tx: &mut Transaction<'static, Any>, p: &Profile) -> Resu
     .bind(p.kind.as_str())
     .bind(p.created_at)
     .bind(p.updated_at)
+    .bind(p.account_id.map(|a| a.to_string()))
     .execute(&mut **tx)
     .await?;
     for asset in Asset::ALL {

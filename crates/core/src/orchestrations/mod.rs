@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::destinations::{self, Named};
 use crate::profiles::{self, ProfileRef};
-use crate::{Core, CoreError, Created, Result};
+use crate::{identities, Core, CoreError, Created, Result};
 
 /// An orchestration as a client asks for it, its fields parsed.
 pub struct Orchestrate {
@@ -62,6 +62,14 @@ pub async fn create(
         return Ok(Created::Existing(existing));
     }
     let profile = profiles::owned(core, customer, cmd.source).await?;
+    let identity = ("identity_id", Some(cmd.identity_id.as_str()));
+    identities::check_actor(
+        core,
+        customer,
+        identity,
+        ("account_id", Some(&cmd.account_id)),
+    )
+    .await?;
     let destination = destinations::resolve(core, customer, cmd.destination).await?;
     let same_profile = destination == Destination::Profile(profile.id);
     let kind = destinations::kind_of(&destination);

@@ -10,6 +10,7 @@ pub mod deposit_instructions;
 pub mod deposits;
 pub mod events;
 pub mod fiat_accounts;
+pub mod identities;
 pub mod limits;
 pub mod oauth;
 pub mod openapi;
@@ -44,6 +45,7 @@ fn v2_routes(sandbox: bool) -> Routes {
         .merge(withdrawals::routes(sandbox))
         .merge(credentials::routes(sandbox))
         .merge(limits::routes(sandbox))
+        .merge(identities::routes(sandbox))
         .merge(profile_transfers::routes(sandbox))
         .merge(rules::routes(sandbox))
         .merge(deposit_addresses::routes(sandbox))

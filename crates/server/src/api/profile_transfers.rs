@@ -73,6 +73,7 @@ fn parse(body: MoveRequest, between: Between) -> ApiResult<Move> {
             identity_id: optional_uuid("from_identity_id", body.from_identity_id)?,
             account_id: optional_uuid("from_account_id", body.from_account_id)?,
             metadata: small_metadata(body.metadata)?,
+            fields: ("from_identity_id", "from_account_id"),
         },
         from: parse_uuid("from_profile_id", &from)?,
         to: parse_uuid("to_profile_id", &to)?,

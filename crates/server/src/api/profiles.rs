@@ -48,6 +48,9 @@ pub struct ProfileBody {
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
+    /// The third-party account it was made for (CreateAccount's create_profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<Uuid>,
 }
 
 impl From<Profile> for ProfileBody {
@@ -57,6 +60,7 @@ impl From<Profile> for ProfileBody {
             nickname: p.nickname,
             kind: p.kind.as_str(),
             description: p.description,
+            account_id: p.account_id,
         }
     }
 }
@@ -136,6 +140,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         deactivated: false,
+        account_id: None,
     };
     app.core.store.create_profile(&profile).await?;
     Ok(Json(profile.into()))

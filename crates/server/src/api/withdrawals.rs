@@ -57,6 +57,7 @@ fn requester(
         identity_id: optional_uuid("identity_id", identity_id)?,
         account_id: optional_uuid("account_id", account_id)?,
         metadata: small_metadata(metadata)?,
+        fields: ("identity_id", "account_id"),
     })
 }
 

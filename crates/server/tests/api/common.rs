@@ -416,3 +416,17 @@ pub async fn crypto_address(client: &Client, network: &str, address: &str) -> St
     .await;
     put["address"]["id"].as_str().unwrap().to_string()
 }
+
+/// A third-party identity, APPROVED by the sandbox, and an account of it.
+pub async fn approved_account(client: &Client) -> (String, String) {
+    let person = json!({ "person_details": { "first_name": "Ada", "last_name": "Lovelace" } });
+    let (status, made) = post(client, "/v2/identity/identities", &person).await;
+    assert_eq!(status, 200, "{made}");
+    let identity = made["id"].as_str().unwrap().to_string();
+    let checks = json!({ "id_verification_status": "APPROVED", "sanctions_verification_status": "APPROVED" });
+    let path = format!("/v2/identity/identities/{identity}/sandbox-status");
+    send(client, Method::PUT, &path, checks).await;
+    let (status, account) = post(client, "/v2/identity/accounts", &json!({ "account": { "identity_id": identity } })).await;
+    assert_eq!(status, 200, "{account}");
+    (identity, account["id"].as_str().unwrap().to_string())
+}

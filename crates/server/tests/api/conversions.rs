@@ -82,8 +82,7 @@ async fn converts_both_ways_with_every_field(backend: Backend) {
     assert_eq!(available(&client, &profile, "USDP").await, "100.1");
 
     // And back, with explicit third-party ids.
-    let identity = uuid::Uuid::new_v4().to_string();
-    let account = uuid::Uuid::new_v4().to_string();
+    let (identity, account) = approved_account(&client).await;
     let back = client
         .create_conversion(&CreateConversion {
             profile_id: profile.clone(),

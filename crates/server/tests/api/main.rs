@@ -9,6 +9,7 @@ mod conversions;
 mod destinations;
 mod events;
 mod idempotency;
+mod identities;
 mod openapi;
 mod orchestrations;
 mod profiles;

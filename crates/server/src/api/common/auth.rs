@@ -81,6 +81,10 @@ pub mod scope {
     pub const READ_ORCHESTRATION: &str = "orchestration:read_orchestration";
     pub const WRITE_ORCHESTRATION: &str = "orchestration:write_orchestration";
     pub const READ_TRANSFER: &str = "transfer:read_transfer";
+    pub const READ_IDENTITY: &str = "identity:read_identity";
+    pub const WRITE_IDENTITY: &str = "identity:write_identity";
+    pub const READ_ACCOUNT: &str = "identity:read_account";
+    pub const WRITE_ACCOUNT: &str = "identity:write_account";
     pub const READ_TRANSFER_LIMIT: &str = "transfer:read_transfer_limit";
     pub const READ_CREDENTIALS: &str = "api_creds:read_credentials";
     pub const DELETE_CREDENTIALS: &str = "api_creds:delete_credentials";
