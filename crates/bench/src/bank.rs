@@ -2,7 +2,8 @@
 //! crashes. Starts `--replicas` copies of the real `stableport serve` on one
 //! database, runs `--clients` that move money between shared profiles
 //! (conversions and cancels, orchestrations to profiles, banks and chains,
-//! some of them failing on purpose, rule-triggered chain deposits), loses
+//! crypto and fiat withdrawals, internal transfers, some of them failing on
+//! purpose, rule-triggered chain deposits), loses
 //! some answers on purpose and retries them with the same `ref_id` (or
 //! transaction hash), and SIGKILLs a replica every `--kill-every` and starts
 //! it again. Then it checks from the outside, against the clients' own
@@ -55,6 +56,11 @@ pub struct BankCli {
 const PROFILES: usize = 6;
 const FUNDING: i64 = 1_000_000;
 const SECRET: &str = "bank-test-secret-0123456789abcdef";
+/// Withdrawals and orchestrations to the second fail on purpose.
+const CHAIN_ADDRESSES: [&str; 2] = [
+    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+    "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+];
 
 /// What a client asked for and was told, in whole units.
 #[derive(Clone, Debug)]
@@ -74,6 +80,19 @@ enum Op {
     Deposit {
         orchestration: String,
         profile: usize,
+        amount: i64,
+    },
+    /// A crypto or fiat withdrawal: COMPLETED takes it, FAILED refunds it.
+    Withdrawal {
+        id: String,
+        from: usize,
+        asset: &'static str,
+        amount: i64,
+    },
+    /// Between two profiles, at once.
+    Internal {
+        from: usize,
+        to: usize,
         amount: i64,
     },
 }
@@ -314,6 +333,8 @@ struct Setup {
     profiles: Vec<String>,
     banks: [String; 2],
     chains: [String; 2],
+    /// The chain addresses, for withdrawals: to the second they fail.
+    chain_addresses: [&'static str; 2],
     rule_address: String,
     rule_profile: usize,
 }
@@ -352,10 +373,7 @@ impl Setup {
             banks.push(id);
         }
         let mut chains = Vec::new();
-        for (fail, address) in [
-            (false, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
-            (true, "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"),
-        ] {
+        for (fail, address) in [(false, CHAIN_ADDRESSES[0]), (true, CHAIN_ADDRESSES[1])] {
             let body = json!({ "crypto_network": "BASE", "address": address });
             let put = expect_ok(
                 client,
@@ -392,6 +410,7 @@ impl Setup {
             profiles,
             banks: [banks[0].clone(), banks[1].clone()],
             chains: [chains[0].clone(), chains[1].clone()],
+            chain_addresses: CHAIN_ADDRESSES,
             rule_address,
             rule_profile,
         })
@@ -454,7 +473,7 @@ async fn worker(
         let to = (n + 2 * i as usize + 1) % PROFILES;
         let reference = format!("bank-{n}-{i}");
         let p = |k: usize| setup.profiles[k].clone();
-        let op = match i % 6 {
+        let op = match i % 8 {
             0 | 1 => {
                 let body = json!({ "ref_id": reference, "profile_id": p(from), "amount": "2",
                     "source_asset": "USD", "target_asset": "USDC" });
@@ -565,6 +584,14 @@ async fn worker(
                     amount: 5,
                 })
             }
+            5 => withdraw(&clients, n, i, &setup, from, &reference, lose, &records).await?,
+            6 => {
+                let to = if to == from { (to + 1) % PROFILES } else { to };
+                let body = json!({ "ref_id": reference, "from_profile_id": p(from),
+                    "to_profile_id": p(to), "asset": "USD", "amount": "4" });
+                let made = create(&clients, n, "/v2/transfer/internal", &body, lose, &records).await?;
+                made.map(|_| Op::Internal { from, to, amount: 4 })
+            }
             _ => {
                 let path = format!("/v2/profiles/{}/balances", p(from));
                 let (status, answer) =
@@ -578,6 +605,44 @@ async fn worker(
         }
     }
     Ok(())
+}
+
+/// A crypto withdrawal of USDC to a chain address, or a fiat one of USD to
+/// a bank account; half of each kind go where they fail.
+#[allow(clippy::too_many_arguments)]
+async fn withdraw(
+    clients: &[Client],
+    n: usize,
+    i: u64,
+    setup: &Setup,
+    from: usize,
+    reference: &str,
+    lose: bool,
+    records: &Mutex<Records>,
+) -> anyhow::Result<Option<Op>> {
+    let failing = (i / 8 % 2) as usize;
+    let profile = &setup.profiles[from];
+    let (path, body, asset) = match i / 16 % 2 {
+        0 => (
+            "/v2/transfer/crypto-withdrawals",
+            json!({ "ref_id": reference, "profile_id": profile, "asset": "USDC", "amount": "6",
+                "crypto_network": "BASE", "destination_address": setup.chain_addresses[failing] }),
+            "USDC",
+        ),
+        _ => (
+            "/v2/transfer/fiat-withdrawals",
+            json!({ "ref_id": reference, "profile_id": profile, "asset": "USD", "amount": "6",
+                "fiat_account_id": setup.banks[failing] }),
+            "USD",
+        ),
+    };
+    let made = create(clients, n, path, &body, lose, records).await?;
+    Ok(made.map(|t| Op::Withdrawal {
+        id: t["id"].as_str().unwrap_or_default().to_string(),
+        from,
+        asset,
+        amount: 6,
+    }))
 }
 
 /// Whole units from a balance or amount string ("12", "12.000000").
@@ -612,6 +677,8 @@ async fn check(
     let mut statuses: HashMap<String, String> = HashMap::new();
     for op in &records.ops {
         let (path, id) = match op {
+            Op::Internal { .. } => continue,
+            Op::Withdrawal { id, .. } => ("/v2/transfer/transfers", id),
             Op::Conversion { id, .. } => ("/v2/conversion/stablecoins", id),
             Op::Orchestration { id, .. } => ("/v2/orchestration/orchestrations", id),
             Op::Deposit { orchestration, .. } => {
@@ -621,7 +688,8 @@ async fn check(
         loop {
             let body = get(client, &format!("{path}/{id}")).await?;
             let status = body["status"].as_str().unwrap_or_default().to_string();
-            if !matches!(status.as_str(), "CREATED" | "PROCESSING") || Instant::now() > settle_by {
+            let unfinished = matches!(status.as_str(), "CREATED" | "PROCESSING" | "PENDING");
+            if !unfinished || Instant::now() > settle_by {
                 statuses.insert(id.clone(), status);
                 break;
             }
@@ -676,6 +744,20 @@ async fn check(
                     "deposit orchestration {orchestration} left {other}"
                 )),
             },
+            Op::Withdrawal {
+                id,
+                from,
+                asset,
+                amount,
+            } => match statuses[id].as_str() {
+                "COMPLETED" => add(*from, asset, -amount),
+                "FAILED" => {}
+                other => violations.push(format!("withdrawal {id} left {other}")),
+            },
+            Op::Internal { from, to, amount } => {
+                add(*from, "USD", -amount);
+                add(*to, "USD", *amount);
+            }
         }
     }
     for id in &records.cancelled {
