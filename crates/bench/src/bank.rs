@@ -90,11 +90,7 @@ enum Op {
         amount: i64,
     },
     /// Between two profiles, at once.
-    Internal {
-        from: usize,
-        to: usize,
-        amount: i64,
-    },
+    Internal { from: usize, to: usize, amount: i64 },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -589,8 +585,13 @@ async fn worker(
                 let to = if to == from { (to + 1) % PROFILES } else { to };
                 let body = json!({ "ref_id": reference, "from_profile_id": p(from),
                     "to_profile_id": p(to), "asset": "USD", "amount": "4" });
-                let made = create(&clients, n, "/v2/transfer/internal", &body, lose, &records).await?;
-                made.map(|_| Op::Internal { from, to, amount: 4 })
+                let made =
+                    create(&clients, n, "/v2/transfer/internal", &body, lose, &records).await?;
+                made.map(|_| Op::Internal {
+                    from,
+                    to,
+                    amount: 4,
+                })
             }
             _ => {
                 let path = format!("/v2/profiles/{}/balances", p(from));

@@ -426,7 +426,12 @@ pub async fn approved_account(client: &Client) -> (String, String) {
     let checks = json!({ "id_verification_status": "APPROVED", "sanctions_verification_status": "APPROVED" });
     let path = format!("/v2/identity/identities/{identity}/sandbox-status");
     send(client, Method::PUT, &path, checks).await;
-    let (status, account) = post(client, "/v2/identity/accounts", &json!({ "account": { "identity_id": identity } })).await;
+    let (status, account) = post(
+        client,
+        "/v2/identity/accounts",
+        &json!({ "account": { "identity_id": identity } }),
+    )
+    .await;
     assert_eq!(status, 200, "{account}");
     (identity, account["id"].as_str().unwrap().to_string())
 }

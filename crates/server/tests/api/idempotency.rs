@@ -74,12 +74,14 @@ async fn orchestration_retry_after_the_destination_is_gone(backend: Backend) {
 }
 
 /// Eight identical requests at once, with money for one: one 200, seven
-/// 409s naming it, on conversions and orchestrations.
+/// 409s naming it, on conversions, orchestrations, withdrawals and transfers.
 async fn racing_retries_create_once(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
     let client = server.client().await;
-    let profile = funded_profile(&client, "USD", "100").await;
+    let profile = funded_profile(&client, "USD", "200").await;
+    let other = funded_profile(&client, "USDC", "0.000001").await;
+    let bank = bank_account(&client).await;
     let cases = [
         (
             "/v2/conversion/stablecoins",
@@ -92,6 +94,16 @@ async fn racing_retries_create_once(backend: Backend) {
                     "destination_asset": "USDG", "source_amount": "30",
                     "source": { "profile": { "profile_id": profile } },
                     "destination": { "profile": { "profile_id": profile } } }),
+        ),
+        (
+            "/v2/transfer/internal",
+            json!({ "ref_id": "race-i", "from_profile_id": other, "to_profile_id": profile,
+                    "asset": "USDC", "amount": "0.000001" }),
+        ),
+        (
+            "/v2/transfer/fiat-withdrawals",
+            json!({ "ref_id": "race-fw", "profile_id": profile, "asset": "USD",
+                    "total": "100", "fiat_account_id": bank }),
         ),
     ];
     for (path, body) in cases {
@@ -119,6 +131,7 @@ async fn racing_retries_create_once(backend: Backend) {
         }
     }
     assert_eq!(available(&client, &profile, "USD").await, "0");
+    assert_eq!(available(&client, &other, "USDC").await, "0");
     db.assert_ledger_sound().await;
 }
 
@@ -134,7 +147,14 @@ async fn every_ref_id_create_answers_409(backend: Backend) {
         "fiat_account_owner_address": { "country": "USA", "city": "NY", "address1": "1 Main St" },
         "routing_details": { "routing_number_type": "ABA", "routing_number": "021000021",
             "bank_name": "JPMorgan Chase", "bank_address": { "country": "USA" } } } });
+    let identity = json!({ "ref_id": "id-1", "person_details": { "first_name": "Ada" } });
+    let (_, made) = post(&client, "/v2/identity/identities", &identity).await;
     let cases = [
+        ("/v2/identity/identities", identity.clone()),
+        (
+            "/v2/identity/accounts",
+            json!({ "account": { "ref_id": "acct-1", "identity_id": made["id"] } }),
+        ),
         (
             "/v2/transfer/fiat-accounts",
             json!({ "ref_id": "fa-1", "fiat_account_owner": owner, "fiat_network_instructions": wire }),
@@ -157,7 +177,17 @@ async fn every_ref_id_create_answers_409(backend: Backend) {
     ];
     for (path, body) in cases {
         let (status, created) = post(&client, path, &body).await;
-        assert_eq!(status, 200, "{path}: {created}");
+        let created = match path {
+            // Made above, to name it: this is already the repeat.
+            "/v2/identity/identities" => {
+                assert_exists(&created, &made);
+                made.clone()
+            }
+            _ => {
+                assert_eq!(status, 200, "{path}: {created}");
+                created
+            }
+        };
         let created = created.get("rule").cloned().unwrap_or(created);
         let (status, again) = post(&client, path, &body).await;
         assert_eq!(status, 409, "{path}: {again}");

@@ -150,6 +150,19 @@ async fn converts_on_the_way_out_and_charges_a_guaranteed_fee(backend: Backend) 
     assert_eq!(available(&client, &profile, "USDC").await, "0");
     db.assert_ledger_sound().await;
 
+    // A quote past its time guarantees nothing (a replica quoting for 0s).
+    let hasty = TestServer::start_with(&db, |c| c.fee_quote_ttl = std::time::Duration::ZERO).await;
+    let hasty_client = hasty.client().await;
+    let (_, stale) = post(&hasty_client, "/v2/transfer/fees/crypto-withdrawal", &quote).await;
+    let mut late = request.clone();
+    late["fee_id"] = stale["id"].clone();
+    let (status, refused) = post(&client, "/v2/transfer/crypto-withdrawals", &late).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("expired"),
+        "{refused}"
+    );
+
     // A quote for another address, or another customer's, guarantees nothing.
     let mut elsewhere = request.clone();
     elsewhere["destination_address"] = json!("0x0000000000000000000000000000000000000001");
