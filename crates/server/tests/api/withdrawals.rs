@@ -19,6 +19,7 @@ on_both_backends!(
     pays_another_customer_who_sees_only_the_credit,
     deactivates_only_empty_profiles_which_then_neither_send_nor_receive,
     enforces_and_reports_transfer_limits,
+    racing_withdrawals_cannot_both_fit_under_a_limit,
 );
 
 const ETH_ADDRESS: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
@@ -622,4 +623,36 @@ async fn enforces_and_reports_transfer_limits(backend: Backend) {
     assert_eq!(after["items"][0]["remaining"], "100");
     let (status, bad) = get(&client, &format!("{path}?transfer_type=NOPE")).await;
     assert_eq!(status, 400, "{bad}");
+}
+
+/// Eight withdrawals at once where the limit has room for one: one passes.
+async fn racing_withdrawals_cannot_both_fit_under_a_limit(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = manual_server(&db).await;
+    let client = server.client().await;
+    set_limit(&db, &server.customer_id, "CRYPTO_WITHDRAWAL", "100", "24h").await;
+    let profile = funded_profile(&client, "USDC", "1000").await;
+    let tasks: Vec<_> = (0..8)
+        .map(|k| {
+            let client = client.clone();
+            let mut body = crypto_request(&profile, "USDC", "60");
+            body["ref_id"] = json!(format!("race-{k}"));
+            tokio::spawn(
+                async move { post(&client, "/v2/transfer/crypto-withdrawals", &body).await },
+            )
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        let (status, answer) = task.await.unwrap();
+        assert!(status == 200 || status == 400, "{status}: {answer}");
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(available(&client, &profile, "USDC").await, "940");
+    db.assert_ledger_sound().await;
 }
