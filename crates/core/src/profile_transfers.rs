@@ -5,7 +5,7 @@
 //! its credit (with the recipient metadata), never the sender's request.
 
 use stableport_domain::amount::usd_cents;
-use stableport_domain::{ledger, Amount, Asset, TransferKind, TransferStatus};
+use stableport_domain::{ledger, Amount, Asset, Posting, TransferKind, TransferStatus};
 use stableport_store::{Profile, Refused, Transfer, Tx};
 use uuid::Uuid;
 
@@ -121,29 +121,7 @@ async fn move_in(
     };
     let worth = usd_cents(debit.units, debit.asset);
     limits::check(tx, customer, debit.kind, worth, now).await?;
-    let postings = ledger::profile_transfer(
-        debit.profile_id,
-        credit.profile_id,
-        debit.asset,
-        debit.units,
-    );
-    tx.lock_balances([
-        (debit.profile_id, debit.asset),
-        (credit.profile_id, debit.asset),
-    ])
-    .await?;
-    match tx.apply(&postings).await? {
-        Ok(()) => {}
-        Err(Refused::Insufficient { available, .. }) => {
-            return Err(CoreError::InsufficientFunds {
-                asset: debit.asset,
-                profile: debit.profile_id,
-                needed: Amount::from_units(debit.units, debit.asset).to_string(),
-                available,
-            })
-        }
-        Err(Refused::Limit) => return Err(CoreError::BalanceLimit),
-    }
+    let postings = apply(tx, debit, credit.profile_id).await?;
     let kind = match between {
         Between::OwnProfiles => "internal_transfer",
         Between::Customers => "paxos_transfer",
@@ -153,6 +131,24 @@ async fn move_in(
     tx.transfer(debit.clone());
     tx.transfer(credit);
     Ok(Created::New(debit.clone()))
+}
+
+/// Moves the amount from the debit's profile to `to`, in lock order; the
+/// postings made.
+async fn apply(tx: &mut Tx, debit: &Transfer, to: Uuid) -> Result<Vec<Posting>> {
+    let (from, asset, units) = (debit.profile_id, debit.asset, debit.units);
+    let postings = ledger::profile_transfer(from, to, asset, units);
+    tx.lock_balances([(from, asset), (to, asset)]).await?;
+    match tx.apply(&postings).await? {
+        Ok(()) => Ok(postings),
+        Err(Refused::Insufficient { available, .. }) => Err(CoreError::InsufficientFunds {
+            asset,
+            profile: from,
+            needed: Amount::from_units(units, asset).to_string(),
+            available,
+        }),
+        Err(Refused::Limit) => Err(CoreError::BalanceLimit),
+    }
 }
 
 /// The receiving profile: the caller's own for an internal transfer;
