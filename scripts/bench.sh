@@ -7,7 +7,7 @@
 #   4. sqlite3 CLI: durable single-row autocommits (baseline)
 # and prints the medians. Servers are stopped (by PID) and databases dropped on exit.
 #
-# Knobs (environment): SCENARIO=create-conversion|create-orchestration RUNS=3 CONCURRENCY=64 DURATION=15 WARMUP=3 PORT=18080
+# Knobs (environment): SCENARIO=create-conversion|create-orchestration|read-balances RUNS=3 CONCURRENCY=64 DURATION=15 WARMUP=3 PORT=18080
 #   PG_URL_BASE=postgres://postgres@127.0.0.1:5432  PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres
 #   BACKENDS="sqlite postgres"  OUT=<dir for raw results>  SKIP_BUILD=1  KEEP_DB=1 (keep SQLite files)
 #   BEFORE=<dir with an earlier build's stableport binary>: each run also measures that

@@ -66,6 +66,9 @@ enum Scenario {
     /// POST /v2/orchestration/orchestrations, USD -> USDP "1.00" into the same
     /// profile (the migrated form of the legacy conversion), a fresh ref_id each.
     CreateOrchestration,
+    /// GET /v2/profiles/{id}/balances of the worker's profile: an
+    /// authenticated read.
+    ReadBalances,
 }
 
 impl Scenario {
@@ -73,6 +76,7 @@ impl Scenario {
         match self {
             Scenario::CreateConversion => "create-conversion",
             Scenario::CreateOrchestration => "create-orchestration",
+            Scenario::ReadBalances => "read-balances",
         }
     }
 
@@ -109,6 +113,9 @@ impl Scenario {
                 ref_prefix: format!("bench-{run}-{worker}-"),
                 sequence: AtomicU64::new(0),
             },
+            Scenario::ReadBalances => Fixture::ReadBalances {
+                profile: profile.id,
+            },
         })
     }
 }
@@ -129,6 +136,9 @@ enum Fixture {
         /// ref_id is required and unique: prefix + a per-worker sequence.
         ref_prefix: String,
         sequence: AtomicU64,
+    },
+    ReadBalances {
+        profile: String,
     },
 }
 
@@ -157,6 +167,11 @@ impl Fixture {
                     .map(drop)
                     .map_err(|e| e.to_string())
             }
+            Fixture::ReadBalances { profile } => client
+                .balances(profile, &[])
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
         }
     }
 }
