@@ -22,6 +22,7 @@ pub mod profiles;
 pub mod rules;
 pub mod transfers;
 pub mod tx;
+pub mod users;
 pub mod webhooks;
 pub mod withdrawals;
 

@@ -16,7 +16,9 @@ pub use amount::{Amount, AmountError};
 pub use asset::Asset;
 pub use conversion::{ConversionStatus, PairError};
 pub use ledger::{Account, Posting};
-pub use status::{DeliveryStatus, DestinationStatus, IdentityStatus, RuleStatus, WebhookStatus};
+pub use status::{
+    DeliveryStatus, DestinationStatus, IdentityStatus, Role, RuleStatus, WebhookStatus,
+};
 pub use transfer::{Direction, TransferKind, TransferStatus};
 
 /// A new record id. Version 7 UUIDs grow with time, so each table's primary

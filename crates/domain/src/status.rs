@@ -51,6 +51,18 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// What a user of a customer may do: an entity manager sets policies
+    /// and users, a treasurer submits money movements, an approver approves
+    /// or rejects them, a viewer reads.
+    Role {
+        EntityManager = "ENTITY_MANAGER",
+        Treasurer = "TREASURER",
+        Approver = "APPROVER",
+        Viewer = "VIEWER",
+    }
+);
+
 /// What an identity's checks add up to: a person needs its ID and its
 /// sanctions screening APPROVED, an institution its screening. Disabled
 /// wins over everything; a denial or an error over pending.

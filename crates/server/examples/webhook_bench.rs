@@ -148,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         let scopes = stableport_server::api::common::auth::ALL_SCOPES.join(" ");
         let (client_id, secret) =
-            stableport_server::bootstrap::save(&store, id, &scopes, None, None).await?;
+            stableport_server::bootstrap::save(&store, id, None, &scopes, None, None).await?;
         clients.push(Client::new(&base).login(&client_id, &secret, None).await?);
     }
     let mut profiles = Vec::new();

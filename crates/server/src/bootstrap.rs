@@ -34,6 +34,7 @@ pub async fn prepare(store: &dyn Store, config: &Config) -> anyhow::Result<Boots
             let client_id = save(
                 store,
                 customer_id,
+                None,
                 &scopes,
                 Some(id.clone()),
                 Some(secret.clone()),
@@ -50,7 +51,7 @@ pub async fn prepare(store: &dyn Store, config: &Config) -> anyhow::Result<Boots
         (None, None) if config.is_sandbox() => {
             // A sandbox prints a working credential on every start; secrets are
             // stored hashed, so an earlier one cannot be shown again.
-            let (client_id, secret) = save(store, customer_id, &scopes, None, None).await?;
+            let (client_id, secret) = save(store, customer_id, None, &scopes, None, None).await?;
             Ok(Bootstrap {
                 customer_id,
                 created_customer,
@@ -81,11 +82,12 @@ fn check_fixed(id: &str, secret: &str, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stores a credential (generating id and secret where not given) and
-/// returns the id and secret.
+/// Stores a credential (generating id and secret where not given) acting
+/// for `user` (None: the customer itself) and returns the id and secret.
 pub async fn save(
     store: &dyn Store,
     customer: Uuid,
+    user: Option<Uuid>,
     scopes: &str,
     client_id: Option<String>,
     secret: Option<String>,
@@ -103,6 +105,7 @@ pub async fn save(
             created_at: crate::time::now(),
             updated_at: crate::time::now(),
             disabled: false,
+            user_id: user,
         })
         .await?;
     Ok((client_id, secret))

@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use stableport_server::bootstrap::{parse_scopes, save};
-use stableport_server::cli::{limits, listen};
+use stableport_server::cli::{limits, listen, users};
 use stableport_server::config::{with_file_values, Config};
-use stableport_store::Store;
+use stableport_store::{Store, UserStore};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -43,6 +43,8 @@ enum Command {
     },
     /// Set, list and delete a customer's transfer limits.
     Limits(limits::LimitsArgs),
+    /// Create and list a customer's users (who submit and who approve).
+    Users(users::UsersArgs),
     /// Check that the ledger conserves every asset; exits 1 on any discrepancy.
     Audit(Database),
     /// Manage the webhooks of a running server (create, list, get, delete, test, …).
@@ -83,6 +85,10 @@ enum CredentialsCommand {
         /// Create a new customer (with its DEFAULT profile) for this credential.
         #[arg(long)]
         new_customer: bool,
+        /// The user of --customer it acts for (who submits, who approves);
+        /// without it, it acts for the customer itself.
+        #[arg(long, requires = "customer")]
+        user: Option<Uuid>,
         /// Space-delimited scopes, or "all".
         #[arg(long)]
         scopes: String,
@@ -106,10 +112,12 @@ async fn main() -> ExitCode {
                     db,
                     customer,
                     new_customer,
+                    user,
                     scopes,
                 },
-        } => create_credential(&db.database_url, customer, new_customer, &scopes).await,
+        } => create_credential(&db.database_url, customer, new_customer, user, &scopes).await,
         Command::Limits(args) => limits::run(args).await,
+        Command::Users(args) => users::run(args).await,
         Command::Audit(db) => audit(&db.database_url).await,
         Command::Webhooks { remote, command } => listen::webhooks(&remote, command).await,
         Command::Listen(args) => listen::listen(args).await,
@@ -189,6 +197,7 @@ async fn create_credential(
     url: &str,
     customer: Option<Uuid>,
     new_customer: bool,
+    user: Option<Uuid>,
     scopes: &str,
 ) -> anyhow::Result<ExitCode> {
     let scopes = parse_scopes(scopes)?;
@@ -209,7 +218,14 @@ async fn create_credential(
             id
         }
     };
-    let (client_id, client_secret) = save(&store, customer, &scopes, None, None).await?;
+    if let Some(user) = user {
+        let found = store.user(customer, user).await?;
+        anyhow::ensure!(
+            found.is_some_and(|u| !u.disabled),
+            "customer {customer} has no active user {user}"
+        );
+    }
+    let (client_id, client_secret) = save(&store, customer, user, &scopes, None, None).await?;
     println!(
         "{}",
         serde_json::json!({ "customer_id": customer, "client_id": client_id, "client_secret": client_secret })

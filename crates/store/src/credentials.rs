@@ -9,6 +9,13 @@ use crate::model::{Credential, Page};
 use crate::sql::{self, Sql};
 use crate::{Result, SqlStore};
 
+/// Who a credential acts for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acting {
+    /// None: the customer itself (a machine credential).
+    pub user_id: Option<Uuid>,
+}
+
 #[derive(Clone, Debug)]
 pub struct CredentialFilter {
     /// APPROVED ones, DISABLED ones, or both.
@@ -37,13 +44,15 @@ pub trait CredentialStore: Send + Sync {
         client_id: &str,
         now: i64,
     ) -> Result<Option<Credential>>;
-    /// Whether tokens of this client may still be honoured: asked on every
-    /// request, so a deletion holds at once on every replica.
-    async fn credential_enabled(&self, client_id: &str) -> Result<bool>;
+    /// Who a token of this client acts for, while it may still be honoured
+    /// (the credential enabled, its user too): asked on every request, so a
+    /// deletion holds at once on every replica. None when refused.
+    async fn credential_acting(&self, client_id: &str) -> Result<Option<Acting>>;
 }
 
 const COLUMNS: &str =
-    "client_id, customer_id, secret_salt, secret_hash, scopes, created_at, updated_at, disabled_at";
+    "client_id, customer_id, secret_salt, secret_hash, scopes, created_at, updated_at, \
+     disabled_at, user_id";
 
 fn decode(row: &sqlx::any::AnyRow) -> Result<Credential> {
     let created_at: i64 = row.try_get("created_at")?;
@@ -58,6 +67,7 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<Credential> {
             .try_get::<Option<i64>, _>("updated_at")?
             .unwrap_or(created_at),
         disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+        user_id: sql::opt_uuid(row, "user_id")?,
     })
 }
 
@@ -65,11 +75,11 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<Credential> {
 impl CredentialStore for SqlStore {
     async fn upsert_credential(&self, c: &Credential) -> Result<()> {
         sqlx::query(
-            "INSERT INTO credentials (client_id, customer_id, secret_salt, secret_hash, scopes, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (client_id) DO UPDATE SET \
+            "INSERT INTO credentials (client_id, customer_id, secret_salt, secret_hash, scopes, created_at, updated_at, user_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (client_id) DO UPDATE SET \
              customer_id = excluded.customer_id, secret_salt = excluded.secret_salt, \
              secret_hash = excluded.secret_hash, scopes = excluded.scopes, \
-             updated_at = excluded.updated_at, disabled_at = NULL",
+             updated_at = excluded.updated_at, disabled_at = NULL, user_id = excluded.user_id",
         )
         .bind(&c.client_id)
         .bind(c.customer_id.to_string())
@@ -77,6 +87,7 @@ impl CredentialStore for SqlStore {
         .bind(&c.secret_hash)
         .bind(&c.scopes)
         .bind(c.created_at)
+        .bind(c.user_id.map(|u| u.to_string()))
         .execute(&self.write)
         .await?;
         Ok(())
@@ -130,13 +141,19 @@ impl CredentialStore for SqlStore {
         row.as_ref().map(decode).transpose()
     }
 
-    async fn credential_enabled(&self, client_id: &str) -> Result<bool> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM credentials WHERE client_id = $1 AND disabled_at IS NULL",
+    async fn credential_acting(&self, client_id: &str) -> Result<Option<Acting>> {
+        let row = sqlx::query(
+            "SELECT c.user_id FROM credentials c LEFT JOIN users u ON u.id = c.user_id \
+             WHERE c.client_id = $1 AND c.disabled_at IS NULL AND u.disabled_at IS NULL",
         )
         .bind(client_id)
         .fetch_optional(&self.read)
         .await?;
-        Ok(found.is_some())
+        row.map(|r| {
+            Ok(Acting {
+                user_id: sql::opt_uuid(&r, "user_id")?,
+            })
+        })
+        .transpose()
     }
 }

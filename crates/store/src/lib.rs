@@ -19,12 +19,13 @@ mod sql;
 mod store;
 mod transfers;
 mod tx;
+mod users;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use batch::Refused;
-pub use credentials::{CredentialFilter, CredentialStore};
+pub use credentials::{Acting, CredentialFilter, CredentialStore};
 pub use destinations::{
     CryptoAddress, CryptoAddressFields, CryptoAddressFilter, DestinationStore, FiatAccount,
     FiatAccountChange, FiatAccountCreated, FiatAccountFilter, NewCryptoAddress, NewFiatAccount,
@@ -47,6 +48,7 @@ pub use rules::{
 pub use store::SqlStore;
 pub use transfers::{Fee, TransferStore};
 pub use tx::Tx;
+pub use users::{User, UserFilter, UserStore};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -155,6 +157,7 @@ pub trait Store:
     + CredentialStore
     + LimitStore
     + IdentityStore
+    + UserStore
     + Send
     + Sync
     + 'static

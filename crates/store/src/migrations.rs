@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0009_credentials_and_limits.sql"),
     ),
     (10, include_str!("../migrations/0010_identities.sql")),
+    (11, include_str!("../migrations/0011_users.sql")),
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {

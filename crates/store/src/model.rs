@@ -18,6 +18,8 @@ pub struct Credential {
     pub updated_at: i64,
     /// Deleted through the API: no token of it is honoured.
     pub disabled: bool,
+    /// The user it acts for; None for a machine credential of the customer.
+    pub user_id: Option<Uuid>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

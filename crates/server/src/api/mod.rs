@@ -19,6 +19,7 @@ pub mod profile_transfers;
 pub mod profiles;
 pub mod rules;
 pub mod transfers;
+pub mod users;
 pub mod webhooks;
 pub mod withdrawals;
 
@@ -46,6 +47,7 @@ fn v2_routes(sandbox: bool) -> Routes {
         .merge(credentials::routes(sandbox))
         .merge(limits::routes(sandbox))
         .merge(identities::routes(sandbox))
+        .merge(users::routes(sandbox))
         .merge(profile_transfers::routes(sandbox))
         .merge(rules::routes(sandbox))
         .merge(deposit_addresses::routes(sandbox))

@@ -114,10 +114,13 @@ fn parse(body: &[u8], headers: &HeaderMap) -> Result<TokenRequest, Refused> {
     })
 }
 
-/// The credential whose secret matches, in constant time per candidate.
+/// The credential whose secret matches, in constant time per candidate, and
+/// which may still act (it, and its user if it has one, enabled).
 async fn authenticate(app: &App, request: &TokenRequest) -> Result<Credential, Refused> {
-    let found = (app.core.store.credential(&request.client_id).await)
-        .map_err(|e| Refused::Internal(Box::new(Problem::internal(e))))?;
+    let internal = |e| Refused::Internal(Box::new(Problem::internal(e)));
+    let found = (app.core.store.credential(&request.client_id).await).map_err(internal)?;
+    let acting = (app.core.store.credential_acting(&request.client_id).await).map_err(internal)?;
+    let found = found.filter(|_| acting.is_some());
     let secret = &request.client_secret;
     let usable =
         |c: &Credential| !c.disabled && secret_matches(&c.secret_salt, secret, &c.secret_hash);

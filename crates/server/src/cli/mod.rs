@@ -3,3 +3,4 @@
 
 pub mod limits;
 pub mod listen;
+pub mod users;

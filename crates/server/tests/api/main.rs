@@ -15,4 +15,5 @@ mod orchestrations;
 mod profiles;
 mod reliability;
 mod rules;
+mod users;
 mod withdrawals;

@@ -14,8 +14,9 @@ use crate::api::common::problem::Problem;
 use crate::state::AppState;
 
 /// Every scope Paxos's v2 spec names (its securitySchemes list and every
-/// scope an operation requires), plus ours (`events:write_webhook`: Paxos
-/// configures webhooks in its dashboard). A credential may hold any of them,
+/// scope an operation requires), plus ours (`events:write_webhook`,
+/// `users:read_user`, `users:write_user`: Paxos configures webhooks and
+/// users in its dashboard). A credential may hold any of them,
 /// including scopes of operations Stableport does not serve; the bootstrap
 /// credential and `--scopes all` hold them all.
 pub const ALL_SCOPES: &[&str] = &[
@@ -71,6 +72,8 @@ pub const ALL_SCOPES: &[&str] = &[
     "transfer:write_internal_transfer",
     "transfer:write_paxos_transfer",
     "transfer:write_sandbox_fiat_deposit",
+    "users:read_user",
+    "users:write_user",
 ];
 
 pub mod scope {
@@ -81,6 +84,9 @@ pub mod scope {
     pub const READ_ORCHESTRATION: &str = "orchestration:read_orchestration";
     pub const WRITE_ORCHESTRATION: &str = "orchestration:write_orchestration";
     pub const READ_TRANSFER: &str = "transfer:read_transfer";
+    /// Ours: the customer's users.
+    pub const READ_USER: &str = "users:read_user";
+    pub const WRITE_USER: &str = "users:write_user";
     pub const READ_IDENTITY: &str = "identity:read_identity";
     pub const WRITE_IDENTITY: &str = "identity:write_identity";
     pub const READ_ACCOUNT: &str = "identity:read_account";
@@ -113,6 +119,8 @@ pub mod scope {
 /// The caller of a /v2 route, from its bearer token.
 pub struct Auth {
     pub customer: Uuid,
+    /// The user the credential acts for; None for a machine credential.
+    pub user: Option<Uuid>,
     scopes: String,
 }
 
@@ -153,11 +161,11 @@ impl FromRequestParts<AppState> for Auth {
             })?;
         let claims = state.keys.verify(token)?;
         // Signed tokens outlive a deletion; the database says at once.
-        if !state.core.store.credential_enabled(&claims.sub).await? {
+        let Some(acting) = state.core.store.credential_acting(&claims.sub).await? else {
             return Err(Problem::unauthorized(
-                "the API credential of this token was deleted",
+                "the API credential of this token (or its user) was deleted or disabled",
             ));
-        }
+        };
         if let Some(limiter) = &state.limiter {
             let route = parts
                 .extensions
@@ -170,6 +178,7 @@ impl FromRequestParts<AppState> for Auth {
         }
         Ok(Auth {
             customer: claims.cus,
+            user: acting.user_id,
             scopes: claims.scope,
         })
     }
