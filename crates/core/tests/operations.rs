@@ -8,9 +8,14 @@ use std::sync::Arc;
 use sqlx::Connection;
 use stableport_core::conversions::{create_batch, finish};
 use stableport_core::deposits::to_profile;
+use stableport_core::fees::Fees;
+use stableport_core::profile_transfers::{self, Between, Move};
 use stableport_core::profiles::ProfileRef;
-use stableport_core::{Core, CoreError, Settlement};
+use stableport_core::withdrawals::{crypto, decide, CryptoWithdraw, Decision, Requester, Size};
+use stableport_core::{Core, CoreError, Created, Settlement};
 use stableport_domain::conversion::ConversionStatus;
+use stableport_domain::network::CryptoNetwork;
+use stableport_domain::TransferStatus;
 use stableport_domain::{Amount, Asset};
 use stableport_store::{CreateOutcome, NewConversion, Profile, ProfileKind, SqlStore, Store};
 use uuid::Uuid;
@@ -79,6 +84,8 @@ on_both_backends!(
     conversions_debit_exactly_once,
     settle_and_cancel_are_guarded,
     concurrent_debits_never_overdraw,
+    withdrawals_and_transfers_keep_the_books,
+    opposite_transfers_neither_deadlock_nor_overdraw,
 );
 
 const NOW: i64 = 1_700_000_000_000_000;
@@ -327,4 +334,161 @@ async fn concurrent_debits_never_overdraw(db: Scratch) {
     assert_eq!(created, 10);
     assert_eq!(available(&store, profile, Asset::Usd).await, 0);
     assert_sound(&store).await;
+}
+
+fn withdraw(profile: Uuid, size: Size, ref_id: &str) -> CryptoWithdraw {
+    CryptoWithdraw {
+        by: Requester {
+            ref_id: Some(ref_id.to_string()),
+            identity_id: None,
+            account_id: None,
+            metadata: None,
+            fields: ("identity_id", "account_id"),
+        },
+        profile,
+        asset: Asset::Usdc,
+        balance_asset: Some(Asset::Usd),
+        network: CryptoNetwork::Ethereum,
+        destination_address: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".into(),
+        size,
+        fee_id: None,
+        memo: None,
+    }
+}
+
+fn between(customer_ref: &str, from: Uuid, to: Uuid, amount: &str, between: Between) -> Move {
+    Move {
+        between,
+        by: Requester {
+            ref_id: Some(customer_ref.to_string()),
+            identity_id: None,
+            account_id: None,
+            metadata: None,
+            fields: ("from_identity_id", "from_account_id"),
+        },
+        from,
+        to,
+        asset: Asset::Usd,
+        amount: amount.to_string(),
+        to_identity_id: None,
+        to_account_id: None,
+        recipient_metadata: None,
+    }
+}
+
+fn created<T: std::fmt::Debug>(outcome: Created<T>) -> T {
+    match outcome {
+        Created::New(t) => t,
+        other => panic!("expected a new one, got {other:?}"),
+    }
+}
+
+/// A failed withdrawal refunds all of it, fee included; a sent one keeps
+/// its fee; internal and Paxos transfers move exactly; the books balance.
+async fn withdrawals_and_transfers_keep_the_books(mut db: Scratch) {
+    db.core.fees = Fees {
+        crypto_withdrawal: Some(Amount::parse("0.5", 6).unwrap()),
+        ..Fees::default()
+    };
+    let (alice, profile) = customer_with_dollars(&db, "100").await;
+    let (bob, bobs) = customer_with_dollars(&db, "0.01").await;
+    let total = Size::Total("20.5".into());
+    let failing = created(
+        crypto(&db.core, alice, withdraw(profile, total, "w-1"), NOW)
+            .await
+            .unwrap(),
+    );
+    assert_eq!((failing.units, failing.fee_units), (20_000_000, 500_000));
+    assert_eq!(
+        available(&db.store, profile, Asset::Usd).await,
+        units("79.5", Asset::Usd)
+    );
+    decide(&db.core, alice, failing.id, Decision::Fail, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        available(&db.store, profile, Asset::Usd).await,
+        units("100", Asset::Usd)
+    );
+    let sent = withdraw(profile, Size::Amount("10".into()), "w-2");
+    let sent = created(crypto(&db.core, alice, sent, NOW).await.unwrap());
+    let done = decide(&db.core, alice, sent.id, Decision::Complete, NOW)
+        .await
+        .unwrap();
+    assert_eq!(done.status, TransferStatus::Completed);
+    assert!(done.crypto_tx_hash.is_some());
+    assert_eq!(
+        available(&db.store, profile, Asset::Usd).await,
+        units("89.5", Asset::Usd)
+    );
+    // Finished is final.
+    let again = decide(&db.core, alice, sent.id, Decision::Fail, NOW).await;
+    assert!(matches!(again, Err(CoreError::Conflict(_))), "{again:?}");
+
+    let paid = between("p-1", profile, bobs, "9.5", Between::Customers);
+    created(
+        profile_transfers::create(&db.core, alice, paid, NOW)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        available(&db.store, bobs, Asset::Usd).await,
+        units("9.51", Asset::Usd)
+    );
+    let own = between("p-2", profile, bobs, "1", Between::OwnProfiles);
+    let refused = profile_transfers::create(&db.core, alice, own, NOW).await;
+    assert!(
+        matches!(refused, Err(CoreError::NotFound(_))),
+        "{refused:?}"
+    );
+    let repeat = between("p-1", profile, bobs, "9.5", Between::Customers);
+    let repeat = profile_transfers::create(&db.core, alice, repeat, NOW)
+        .await
+        .unwrap();
+    assert!(matches!(repeat, Created::Existing(_)));
+    assert_eq!(
+        available(&db.store, profile, Asset::Usd).await,
+        units("80", Asset::Usd)
+    );
+    let _ = bob;
+    assert_sound(&db.store).await;
+}
+
+/// Two profiles paying each other at once, many times over: every transfer
+/// either moves or is refused for funds, none deadlocks, and no balance is
+/// ever below zero.
+async fn opposite_transfers_neither_deadlock_nor_overdraw(db: Scratch) {
+    let (customer, a) = customer_with_dollars(&db, "50").await;
+    let b = Uuid::now_v7();
+    let profile = Profile {
+        id: b,
+        customer_id: customer,
+        nickname: "b".into(),
+        description: None,
+        kind: ProfileKind::Normal,
+        created_at: NOW,
+        updated_at: NOW,
+        deactivated: false,
+        account_id: None,
+    };
+    db.store.create_profile(&profile).await.unwrap();
+    let core = Arc::new(db.core);
+    let mut tasks = Vec::new();
+    for k in 0..40 {
+        let (from, to) = if k % 2 == 0 { (a, b) } else { (b, a) };
+        let core = core.clone();
+        tasks.push(tokio::spawn(async move {
+            let cmd = between(&format!("t-{k}"), from, to, "10", Between::OwnProfiles);
+            profile_transfers::create(&core, customer, cmd, NOW).await
+        }));
+    }
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) | Err(CoreError::InsufficientFunds { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let sum = available(&db.store, a, Asset::Usd).await + available(&db.store, b, Asset::Usd).await;
+    assert_eq!(sum, units("50", Asset::Usd));
+    assert_sound(&db.store).await;
 }
