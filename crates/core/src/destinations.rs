@@ -4,12 +4,15 @@
 use std::time::Duration;
 
 use stableport_domain::orchestration::DestinationKind;
+use stableport_domain::ApprovalAction;
 use stableport_domain::DestinationStatus;
-use stableport_store::{Destination, Review};
+use stableport_store::{
+    ApprovalRequest, CryptoAddress, CryptoAddressFields, Destination, NewCryptoAddress, Review,
+};
 use uuid::Uuid;
 
 use crate::profiles::{self, ProfileRef};
-use crate::{Core, CoreError, Result};
+use crate::{approvals, in_tx, Core, CoreError, Result};
 
 /// A bank memo: what a wire carries.
 const MAX_MEMO: usize = 140;
@@ -41,6 +44,12 @@ pub async fn resolve(core: &Core, customer: Uuid, named: Named) -> Result<Destin
                 "crypto destination address with id {id} not found for customer with id {customer}"
             ))
                 })?;
+            if address.status != DestinationStatus::Approved {
+                return Err(CoreError::invalid(format!(
+                    "crypto destination address {id} is {}; only an APPROVED one receives funds",
+                    address.status
+                )));
+            }
             Ok(Destination::Crypto {
                 address_id: id,
                 address: address.address,
@@ -101,6 +110,34 @@ pub fn review(now: i64, delay: Duration) -> Review {
             approve_after: Some(due),
         },
     }
+}
+
+/// Adds a crypto destination address (or changes the one there). Under an
+/// enabled ADD_CRYPTO_ADDRESS policy a new one is PENDING, with the approval
+/// request that decides it, in one transaction.
+pub async fn put_crypto_address(
+    core: &Core,
+    submitter: Option<Uuid>,
+    new: &NewCryptoAddress,
+    fields: &CryptoAddressFields,
+) -> Result<(CryptoAddress, Option<ApprovalRequest>)> {
+    let customer = new.customer_id;
+    in_tx!(core.store, |tx| async {
+        let action = ApprovalAction::AddCryptoAddress;
+        let status = match approvals::guarded(tx, customer, action).await? {
+            true => DestinationStatus::Pending,
+            false => DestinationStatus::Approved,
+        };
+        let (address, created) = tx.put_crypto_address(new, fields, status).await?;
+        let request = match created {
+            true => {
+                approvals::submit(tx, customer, submitter, (action, address.id), new.now).await?
+            }
+            false => None,
+        };
+        Ok((address, request))
+    }
+    .await)
 }
 
 #[cfg(test)]

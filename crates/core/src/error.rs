@@ -16,6 +16,9 @@ pub enum CoreError {
     /// An amount finer than its asset or pair allows (400 exceed-precision).
     #[error("{detail}")]
     TooPrecise { detail: String, max_precision: u32 },
+    /// The caller may not do this (403): a role it lacks, its own request.
+    #[error("{0}")]
+    Forbidden(String),
     /// What the request names is not the caller's, or does not exist (404).
     #[error("{0}")]
     NotFound(String),

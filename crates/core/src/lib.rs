@@ -4,6 +4,7 @@
 //! the change, and returns a typed outcome or one [`CoreError`]. Nothing
 //! here knows HTTP or JSON; nothing here writes SQL.
 
+pub mod approvals;
 pub mod batcher;
 pub mod conversions;
 pub mod credentials;

@@ -17,7 +17,8 @@ pub use asset::Asset;
 pub use conversion::{ConversionStatus, PairError};
 pub use ledger::{Account, Posting};
 pub use status::{
-    DeliveryStatus, DestinationStatus, IdentityStatus, Role, RuleStatus, WebhookStatus,
+    ApprovalAction, ApprovalStatus, DeliveryStatus, DestinationStatus, IdentityStatus, Role,
+    RuleStatus, WebhookStatus,
 };
 pub use transfer::{Direction, TransferKind, TransferStatus};
 

@@ -63,6 +63,22 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// The actions an approval policy may guard.
+    ApprovalAction {
+        AddCryptoAddress = "ADD_CRYPTO_ADDRESS",
+    }
+);
+
+wire_enum!(
+    ApprovalStatus {
+        Pending = "PENDING",
+        Approved = "APPROVED",
+        Rejected = "REJECTED",
+        Cancelled = "CANCELLED",
+    }
+);
+
 /// What an identity's checks add up to: a person needs its ID and its
 /// sanctions screening APPROVED, an institution its screening. Disabled
 /// wins over everything; a denial or an error over pending.

@@ -440,51 +440,12 @@ impl DestinationStore for SqlStore {
         new: &NewCryptoAddress,
         fields: &CryptoAddressFields,
     ) -> Result<CryptoAddress> {
-        let mut tx = self.begin().await?;
-        let mut q = Sql::new(&format!(
-            "INSERT INTO crypto_addresses ({CRYPTO_COLUMNS}) VALUES "
-        ));
-        q.row(vec![
-            new.id.into(),
-            new.customer_id.into(),
-            new.network.code().into(),
-            new.address.as_str().into(),
-            fields
-                .nickname
-                .clone()
-                .unwrap_or_else(|| new.default_nickname.clone())
-                .into(),
-            i64::from(fields.bookmarked.unwrap_or(false)).into(),
-            fields.travelrule_metadata.clone().into(),
-            DestinationStatus::Approved.as_str().into(),
-            Val::Int(0),
-            new.now.into(),
-            new.now.into(),
-        ]);
-        q.push(" ON CONFLICT (customer_id, network, address) DO NOTHING");
-        let created = q.query().execute(&mut *tx).await?.rows_affected() == 1;
-        if !created {
-            let mut q = Sql::new("UPDATE crypto_addresses SET ");
-            set_fields(&mut q, fields, new.now);
-            q.push(" WHERE customer_id = ")
-                .bind(new.customer_id)
-                .push(" AND network = ")
-                .bind(new.network.code())
-                .push(" AND address = ")
-                .bind(new.address.as_str());
-            q.query().execute(&mut *tx).await?;
-        }
-        let row = sqlx::query(&format!(
-            "SELECT {CRYPTO_COLUMNS} FROM crypto_addresses \
-             WHERE customer_id = $1 AND network = $2 AND address = $3"
-        ))
-        .bind(new.customer_id.to_string())
-        .bind(new.network.code())
-        .bind(new.address.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
+        let mut tx = crate::Store::transaction(self).await?;
+        let (address, _) = tx
+            .put_crypto_address(new, fields, DestinationStatus::Approved)
+            .await?;
         tx.commit().await?;
-        crypto_address(&row)
+        Ok(address)
     }
 
     async fn update_crypto_address(
@@ -636,4 +597,60 @@ fn destination_status(row: &AnyRow) -> Result<DestinationStatus> {
     let status: String = row.try_get("status")?;
     DestinationStatus::parse(&status)
         .ok_or_else(|| StoreError::Corrupt(format!("destination status {status:?}")))
+}
+
+impl crate::Tx {
+    /// Creates the address with `status`, or changes the given fields of
+    /// the one the customer has there; the address, and whether it is new.
+    pub async fn put_crypto_address(
+        &mut self,
+        new: &NewCryptoAddress,
+        fields: &CryptoAddressFields,
+        status: DestinationStatus,
+    ) -> Result<(CryptoAddress, bool)> {
+        let tx = &mut self.inner;
+        let mut q = Sql::new(&format!(
+            "INSERT INTO crypto_addresses ({CRYPTO_COLUMNS}) VALUES "
+        ));
+        q.row(vec![
+            new.id.into(),
+            new.customer_id.into(),
+            new.network.code().into(),
+            new.address.as_str().into(),
+            fields
+                .nickname
+                .clone()
+                .unwrap_or_else(|| new.default_nickname.clone())
+                .into(),
+            i64::from(fields.bookmarked.unwrap_or(false)).into(),
+            fields.travelrule_metadata.clone().into(),
+            status.as_str().into(),
+            Val::Int(0),
+            new.now.into(),
+            new.now.into(),
+        ]);
+        q.push(" ON CONFLICT (customer_id, network, address) DO NOTHING");
+        let created = q.query().execute(&mut **tx).await?.rows_affected() == 1;
+        if !created {
+            let mut q = Sql::new("UPDATE crypto_addresses SET ");
+            set_fields(&mut q, fields, new.now);
+            q.push(" WHERE customer_id = ")
+                .bind(new.customer_id)
+                .push(" AND network = ")
+                .bind(new.network.code())
+                .push(" AND address = ")
+                .bind(new.address.as_str());
+            q.query().execute(&mut **tx).await?;
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {CRYPTO_COLUMNS} FROM crypto_addresses \
+             WHERE customer_id = $1 AND network = $2 AND address = $3"
+        ))
+        .bind(new.customer_id.to_string())
+        .bind(new.network.code())
+        .bind(new.address.as_str())
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok((crypto_address(&row)?, created))
+    }
 }

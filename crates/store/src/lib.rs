@@ -4,6 +4,7 @@
 //! differs (connection set-up, transaction start, row claiming) lives in
 //! `sqlite.rs` and `postgres.rs`.
 
+mod approvals;
 mod batch;
 mod credentials;
 mod destinations;
@@ -24,6 +25,7 @@ mod users;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+pub use approvals::{Act, ApprovalFilter, ApprovalRequest, ApprovalStore, Policy};
 pub use batch::Refused;
 pub use credentials::{Acting, CredentialFilter, CredentialStore};
 pub use destinations::{
@@ -158,6 +160,7 @@ pub trait Store:
     + LimitStore
     + IdentityStore
     + UserStore
+    + ApprovalStore
     + Send
     + Sync
     + 'static

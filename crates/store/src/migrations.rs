@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (10, include_str!("../migrations/0010_identities.sql")),
     (11, include_str!("../migrations/0011_users.sql")),
+    (12, include_str!("../migrations/0012_approvals.sql")),
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {

@@ -12,6 +12,7 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use stableport_core::destinations;
 use stableport_domain::address::validate_address;
 use stableport_domain::network::{CryptoNetwork, NETWORKS_WITHOUT_STABLECOINS};
 use stableport_store::{
@@ -281,7 +282,8 @@ pub async fn put_address(
                 address,
                 now,
             };
-            store.put_crypto_address(&new, &fields).await?
+            let put = destinations::put_crypto_address(&app.core, auth.user, &new, &fields);
+            put.await?.0
         }
     };
     Ok(Json(PutResponse {

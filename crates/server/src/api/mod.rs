@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource (handlers that extract, call one
 //! operation and render), `common` for what they share, and the router.
 
+pub mod approvals;
 pub mod common;
 pub mod conversions;
 pub mod credentials;
@@ -48,6 +49,7 @@ fn v2_routes(sandbox: bool) -> Routes {
         .merge(limits::routes(sandbox))
         .merge(identities::routes(sandbox))
         .merge(users::routes(sandbox))
+        .merge(approvals::routes(sandbox))
         .merge(profile_transfers::routes(sandbox))
         .merge(rules::routes(sandbox))
         .merge(deposit_addresses::routes(sandbox))

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod approvals;
 mod auth;
 mod bad_input;
 mod compat;

@@ -15,13 +15,15 @@ use crate::state::AppState;
 
 /// Every scope Paxos's v2 spec names (its securitySchemes list and every
 /// scope an operation requires), plus ours (`events:write_webhook`,
-/// `users:read_user`, `users:write_user`: Paxos configures webhooks and
-/// users in its dashboard). A credential may hold any of them,
+/// `users:*`, `approvals:*`: Paxos configures webhooks, users and approvals
+/// in its dashboard). A credential may hold any of them,
 /// including scopes of operations Stableport does not serve; the bootstrap
 /// credential and `--scopes all` hold them all.
 pub const ALL_SCOPES: &[&str] = &[
     "api_creds:delete_credentials",
     "api_creds:read_credentials",
+    "approvals:read_approval",
+    "approvals:write_approval",
     "conversion:read_conversion_stablecoin",
     "conversion:write_conversion_stablecoin",
     "events:read_event",
@@ -84,6 +86,9 @@ pub mod scope {
     pub const READ_ORCHESTRATION: &str = "orchestration:read_orchestration";
     pub const WRITE_ORCHESTRATION: &str = "orchestration:write_orchestration";
     pub const READ_TRANSFER: &str = "transfer:read_transfer";
+    /// Ours: approval policies and requests.
+    pub const READ_APPROVAL: &str = "approvals:read_approval";
+    pub const WRITE_APPROVAL: &str = "approvals:write_approval";
     /// Ours: the customer's users.
     pub const READ_USER: &str = "users:read_user";
     pub const WRITE_USER: &str = "users:write_user";

@@ -187,6 +187,7 @@ impl From<CoreError> for Problem {
                 detail,
                 serde_json::json!({ "max_precision": max_precision }),
             ),
+            CoreError::Forbidden(detail) => Problem::forbidden(detail),
             CoreError::NotFound(detail) => Problem::not_found(detail),
             CoreError::Conflict(detail) => Problem::conflict(detail),
             CoreError::InsufficientFunds {
