@@ -258,7 +258,14 @@ impl IdentityStore for SqlStore {
         .bind(i.customer_id.to_string())
         .bind(i.id.to_string())
         .execute(&self.write)
-        .await?;
+        .await
+        .map_err(|e| match e.as_database_error().is_some_and(|d| d.is_unique_violation()) {
+            true => StoreError::Conflict(format!(
+                "an identity with ref_id {:?} already exists",
+                i.ref_id.as_deref().unwrap_or_default()
+            )),
+            false => e.into(),
+        })?;
         Ok(())
     }
 

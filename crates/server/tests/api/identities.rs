@@ -100,6 +100,11 @@ async fn creates_reads_lists_and_updates_identities(backend: Backend) {
     assert_eq!(updated["person_details"]["first_name"], "Ada");
     assert_eq!(updated["person_details"]["last_name"], "King");
     assert_eq!(updated["summary_status"], "DISABLED");
+    // Another identity's ref_id is taken.
+    let (_, second) = post(&client, "/v2/identity/identities", &person("id-2")).await;
+    let path = format!("/v2/identity/identities/{}", second["id"].as_str().unwrap());
+    let (status, taken) = put(&client, &path, json!({ "ref_id": "id-1" })).await;
+    assert_eq!(status, 409, "{taken}");
 
     let institution = json!({ "institution_details": {
         "name": "Acme LLC", "institution_type": "LLC", "cip_id_type": "EIN", "cip_id": "12-3456789"
@@ -108,7 +113,7 @@ async fn creates_reads_lists_and_updates_identities(backend: Backend) {
     assert_eq!(status, 200, "{acme}");
     assert_eq!(acme["type"], "INSTITUTION");
     let (_, people) = get(&client, "/v2/identity/identities?identity_type=PERSON").await;
-    assert_eq!(people["items"].as_array().unwrap().len(), 1, "{people}");
+    assert_eq!(people["items"].as_array().unwrap().len(), 2, "{people}");
     let (_, disabled) = get(&client, "/v2/identity/identities?summary_status=DISABLED").await;
     assert_eq!(disabled["items"][0]["id"], id);
     let (_, page) = get(&client, "/v2/identity/identities?limit=1").await;
