@@ -205,16 +205,10 @@ fn check_chain_memo(network: CryptoNetwork, memo: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// A withdrawal's amounts, checked: what is sent, the fee, and what the
-/// balance gives, all exact in both assets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sized {
-    pub withdrawal: Withdrawal,
-}
-
-/// Sizes a withdrawal of `asset` from a `balance` balance with `fee` (in
-/// the finer of the two, which must fit the coarser).
-pub fn sized(size: &Size, asset: Asset, balance: Asset, fee: Option<Amount>) -> Result<Sized> {
+/// Sizes a withdrawal of `asset` from a `balance` balance with `fee`: what
+/// is sent, the fee, and what the balance gives, exact in both assets (the
+/// amounts in the coarser precision of the two).
+pub fn sized(size: &Size, asset: Asset, balance: Asset, fee: Option<Amount>) -> Result<Withdrawal> {
     let decimals = asset.decimals().min(balance.decimals());
     let (field, text) = match size {
         Size::Amount(text) => ("amount", text),
@@ -246,14 +240,12 @@ pub fn sized(size: &Size, asset: Asset, balance: Asset, fee: Option<Amount>) -> 
             "total {text:?} does not cover the fee of {fee} {asset}"
         )));
     }
-    Ok(Sized {
-        withdrawal: Withdrawal {
-            balance,
-            balance_units: total_units,
-            asset,
-            units: Amount::from_units(sent_units, balance).units(asset),
-            fee_units,
-        },
+    Ok(Withdrawal {
+        balance,
+        balance_units: total_units,
+        asset,
+        units: Amount::from_units(sent_units, balance).units(asset),
+        fee_units,
     })
 }
 
@@ -269,8 +261,7 @@ fn pending(customer: Uuid, profile: Uuid, kind: TransferKind, by: &Requester) ->
 }
 
 /// Debits and records a PENDING withdrawal, or answers a racing retry.
-async fn start(core: &Core, mut t: Transfer, sized: Sized, now: i64) -> Result<Created<Transfer>> {
-    let w = sized.withdrawal;
+async fn start(core: &Core, mut t: Transfer, w: Withdrawal, now: i64) -> Result<Created<Transfer>> {
     t.asset = w.asset;
     t.units = w.units;
     t.fee_units = Amount::from_units(w.fee_units, w.balance).units(w.asset);

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use stableport_server::bootstrap::{parse_scopes, save};
-use stableport_server::cli::{limits, listen, users};
+use stableport_server::cli::{limits, listen, users, Database};
 use stableport_server::config::{with_file_values, Config};
 use stableport_store::{Store, UserStore};
 use uuid::Uuid;
@@ -18,18 +18,6 @@ use uuid::Uuid;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Args)]
-struct Database {
-    /// sqlite://PATH (the default, created if missing) or postgres://USER@HOST/DB.
-    #[arg(
-        long,
-        env = "STABLEPORT_DATABASE_URL",
-        default_value = "sqlite://stableport.db",
-        global = true
-    )]
-    database_url: String,
 }
 
 #[derive(Subcommand)]

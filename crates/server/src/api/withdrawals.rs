@@ -82,9 +82,6 @@ pub struct CryptoRequest {
     amount: Option<String>,
     total: Option<String>,
     memo: Option<String>,
-    /// Travel-rule details: accepted, not kept (nothing reads them here).
-    #[allow(dead_code)]
-    beneficiary: Option<serde_json::Value>,
 }
 
 pub async fn crypto(

@@ -13,14 +13,8 @@ use crate::config::parse_duration;
 
 #[derive(Args)]
 pub struct LimitsArgs {
-    /// sqlite://PATH or postgres://USER@HOST/DB.
-    #[arg(
-        long,
-        env = "STABLEPORT_DATABASE_URL",
-        default_value = "sqlite://stableport.db",
-        global = true
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    pub db: super::Database,
     #[command(subcommand)]
     pub command: LimitsCommand,
 }
@@ -81,7 +75,7 @@ fn show(l: &Limit) -> serde_json::Value {
 }
 
 pub async fn run(args: LimitsArgs) -> anyhow::Result<ExitCode> {
-    let store = stableport_store::open(&args.database_url).await?;
+    let store = stableport_store::open(&args.db.database_url).await?;
     match args.command {
         LimitsCommand::Set {
             customer,

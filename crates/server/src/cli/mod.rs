@@ -4,3 +4,16 @@
 pub mod limits;
 pub mod listen;
 pub mod users;
+
+/// The database an operator's subcommand works on.
+#[derive(clap::Args)]
+pub struct Database {
+    /// sqlite://PATH (the default, created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "STABLEPORT_DATABASE_URL",
+        default_value = "sqlite://stableport.db",
+        global = true
+    )]
+    pub database_url: String,
+}

@@ -12,14 +12,8 @@ use uuid::Uuid;
 
 #[derive(Args)]
 pub struct UsersArgs {
-    /// sqlite://PATH or postgres://USER@HOST/DB.
-    #[arg(
-        long,
-        env = "STABLEPORT_DATABASE_URL",
-        default_value = "sqlite://stableport.db",
-        global = true
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    pub db: super::Database,
     #[command(subcommand)]
     pub command: UsersCommand,
 }
@@ -61,7 +55,7 @@ fn show(u: &User) -> serde_json::Value {
 }
 
 pub async fn run(args: UsersArgs) -> anyhow::Result<ExitCode> {
-    let store = stableport_store::open(&args.database_url).await?;
+    let store = stableport_store::open(&args.db.database_url).await?;
     match args.command {
         UsersCommand::Create {
             customer,

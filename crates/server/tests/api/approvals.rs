@@ -2,7 +2,6 @@
 //! users with roles, self-approval and double approval refused, and racing
 //! approvals reaching APPROVED once; on both backends.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use stableport_client::Client;
 
@@ -45,37 +44,9 @@ async fn user(
     .await;
     assert_eq!(status, 200, "{made}");
     let id = made["id"].as_str().unwrap().to_string();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_stableport"))
-        .args([
-            "credentials",
-            "create",
-            "--customer",
-            &server.customer_id,
-            "--user",
-            &id,
-        ])
-        .args(["--scopes", "all", "--database-url", &db.url])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let made: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let (client_id, secret) = (
-        made["client_id"].as_str().unwrap(),
-        made["client_secret"].as_str().unwrap(),
-    );
-    (
-        server
-            .anonymous()
-            .login(client_id, secret, None)
-            .await
-            .unwrap(),
-        id,
-    )
+    let (client_id, secret) = cli_credential(db, &server.customer_id, Some(&id)).await;
+    let client = server.anonymous().login(&client_id, &secret, None).await;
+    (client.unwrap(), id)
 }
 
 async fn team(server: &TestServer, db: &TestDb, required: u32) -> Team {
@@ -110,20 +81,6 @@ async fn team(server: &TestServer, db: &TestDb, required: u32) -> Team {
         approvers,
         treasurer_id,
     }
-}
-
-async fn put(client: &Client, path: &str, body: Value) -> (u16, Value) {
-    let bytes = body.to_string().into_bytes();
-    let (status, _, answer) = client
-        .raw(Method::PUT, path, Some(("application/json", bytes)))
-        .await
-        .unwrap();
-    (status.as_u16(), answer)
-}
-
-async fn get(client: &Client, path: &str) -> (u16, Value) {
-    let (status, _, body) = client.raw(Method::GET, path, None).await.unwrap();
-    (status.as_u16(), body)
 }
 
 /// Adds an address as `client`; its id and status.

@@ -251,37 +251,12 @@ async fn tokens_work_on_every_replica(backend: Backend) {
     assert_eq!(profile.kind, "DEFAULT");
 }
 
-/// A second credential of the server's customer, made as an operator would.
-async fn second_credential(db: &TestDb, customer: &str) -> (String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_stableport"))
-        .args([
-            "credentials",
-            "create",
-            "--customer",
-            customer,
-            "--scopes",
-            "all",
-        ])
-        .args(["--database-url", &db.url])
-        .output()
-        .await
-        .expect("run stableport credentials create");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let made: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let text = |k: &str| made[k].as_str().unwrap().to_string();
-    (text("client_id"), text("client_secret"))
-}
-
 async fn deleted_credentials_stop_at_once_on_every_replica(backend: Backend) {
     let db = TestDb::new(backend).await;
     let a = TestServer::start(&db).await;
     let b = TestServer::start(&db).await;
     let admin = a.client().await;
-    let (client_id, secret) = second_credential(&db, &a.customer_id).await;
+    let (client_id, secret) = cli_credential(&db, &a.customer_id, None).await;
     let token = (b.anonymous().token(&client_id, &secret, None).await)
         .unwrap()
         .access_token;

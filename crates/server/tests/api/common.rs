@@ -313,24 +313,65 @@ where
 /// Runs `stableport credentials create --new-customer --scopes SCOPES`, as
 /// an operator would, and returns its JSON output (client_id, client_secret).
 pub async fn new_customer_credential(db: &TestDb, scopes: &str) -> Value {
+    let args = [
+        "credentials",
+        "create",
+        "--new-customer",
+        "--scopes",
+        scopes,
+    ];
+    stableport_cli(db, &args).await
+}
+
+/// Runs `stableport ARGS --database-url DB`, as an operator would; its JSON output.
+pub async fn stableport_cli(db: &TestDb, args: &[&str]) -> Value {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_stableport"))
-        .args([
-            "credentials",
-            "create",
-            "--new-customer",
-            "--scopes",
-            scopes,
-        ])
+        .args(args)
         .args(["--database-url", &db.url])
         .output()
         .await
-        .expect("run stableport credentials create");
+        .unwrap_or_else(|e| panic!("run stableport {args:?}: {e}"));
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("JSON output")
+}
+
+/// `stableport credentials create --customer C [--user U] --scopes all`:
+/// its client id and secret.
+pub async fn cli_credential(db: &TestDb, customer: &str, user: Option<&str>) -> (String, String) {
+    let mut args = vec![
+        "credentials",
+        "create",
+        "--customer",
+        customer,
+        "--scopes",
+        "all",
+    ];
+    if let Some(user) = user {
+        args.extend(["--user", user]);
+    }
+    let made = stableport_cli(db, &args).await;
+    let text = |k: &str| made[k].as_str().unwrap().to_string();
+    (text("client_id"), text("client_secret"))
+}
+
+/// GETs a path; the status and the answer.
+pub async fn get(client: &Client, path: &str) -> (u16, Value) {
+    let (status, _, body) = client.raw(Method::GET, path, None).await.unwrap();
+    (status.as_u16(), body)
+}
+
+/// PUTs a JSON body; the status and the answer.
+pub async fn put(client: &Client, path: &str, body: Value) -> (u16, Value) {
+    let bytes = body.to_string().into_bytes();
+    let (status, _, answer) = client
+        .raw(Method::PUT, path, Some(("application/json", bytes)))
+        .await
+        .unwrap();
+    (status.as_u16(), answer)
 }
 
 /// Creates a second customer through the CLI and returns a client logged in as it.

@@ -4,8 +4,8 @@
 //! problem, and every scope Paxos defines.
 
 use reqwest::Method;
-use serde_json::{json, Value};
-use stableport_client::{Client, Error};
+use serde_json::json;
+use stableport_client::Error;
 
 use crate::common::*;
 use crate::on_both_backends;
@@ -110,11 +110,6 @@ async fn names_travel_rule_beneficiaries_both_ways(backend: Backend) {
         &listed["addresses"][0]["travelrule_metadata"]["beneficiary"]["person_details"],
         person
     );
-}
-
-async fn get(client: &Client, path: &str) -> (u16, Value) {
-    let (status, _, body) = client.raw(Method::GET, path, None).await.unwrap();
-    (status.as_u16(), body)
 }
 
 async fn orders_transfers_by_update_time(backend: Backend) {

@@ -15,20 +15,6 @@ on_both_backends!(
     moves_money_only_for_approved_identities_and_accounts,
 );
 
-async fn get(client: &Client, path: &str) -> (u16, Value) {
-    let (status, _, body) = client.raw(Method::GET, path, None).await.unwrap();
-    (status.as_u16(), body)
-}
-
-async fn put(client: &Client, path: &str, body: Value) -> (u16, Value) {
-    let bytes = body.to_string().into_bytes();
-    let (status, _, answer) = client
-        .raw(Method::PUT, path, Some(("application/json", bytes)))
-        .await
-        .unwrap();
-    (status.as_u16(), answer)
-}
-
 fn person(ref_id: &str) -> Value {
     json!({
         "ref_id": ref_id,

@@ -2,9 +2,8 @@
 //! kept as argon2id hashes, and credentials that act for a user.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::Row;
-use stableport_client::Client;
 
 use crate::common::*;
 use crate::on_both_backends;
@@ -14,11 +13,6 @@ on_both_backends!(
     refuses_bad_users,
     a_users_credentials_stop_with_the_user,
 );
-
-async fn get(client: &Client, path: &str) -> (u16, Value) {
-    let (status, _, body) = client.raw(Method::GET, path, None).await.unwrap();
-    (status.as_u16(), body)
-}
 
 async fn creates_lists_and_disables_users(backend: Backend) {
     let db = TestDb::new(backend).await;
@@ -100,31 +94,6 @@ async fn refuses_bad_users(backend: Backend) {
     assert_eq!(get(&client, "/v2/users").await.1["items"], json!([]));
 }
 
-/// `stableport credentials create --customer C --user U`, as an operator would.
-async fn user_credential(db: &TestDb, customer: &str, user: &str) -> Value {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_stableport"))
-        .args([
-            "credentials",
-            "create",
-            "--customer",
-            customer,
-            "--user",
-            user,
-            "--scopes",
-            "all",
-        ])
-        .args(["--database-url", &db.url])
-        .output()
-        .await
-        .expect("run stableport credentials create");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 async fn a_users_credentials_stop_with_the_user(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
@@ -136,18 +105,14 @@ async fn a_users_credentials_stop_with_the_user(backend: Backend) {
     )
     .await;
     let user = user["id"].as_str().unwrap();
-    let made = user_credential(&db, &server.customer_id, user).await;
-    let (id, secret) = (
-        made["client_id"].as_str().unwrap(),
-        made["client_secret"].as_str().unwrap(),
-    );
-    let as_user = server.anonymous().login(id, secret, None).await.unwrap();
+    let (id, secret) = cli_credential(&db, &server.customer_id, Some(user)).await;
+    let as_user = server.anonymous().login(&id, &secret, None).await.unwrap();
     as_user.profile("default").await.unwrap();
 
     let path = format!("/v2/users/{user}/disable");
     let (status, _, _) = admin.raw(Method::PUT, &path, None).await.unwrap();
     assert_eq!(status, 200);
     problem(as_user.profile("default").await, 401, "disabled");
-    assert!(server.anonymous().token(id, secret, None).await.is_err());
+    assert!(server.anonymous().token(&id, &secret, None).await.is_err());
     admin.profile("default").await.unwrap();
 }

@@ -4,7 +4,8 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 use stableport_client::{Client, CreateConversion};
-use stableport_server::config::SettlementMode;
+use stableport_domain::Amount;
+use stableport_server::config::{FeeAmount, SettlementMode};
 
 use crate::common::*;
 use crate::on_both_backends;
@@ -23,11 +24,6 @@ on_both_backends!(
 );
 
 const ETH_ADDRESS: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
-
-async fn get(client: &Client, path: &str) -> (u16, Value) {
-    let (status, _, body) = client.raw(Method::GET, path, None).await.unwrap();
-    (status.as_u16(), body)
-}
 
 async fn transfer(client: &Client, id: &str) -> Value {
     let (status, body) = get(client, &format!("/v2/transfer/transfers/{id}")).await;
@@ -107,7 +103,7 @@ async fn converts_on_the_way_out_and_charges_a_guaranteed_fee(backend: Backend) 
     let db = TestDb::new(backend).await;
     let server = TestServer::start_with(&db, |c| {
         c.settlement_mode = SettlementMode::Manual;
-        c.crypto_withdrawal_fee = "0.5".parse_fee();
+        c.crypto_withdrawal_fee = FeeAmount(Some(Amount::parse("0.5", 6).unwrap()));
     })
     .await;
     let client = server.client().await;
@@ -457,18 +453,33 @@ async fn deactivates_only_empty_profiles_which_then_neither_send_nor_receive(bac
     let server = manual_server(&db).await;
     let client = server.client().await;
     let full = funded_profile(&client, "USD", "5").await;
-    let (status, refused) = put(&client, &format!("/v2/profiles/{full}/deactivate")).await;
+    let (status, refused) = put(
+        &client,
+        &format!("/v2/profiles/{full}/deactivate"),
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 400, "{refused}");
     assert!(
         refused["detail"].as_str().unwrap().contains("5 USD"),
         "{refused}"
     );
     let default = default_profile(&client).await;
-    let (status, _) = put(&client, &format!("/v2/profiles/{default}/deactivate")).await;
+    let (status, _) = put(
+        &client,
+        &format!("/v2/profiles/{default}/deactivate"),
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 400);
 
     let empty = client.create_profile("spare", None).await.unwrap().id;
-    let (status, answer) = put(&client, &format!("/v2/profiles/{empty}/deactivate")).await;
+    let (status, answer) = put(
+        &client,
+        &format!("/v2/profiles/{empty}/deactivate"),
+        json!({}),
+    )
+    .await;
     assert_eq!((status, answer), (200, json!({})));
     let (status, _) = get(&client, &format!("/v2/profiles/{empty}")).await;
     assert_eq!(status, 404);
@@ -505,45 +516,11 @@ async fn deactivates_only_empty_profiles_which_then_neither_send_nor_receive(bac
     assert_eq!(available(&client, &full, "USD").await, "5");
 }
 
-async fn put(client: &Client, path: &str) -> (u16, Value) {
-    let (status, _, body) = client.raw(Method::PUT, path, None).await.unwrap();
-    (status.as_u16(), body)
-}
-
-/// Parses a fee as the server's flag would.
-trait ParseFee {
-    fn parse_fee(&self) -> stableport_server::config::FeeAmount;
-}
-
-impl ParseFee for str {
-    fn parse_fee(&self) -> stableport_server::config::FeeAmount {
-        stableport_server::config::FeeAmount(Some(
-            stableport_domain::Amount::parse(self, 6).unwrap(),
-        ))
-    }
-}
-
 /// Runs `stableport limits set` as an operator would; the limit's id.
 async fn set_limit(db: &TestDb, customer: &str, types: &str, limit: &str, period: &str) -> String {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_stableport"))
-        .args(["limits", "set", "--customer", customer, "--types", types])
-        .args([
-            "--limit",
-            limit,
-            "--period",
-            period,
-            "--database-url",
-            &db.url,
-        ])
-        .output()
-        .await
-        .expect("run stableport limits set");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let made: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let args = ["limits", "set", "--customer", customer, "--types", types];
+    let args = [&args[..], &["--limit", limit, "--period", period]].concat();
+    let made = stableport_cli(db, &args).await;
     made["id"].as_str().unwrap().to_string()
 }
 
