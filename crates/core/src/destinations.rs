@@ -7,12 +7,14 @@ use stableport_domain::orchestration::DestinationKind;
 use stableport_domain::ApprovalAction;
 use stableport_domain::DestinationStatus;
 use stableport_store::{
-    ApprovalRequest, CryptoAddress, CryptoAddressFields, Destination, NewCryptoAddress, Review,
+    ApprovalRequest, CryptoAddress, CryptoAddressFields, Destination, FiatAccountCreated,
+    NewCryptoAddress, NewFiatAccount, Review,
 };
 use uuid::Uuid;
 
+use crate::approvals::{self, Subject};
 use crate::profiles::{self, ProfileRef};
-use crate::{approvals, in_tx, Core, CoreError, Result};
+use crate::{in_tx, Core, CoreError, Result};
 
 /// A bank memo: what a wire carries.
 const MAX_MEMO: usize = 140;
@@ -131,11 +133,42 @@ pub async fn put_crypto_address(
         let (address, created) = tx.put_crypto_address(new, fields, status).await?;
         let request = match created {
             true => {
-                approvals::submit(tx, customer, submitter, (action, address.id), new.now).await?
+                let subject = Subject::new(action, address.id);
+                approvals::submit(tx, customer, submitter, subject, new.now).await?
             }
             false => None,
         };
         Ok((address, request))
+    }
+    .await)
+}
+
+/// Adds a fiat account. Under an enabled ADD_FIAT_ACCOUNT policy it is
+/// PENDING, with no review of its own, until its approval request decides
+/// it; both in one transaction.
+pub async fn create_fiat_account(
+    core: &Core,
+    submitter: Option<Uuid>,
+    mut new: NewFiatAccount,
+) -> Result<(FiatAccountCreated, Option<ApprovalRequest>)> {
+    let customer = new.customer_id;
+    in_tx!(core.store, |tx| async {
+        let action = ApprovalAction::AddFiatAccount;
+        if approvals::guarded(tx, customer, action).await? {
+            new.review = Review {
+                status: DestinationStatus::Pending,
+                approve_after: None,
+            };
+        }
+        let created = tx.create_fiat_account(&new).await?;
+        let request = match &created {
+            FiatAccountCreated::Created(account) => {
+                let subject = Subject::new(action, account.id);
+                approvals::submit(tx, customer, submitter, subject, new.now).await?
+            }
+            FiatAccountCreated::RefIdExists(_) => None,
+        };
+        Ok((created, request))
     }
     .await)
 }

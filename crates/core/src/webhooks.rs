@@ -146,6 +146,11 @@ fn sample_object(kind: &str) -> String {
             let transfer_kind = parts.next().unwrap_or_default().to_uppercase();
             serde_json::json!({ "id": id, "type": transfer_kind, "status": status })
         }
+        "approval" => {
+            let status = if status == "REQUESTED" { "PENDING".into() } else { status };
+            serde_json::json!({ "id": id, "status": status,
+                                "action": "ADD_CRYPTO_ADDRESS", "object_id": Uuid::new_v4() })
+        }
         _ => serde_json::json!({ "id": id, "status": status }),
     }
     .to_string()

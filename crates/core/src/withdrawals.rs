@@ -11,10 +11,13 @@ use stableport_domain::address::{tx_hash, validate_address};
 use stableport_domain::amount::usd_cents;
 use stableport_domain::ledger::{self, Account, Withdrawal};
 use stableport_domain::network::{CryptoNetwork, FiatNetwork};
-use stableport_domain::{Amount, Asset, TransferKind, TransferStatus};
+use stableport_domain::{
+    Amount, ApprovalAction, ApprovalStatus, Asset, TransferKind, TransferStatus,
+};
 use stableport_store::{CryptoAddressFilter, Destination, Refused, Store, Transfer, Tx};
 use uuid::Uuid;
 
+use crate::approvals::{self, Subject};
 use crate::destinations::{self, Named};
 use crate::profiles::{self, ProfileRef};
 use crate::{fees, identities, in_tx, limits, transfers, Core, CoreError, Created, Result};
@@ -38,6 +41,9 @@ pub struct Requester {
     pub metadata: Option<String>,
     /// The request's names of the identity and account fields.
     pub fields: (&'static str, &'static str),
+    /// The credential's user (None: a machine credential), who submits it
+    /// for approval.
+    pub user: Option<Uuid>,
 }
 
 pub struct CryptoWithdraw {
@@ -98,7 +104,7 @@ pub async fn crypto(
     t.destination_address = Some(address);
     t.crypto_network = Some(cmd.network.code().to_string());
     t.memo = cmd.memo;
-    start(core, t, sized, now).await
+    start(core, t, sized, &cmd.by, now).await
 }
 
 pub async fn fiat(
@@ -145,7 +151,7 @@ pub async fn fiat(
     let mut t = pending(customer, profile.id, kind, &cmd.by);
     t.fiat_account_id = Some(cmd.fiat_account.to_string());
     t.memo = cmd.memo;
-    start(core, t, sized, now).await
+    start(core, t, sized, &cmd.by, now).await
 }
 
 /// The transfer an earlier request with this ref_id made, if any: a retry
@@ -261,7 +267,13 @@ fn pending(customer: Uuid, profile: Uuid, kind: TransferKind, by: &Requester) ->
 }
 
 /// Debits and records a PENDING withdrawal, or answers a racing retry.
-async fn start(core: &Core, mut t: Transfer, w: Withdrawal, now: i64) -> Result<Created<Transfer>> {
+async fn start(
+    core: &Core,
+    mut t: Transfer,
+    w: Withdrawal,
+    by: &Requester,
+    now: i64,
+) -> Result<Created<Transfer>> {
     t.asset = w.asset;
     t.units = w.units;
     t.fee_units = Amount::from_units(w.fee_units, w.balance).units(w.asset);
@@ -269,10 +281,18 @@ async fn start(core: &Core, mut t: Transfer, w: Withdrawal, now: i64) -> Result<
     t.created_at = now;
     t.updated_at = now;
     t.next_step_at = core.settlement.due_at(now);
-    in_tx!(core.store, |tx| start_in(tx, &t, w, now).await)
+    in_tx!(core.store, |tx| start_in(tx, &t, w, by.user, now).await)
 }
 
-async fn start_in(tx: &mut Tx, t: &Transfer, w: Withdrawal, now: i64) -> Result<Created<Transfer>> {
+/// Under an enabled policy the funds are held all the same, but nothing is
+/// sent until the request is approved (`next_step_at` unset).
+async fn start_in(
+    tx: &mut Tx,
+    t: &Transfer,
+    w: Withdrawal,
+    submitter: Option<Uuid>,
+    now: i64,
+) -> Result<Created<Transfer>> {
     if let Some(existing) = claim_ref(tx, t).await? {
         return Ok(Created::Existing(existing));
     }
@@ -291,8 +311,40 @@ async fn start_in(tx: &mut Tx, t: &Transfer, w: Withdrawal, now: i64) -> Result<
         });
     }
     tx.entry(t.customer_id, kind_of_entry(t.kind), t.id, postings, now);
+    let action = match t.kind {
+        TransferKind::CryptoWithdrawal => ApprovalAction::CreateCryptoWithdrawal,
+        _ => ApprovalAction::CreateFiatWithdrawal,
+    };
+    let subject = Subject {
+        amount_cents: Some(worth),
+        ..Subject::new(action, t.id)
+    };
+    let mut t = t.clone();
+    if approvals::submit(tx, t.customer_id, submitter, subject, now)
+        .await?
+        .is_some()
+    {
+        t.next_step_at = None;
+    }
     transfers::record(tx, t.clone());
-    Ok(Created::New(t.clone()))
+    Ok(Created::New(t))
+}
+
+/// A withdrawal whose approval was rejected or cancelled: FAILED, with its
+/// funds back.
+pub(crate) async fn release(
+    tx: &mut Tx,
+    customer: Uuid,
+    id: Uuid,
+    outcome: ApprovalStatus,
+    now: i64,
+) -> Result<()> {
+    let t = tx.transfer_for_update(customer, id).await?;
+    let t = t.ok_or_else(|| CoreError::Internal(format!("withdrawal {id} vanished")))?;
+    tx.lock_balances(refund_key(&t)).await?;
+    let reason = format!("its approval was {}", outcome.as_str().to_ascii_lowercase());
+    finish(tx, &t, Some(reason), now).await?;
+    Ok(())
 }
 
 /// Takes the request's ref_id for `t`; the transfer of the request that
@@ -377,6 +429,12 @@ async fn decide_in(
         return Err(CoreError::Conflict(format!(
             "transfer {id} is a {} {}; only a PENDING withdrawal can be completed or failed",
             t.status, t.kind
+        )));
+    }
+    if let Some(request) = tx.open_approval_request(customer, id).await? {
+        return Err(CoreError::Conflict(format!(
+            "transfer {id} awaits approval request {}; it is sent once approved",
+            request.id
         )));
     }
     let failure = match decision {

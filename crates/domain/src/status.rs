@@ -64,11 +64,31 @@ wire_enum!(
 );
 
 wire_enum!(
-    /// The actions an approval policy may guard.
+    /// The actions an approval policy may guard, and EDIT_APPROVAL_POLICY:
+    /// a change to an enabled policy, approved under that policy.
     ApprovalAction {
         AddCryptoAddress = "ADD_CRYPTO_ADDRESS",
+        AddFiatAccount = "ADD_FIAT_ACCOUNT",
+        CreateCryptoWithdrawal = "CREATE_CRYPTO_WITHDRAWAL",
+        CreateFiatWithdrawal = "CREATE_FIAT_WITHDRAWAL",
+        EditApprovalPolicy = "EDIT_APPROVAL_POLICY",
     }
 );
+
+impl ApprovalAction {
+    /// Whether a policy of its own may guard it.
+    pub fn has_policy(self) -> bool {
+        self != ApprovalAction::EditApprovalPolicy
+    }
+
+    /// Whether its policy may have tiers by USD value.
+    pub fn has_tiers(self) -> bool {
+        matches!(
+            self,
+            ApprovalAction::CreateCryptoWithdrawal | ApprovalAction::CreateFiatWithdrawal
+        )
+    }
+}
 
 wire_enum!(
     ApprovalStatus {

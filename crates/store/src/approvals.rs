@@ -1,8 +1,9 @@
 //! Approval policies, requests and their acts (the audit trail).
 
 use async_trait::async_trait;
+use serde_json::{json, Value};
 use sqlx::Row;
-use stableport_domain::{ApprovalAction, ApprovalStatus, DestinationStatus};
+use stableport_domain::{ApprovalAction, ApprovalStatus, DestinationStatus, Role};
 use uuid::Uuid;
 
 use crate::model::Page;
@@ -14,9 +15,21 @@ pub struct Policy {
     pub customer_id: Uuid,
     pub action: ApprovalAction,
     pub enabled: bool,
+    /// Below the first tier's threshold (or with no tiers).
     pub approvals_required: i64,
+    /// Strictly increasing thresholds; withdrawals only.
+    pub tiers: Vec<Tier>,
     pub updated_by: Option<Uuid>,
     pub updated_at: i64,
+}
+
+/// From `threshold_cents` of USD worth up: this many approvals, by users
+/// holding one of `roles`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tier {
+    pub threshold_cents: i64,
+    pub approvals_required: i64,
+    pub roles: Vec<Role>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +44,12 @@ pub struct ApprovalRequest {
     pub submitted_by: Option<Uuid>,
     /// As the policy said when it was submitted.
     pub approvals_required: i64,
+    /// Who may approve: holders of one of these roles.
+    pub approver_roles: Vec<Role>,
+    /// The USD worth a withdrawal's tier was chosen by.
+    pub amount_cents: Option<i64>,
+    /// For EDIT_APPROVAL_POLICY: the policy that takes effect when approved.
+    pub proposal: Option<Policy>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -71,9 +90,9 @@ pub trait ApprovalStore: Send + Sync {
 }
 
 const POLICY_COLUMNS: &str =
-    "customer_id, action, enabled, approvals_required, updated_by, updated_at";
+    "customer_id, action, enabled, approvals_required, tiers, updated_by, updated_at";
 const REQUEST_COLUMNS: &str = "id, customer_id, action, object_id, status, submitted_by, \
-     approvals_required, created_at, updated_at";
+     approvals_required, approver_roles, amount_cents, proposal, created_at, updated_at";
 
 fn known<T>(row: &sqlx::any::AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
     let text: String = row.try_get(column)?;
@@ -81,25 +100,111 @@ fn known<T>(row: &sqlx::any::AnyRow, column: &str, parse: fn(&str) -> Option<T>)
 }
 
 fn decode_policy(row: &sqlx::any::AnyRow) -> Result<Policy> {
+    let tiers: String = row.try_get("tiers")?;
     Ok(Policy {
         customer_id: sql::uuid(row, "customer_id")?,
         action: known(row, "action", ApprovalAction::parse)?,
         enabled: row.try_get::<i64, _>("enabled")? != 0,
         approvals_required: row.try_get("approvals_required")?,
+        tiers: decode_tiers(&tiers)?,
         updated_by: sql::opt_uuid(row, "updated_by")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
+fn corrupt(what: &str, text: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {text:?}"))
+}
+
+fn roles_text(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn decode_roles(text: &str) -> Result<Vec<Role>> {
+    text.split(',')
+        .filter(|r| !r.is_empty())
+        .map(|r| Role::parse(r).ok_or_else(|| corrupt("role", r)))
+        .collect()
+}
+
+fn tiers_json(tiers: &[Tier]) -> String {
+    let tiers: Vec<Value> = tiers
+        .iter()
+        .map(|t| {
+            json!({ "threshold_cents": t.threshold_cents,
+                    "approvals_required": t.approvals_required,
+                    "roles": roles_text(&t.roles) })
+        })
+        .collect();
+    Value::Array(tiers).to_string()
+}
+
+fn decode_tiers(text: &str) -> Result<Vec<Tier>> {
+    let parsed: Value = serde_json::from_str(text).map_err(|_| corrupt("tiers", text))?;
+    let tiers = parsed.as_array().ok_or_else(|| corrupt("tiers", text))?;
+    tiers
+        .iter()
+        .map(|t| {
+            let int = |k: &str| t[k].as_i64().ok_or_else(|| corrupt("tiers", text));
+            Ok(Tier {
+                threshold_cents: int("threshold_cents")?,
+                approvals_required: int("approvals_required")?,
+                roles: decode_roles(t["roles"].as_str().unwrap_or_default())?,
+            })
+        })
+        .collect()
+}
+
+/// A proposed policy, as a request keeps it.
+fn proposal_json(p: &Policy) -> String {
+    json!({ "action": p.action.as_str(), "enabled": p.enabled,
+            "approvals_required": p.approvals_required, "tiers": tiers_json(&p.tiers),
+            "updated_by": p.updated_by.map(|u| u.to_string()) })
+    .to_string()
+}
+
+fn decode_proposal(customer: Uuid, text: &str) -> Result<Policy> {
+    let v: Value = serde_json::from_str(text).map_err(|_| corrupt("proposal", text))?;
+    let bad = || corrupt("proposal", text);
+    Ok(Policy {
+        customer_id: customer,
+        action: v["action"]
+            .as_str()
+            .and_then(ApprovalAction::parse)
+            .ok_or_else(bad)?,
+        enabled: v["enabled"].as_bool().ok_or_else(bad)?,
+        approvals_required: v["approvals_required"].as_i64().ok_or_else(bad)?,
+        tiers: decode_tiers(v["tiers"].as_str().ok_or_else(bad)?)?,
+        updated_by: v["updated_by"]
+            .as_str()
+            .map(Uuid::parse_str)
+            .transpose()
+            .map_err(|_| bad())?,
+        updated_at: 0,
+    })
+}
+
 fn decode_request(row: &sqlx::any::AnyRow) -> Result<ApprovalRequest> {
+    let customer = sql::uuid(row, "customer_id")?;
+    let roles: String = row.try_get("approver_roles")?;
+    let proposal: Option<String> = row.try_get("proposal")?;
     Ok(ApprovalRequest {
         id: sql::uuid(row, "id")?,
-        customer_id: sql::uuid(row, "customer_id")?,
+        customer_id: customer,
         action: known(row, "action", ApprovalAction::parse)?,
         object_id: sql::uuid(row, "object_id")?,
         status: known(row, "status", ApprovalStatus::parse)?,
         submitted_by: sql::opt_uuid(row, "submitted_by")?,
         approvals_required: row.try_get("approvals_required")?,
+        approver_roles: decode_roles(&roles)?,
+        amount_cents: row.try_get("amount_cents")?,
+        proposal: proposal
+            .map(|p| decode_proposal(customer, &p))
+            .transpose()?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -195,15 +300,16 @@ impl Tx {
 
     pub async fn put_approval_policy(&mut self, p: &Policy) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO approval_policies ({POLICY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO approval_policies ({POLICY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (customer_id, action) DO UPDATE SET enabled = excluded.enabled, \
-             approvals_required = excluded.approvals_required, updated_by = excluded.updated_by, \
-             updated_at = excluded.updated_at"
+             approvals_required = excluded.approvals_required, tiers = excluded.tiers, \
+             updated_by = excluded.updated_by, updated_at = excluded.updated_at"
         ))
         .bind(p.customer_id.to_string())
         .bind(p.action.as_str())
         .bind(i64::from(p.enabled))
         .bind(p.approvals_required)
+        .bind(tiers_json(&p.tiers))
         .bind(p.updated_by.map(|u| u.to_string()))
         .bind(p.updated_at)
         .execute(&mut *self.inner)
@@ -213,7 +319,8 @@ impl Tx {
 
     pub async fn insert_approval_request(&mut self, r: &ApprovalRequest) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO approval_requests ({REQUEST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO approval_requests ({REQUEST_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(r.id.to_string())
         .bind(r.customer_id.to_string())
@@ -222,6 +329,9 @@ impl Tx {
         .bind(r.status.as_str())
         .bind(r.submitted_by.map(|u| u.to_string()))
         .bind(r.approvals_required)
+        .bind(roles_text(&r.approver_roles))
+        .bind(r.amount_cents)
+        .bind(r.proposal.as_ref().map(proposal_json))
         .bind(r.created_at)
         .bind(r.updated_at)
         .execute(&mut *self.inner)
@@ -242,6 +352,24 @@ impl Tx {
         ))
         .bind(customer.to_string())
         .bind(id.to_string())
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        row.as_ref().map(decode_request).transpose()
+    }
+
+    /// The PENDING request an object waits for, if any.
+    pub async fn open_approval_request(
+        &mut self,
+        customer: Uuid,
+        object: Uuid,
+    ) -> Result<Option<ApprovalRequest>> {
+        let row = sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM approval_requests \
+             WHERE object_id = $1 AND customer_id = $2 AND status = $3"
+        ))
+        .bind(object.to_string())
+        .bind(customer.to_string())
+        .bind(ApprovalStatus::Pending.as_str())
         .fetch_optional(&mut *self.inner)
         .await?;
         row.as_ref().map(decode_request).transpose()
@@ -292,6 +420,27 @@ impl Tx {
         .execute(&mut *self.inner)
         .await?;
         Ok(moved.rows_affected() == 1)
+    }
+
+    /// Sets a fiat account's review status, with no automatic review after.
+    pub async fn set_fiat_account_status(
+        &mut self,
+        customer: Uuid,
+        id: Uuid,
+        status: DestinationStatus,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE fiat_accounts SET status = $1, approve_after = NULL, updated_at = $2 \
+             WHERE customer_id = $3 AND id = $4",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
     }
 
     /// Sets a crypto address's review status.

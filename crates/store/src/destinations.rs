@@ -164,7 +164,6 @@ impl CryptoAddressFilter {
 #[async_trait]
 pub trait DestinationStore: Send + Sync {
     /// Creates the account, or returns the one that already holds its ref_id.
-    async fn create_fiat_account(&self, new: &NewFiatAccount) -> Result<FiatAccountCreated>;
     /// The customer's account, deleted or not.
     async fn fiat_account(&self, customer: Uuid, id: Uuid) -> Result<Option<FiatAccount>>;
     async fn list_fiat_accounts(
@@ -237,45 +236,6 @@ const APPROVED: &str = DestinationStatus::Approved.as_str();
 
 #[async_trait]
 impl DestinationStore for SqlStore {
-    async fn create_fiat_account(&self, new: &NewFiatAccount) -> Result<FiatAccountCreated> {
-        let (status, approve_after) = (new.review.status.as_str(), new.review.approve_after);
-        let mut q = Sql::new(&format!(
-            "INSERT INTO fiat_accounts ({FIAT_COLUMNS}) VALUES "
-        ));
-        q.row(vec![
-            new.id.into(),
-            new.customer_id.into(),
-            new.ref_id.clone().into(),
-            new.identity_id.clone().into(),
-            new.account_id.clone().into(),
-            new.owner.as_str().into(),
-            new.network.code().into(),
-            new.instructions.as_str().into(),
-            status.into(),
-            new.metadata.clone().into(),
-            Val::Int(0),
-            new.now.into(),
-            new.now.into(),
-            approve_after.into(),
-            Val::OptInt(None),
-        ]);
-        // A ref_id taken, even by a concurrent request, inserts nothing.
-        q.push(&format!(
-            " ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING {FIAT_COLUMNS}"
-        ));
-        if let Some(row) = q.query().fetch_optional(&self.write).await? {
-            return Ok(FiatAccountCreated::Created(fiat_account(&row)?));
-        }
-        let existing = sqlx::query(&format!(
-            "SELECT {FIAT_COLUMNS} FROM fiat_accounts WHERE customer_id = $1 AND ref_id = $2"
-        ))
-        .bind(new.customer_id.to_string())
-        .bind(new.ref_id.clone())
-        .fetch_one(&self.write)
-        .await?;
-        Ok(FiatAccountCreated::RefIdExists(fiat_account(&existing)?))
-    }
-
     async fn fiat_account(&self, customer: Uuid, id: Uuid) -> Result<Option<FiatAccount>> {
         let row = sqlx::query(&format!(
             "SELECT {FIAT_COLUMNS} FROM fiat_accounts WHERE customer_id = $1 AND id = $2"
@@ -600,6 +560,50 @@ fn destination_status(row: &AnyRow) -> Result<DestinationStatus> {
 }
 
 impl crate::Tx {
+    /// Creates the account; the one holding the ref_id instead when it is
+    /// taken, even by a concurrent request.
+    pub async fn create_fiat_account(
+        &mut self,
+        new: &NewFiatAccount,
+    ) -> Result<FiatAccountCreated> {
+        let (status, approve_after) = (new.review.status.as_str(), new.review.approve_after);
+        let mut q = Sql::new(&format!(
+            "INSERT INTO fiat_accounts ({FIAT_COLUMNS}) VALUES "
+        ));
+        q.row(vec![
+            new.id.into(),
+            new.customer_id.into(),
+            new.ref_id.clone().into(),
+            new.identity_id.clone().into(),
+            new.account_id.clone().into(),
+            new.owner.as_str().into(),
+            new.network.code().into(),
+            new.instructions.as_str().into(),
+            status.into(),
+            new.metadata.clone().into(),
+            Val::Int(0),
+            new.now.into(),
+            new.now.into(),
+            approve_after.into(),
+            Val::OptInt(None),
+        ]);
+        // A ref_id taken, even by a concurrent request, inserts nothing.
+        q.push(&format!(
+            " ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING {FIAT_COLUMNS}"
+        ));
+        if let Some(row) = q.query().fetch_optional(&mut *self.inner).await? {
+            return Ok(FiatAccountCreated::Created(fiat_account(&row)?));
+        }
+        let existing = sqlx::query(&format!(
+            "SELECT {FIAT_COLUMNS} FROM fiat_accounts WHERE customer_id = $1 AND ref_id = $2"
+        ))
+        .bind(new.customer_id.to_string())
+        .bind(new.ref_id.clone())
+        .fetch_one(&mut *self.inner)
+        .await?;
+        Ok(FiatAccountCreated::RefIdExists(fiat_account(&existing)?))
+    }
+
     /// Creates the address with `status`, or changes the given fields of
     /// the one the customer has there; the address, and whether it is new.
     pub async fn put_crypto_address(

@@ -60,6 +60,10 @@ pub const EVENT_TYPES: &[&str] = &[
     "conversion.created",
     "conversion.settled",
     "conversion.cancelled",
+    "approval.requested",
+    "approval.approved",
+    "approval.rejected",
+    "approval.cancelled",
 ];
 
 /// The `object_type` the Events API shows for an event type.
@@ -68,6 +72,7 @@ pub fn object_type(kind: &str) -> &'static str {
         Some("orchestration") => "orchestration_status_change",
         Some("transfer") => "transfer_status_change",
         Some("conversion") => "conversion_status_change",
+        Some("approval") => "approval_status_change",
         _ => "unknown",
     }
 }

@@ -169,6 +169,16 @@ impl Tx {
         rows.iter().map(sql::transfer).collect()
     }
 
+    /// Sets when the settler sends a transfer (None: not by itself).
+    pub async fn schedule_transfer(&mut self, id: Uuid, at: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE transfers SET next_step_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id.to_string())
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
     /// Moves a PENDING transfer to `to` (with its chain hash); the transfer
     /// as it now reads, or None when it was no longer PENDING.
     pub async fn finish_transfer(

@@ -2,11 +2,14 @@
 //! policies that guard actions, and the requests approvers decide.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use stableport_core::approvals::{self, Decision};
-use stableport_domain::{ApprovalAction, ApprovalStatus};
-use stableport_store::{Act, ApprovalFilter, ApprovalRequest, Order, Policy};
+use stableport_core::approvals::{self, Decision, PolicyChange};
+use stableport_domain::amount::format_units;
+use stableport_domain::{Amount, ApprovalAction, ApprovalStatus, Asset, Role};
+use stableport_store::{Act, ApprovalFilter, ApprovalRequest, Order, Policy, Tier};
 use uuid::Uuid;
 
 use crate::api::common::auth::{scope, Auth};
@@ -36,13 +39,20 @@ const PAGING: Defaults = Defaults {
     order: Order::Desc,
 };
 
-fn action(text: &str) -> ApiResult<ApprovalAction> {
-    ApprovalAction::parse(text).ok_or_else(|| {
-        Problem::not_found(format!(
-            "no approval policy {text:?}; policies: {}",
-            ApprovalAction::names().join(", ")
-        ))
-    })
+/// An action a policy guards (every action but EDIT_APPROVAL_POLICY).
+fn policy_action(text: &str) -> ApiResult<ApprovalAction> {
+    let names: Vec<_> = ApprovalAction::names()
+        .into_iter()
+        .filter(|n| ApprovalAction::parse(n).is_some_and(|a| a.has_policy()))
+        .collect();
+    ApprovalAction::parse(text)
+        .filter(|a| a.has_policy())
+        .ok_or_else(|| {
+            Problem::not_found(format!(
+                "no approval policy {text:?}; policies: {}",
+                names.join(", ")
+            ))
+        })
 }
 
 /// StableportApprovalPolicy.
@@ -51,10 +61,27 @@ pub struct PolicyBody {
     action: &'static str,
     enabled: bool,
     approvals_required: i64,
+    tiers: Vec<TierBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
     updated_by: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     updated_at: Option<String>,
+}
+
+/// StableportApprovalTier.
+#[derive(Serialize)]
+pub struct TierBody {
+    threshold_usd: String,
+    approvals_required: i64,
+    roles: Vec<&'static str>,
+}
+
+fn usd(cents: i64) -> String {
+    format_units(cents, Asset::Usd)
+}
+
+fn role_names(roles: &[Role]) -> Vec<&'static str> {
+    roles.iter().map(|r| r.as_str()).collect()
 }
 
 fn policy_body(p: Policy) -> PolicyBody {
@@ -62,6 +89,15 @@ fn policy_body(p: Policy) -> PolicyBody {
         action: p.action.as_str(),
         enabled: p.enabled,
         approvals_required: p.approvals_required,
+        tiers: p
+            .tiers
+            .iter()
+            .map(|t| TierBody {
+                threshold_usd: usd(t.threshold_cents),
+                approvals_required: t.approvals_required,
+                roles: role_names(&t.roles),
+            })
+            .collect(),
         updated_by: p.updated_by,
         updated_at: (p.updated_at > 0).then(|| time::format(p.updated_at)),
     }
@@ -73,33 +109,83 @@ pub async fn get_policy(
     Path(name): Path<String>,
 ) -> ApiResult<Json<PolicyBody>> {
     auth.require(scope::READ_APPROVAL)?;
-    let policy = approvals::policy(&app.core, auth.customer, action(&name)?).await?;
+    let policy = approvals::policy(&app.core, auth.customer, policy_action(&name)?).await?;
     Ok(Json(policy_body(policy)))
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PolicyRequest {
     enabled: Option<bool>,
     approvals_required: Option<i64>,
+    tiers: Option<Vec<TierRequest>>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierRequest {
+    threshold_usd: Option<String>,
+    approvals_required: Option<i64>,
+    roles: Option<Vec<String>>,
+}
+
+fn tier(i: usize, t: TierRequest) -> ApiResult<Tier> {
+    let field = |f: &str| format!("tiers[{i}].{f}");
+    let threshold = required(&field("threshold_usd"), t.threshold_usd)?;
+    let threshold = Amount::parse(&threshold, Asset::Usd.decimals()).map_err(|e| {
+        Problem::bad_request(format!(
+            "{} {threshold:?}: {e} (a USD amount as a string, such as \"1000\")",
+            field("threshold_usd")
+        ))
+    })?;
+    let roles = t
+        .roles
+        .unwrap_or_else(|| vec![Role::Approver.as_str().into()]);
+    let roles = roles
+        .iter()
+        .map(|r| {
+            Role::parse(r).ok_or_else(|| {
+                Problem::bad_request(format!(
+                    "{} {r:?} is not one of {}",
+                    field("roles"),
+                    Role::names().join(", ")
+                ))
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Tier {
+        threshold_cents: threshold.units(Asset::Usd),
+        approvals_required: required(&field("approvals_required"), t.approvals_required)?,
+        roles,
+    })
+}
+
+/// 200 with the policy set, or 202 with the request that proposes the
+/// change when the policy is enabled.
 pub async fn put_policy(
     State(app): State<AppState>,
     auth: Auth,
     Path(name): Path<String>,
     JsonBody(body): JsonBody<PolicyRequest>,
-) -> ApiResult<Json<PolicyBody>> {
+) -> ApiResult<Response> {
     auth.require(scope::WRITE_APPROVAL)?;
+    let tiers = body.tiers.unwrap_or_default().into_iter().enumerate();
     let policy = Policy {
         customer_id: auth.customer,
-        action: action(&name)?,
+        action: policy_action(&name)?,
         enabled: required("enabled", body.enabled)?,
         approvals_required: body.approvals_required.unwrap_or(1),
+        tiers: tiers.map(|(i, t)| tier(i, t)).collect::<ApiResult<_>>()?,
         updated_by: None,
         updated_at: 0,
     };
-    let set = approvals::put_policy(&app.core, auth.customer, auth.user, policy, time::now());
-    Ok(Json(policy_body(set.await?)))
+    let put = approvals::put_policy(&app.core, auth.customer, auth.user, policy, time::now());
+    Ok(match put.await? {
+        PolicyChange::Set(p) => Json(policy_body(p)).into_response(),
+        PolicyChange::Proposed(r) => {
+            (StatusCode::ACCEPTED, Json(render(&app, r).await?)).into_response()
+        }
+    })
 }
 
 /// StableportApprovalRequest: progress as "1/3", and every act so far.
@@ -114,6 +200,11 @@ pub struct RequestBody {
     approvals: i64,
     approvals_required: i64,
     progress: String,
+    approver_roles: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount_usd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proposed_policy: Option<PolicyBody>,
     acts: Vec<ActBody>,
     created_at: String,
     updated_at: String,
@@ -141,6 +232,9 @@ async fn render(app: &App, r: ApprovalRequest) -> ApiResult<RequestBody> {
         approvals,
         approvals_required: r.approvals_required,
         progress: format!("{approvals}/{}", r.approvals_required),
+        approver_roles: role_names(&r.approver_roles),
+        amount_usd: r.amount_cents.map(usd),
+        proposed_policy: r.proposal.map(policy_body),
         acts: acts.into_iter().map(act_body).collect(),
         created_at: time::format(r.created_at),
         updated_at: time::format(r.updated_at),
@@ -176,7 +270,14 @@ pub async fn list(
     let filter = ApprovalFilter {
         statuses: many(&params, "status", status)?,
         actions: many(&params, "action", |v| {
-            action(v).map(|a| a.as_str().to_string())
+            ApprovalAction::parse(v)
+                .map(|a| a.as_str().to_string())
+                .ok_or_else(|| {
+                    Problem::bad_request(format!(
+                        "action {v:?} is not one of {}",
+                        ApprovalAction::names().join(", ")
+                    ))
+                })
         })?,
         submitted_by: many(&params, "submitted_by", |v| {
             Ok(parse_uuid("submitted_by", v)?.to_string())

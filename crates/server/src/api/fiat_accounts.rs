@@ -478,7 +478,8 @@ pub async fn create(
         now,
         review: destinations::review(now, app.config.fiat_account_approval_delay),
     };
-    match app.core.store.create_fiat_account(&new).await? {
+    let (created, _request) = destinations::create_fiat_account(&app.core, auth.user, new).await?;
+    match created {
         FiatAccountCreated::Created(account) => Ok(Json(account_body(account, View::Full)?)),
         FiatAccountCreated::RefIdExists(existing) => Err(Problem::typed(
             StatusCode::CONFLICT,

@@ -74,6 +74,7 @@ fn parse(body: MoveRequest, between: Between) -> ApiResult<Move> {
             account_id: optional_uuid("from_account_id", body.from_account_id)?,
             metadata: small_metadata(body.metadata)?,
             fields: ("from_identity_id", "from_account_id"),
+            user: None,
         },
         from: parse_uuid("from_profile_id", &from)?,
         to: parse_uuid("to_profile_id", &to)?,

@@ -47,6 +47,7 @@ pub fn size(amount: Option<String>, total: Option<String>) -> ApiResult<Size> {
 }
 
 fn requester(
+    auth: &Auth,
     ref_id: Option<String>,
     identity_id: Option<String>,
     account_id: Option<String>,
@@ -58,6 +59,7 @@ fn requester(
         account_id: optional_uuid("account_id", account_id)?,
         metadata: small_metadata(metadata)?,
         fields: ("identity_id", "account_id"),
+        user: auth.user,
     })
 }
 
@@ -93,6 +95,7 @@ pub async fn crypto(
     let network = required("crypto_network", body.crypto_network)?;
     let cmd = CryptoWithdraw {
         by: requester(
+            &auth,
             body.ref_id,
             body.identity_id,
             body.account_id,
@@ -136,6 +139,7 @@ pub async fn fiat(
     let account = required("fiat_account_id", body.fiat_account_id)?;
     let cmd = FiatWithdraw {
         by: requester(
+            &auth,
             body.ref_id,
             body.identity_id,
             body.account_id,

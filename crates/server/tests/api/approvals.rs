@@ -14,19 +14,19 @@ on_both_backends!(
     racing_approvals_approve_once,
 );
 
-const ADDRESSES: [&str; 3] = [
+pub(crate) const ADDRESSES: [&str; 3] = [
     "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
     "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
     "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
 ];
 
 /// The customer's people, each with a client acting for them.
-struct Team {
-    admin: Client,
-    manager: Client,
-    treasurer: Client,
-    approvers: Vec<Client>,
-    treasurer_id: String,
+pub(crate) struct Team {
+    pub admin: Client,
+    pub manager: Client,
+    pub treasurer: Client,
+    pub approvers: Vec<Client>,
+    pub treasurer_id: String,
 }
 
 async fn user(
@@ -49,7 +49,7 @@ async fn user(
     (client.unwrap(), id)
 }
 
-async fn team(server: &TestServer, db: &TestDb, required: u32) -> Team {
+pub(crate) async fn team(server: &TestServer, db: &TestDb, required: u32) -> Team {
     let admin = server.client().await;
     let (manager, _) = user(
         server,
@@ -84,7 +84,7 @@ async fn team(server: &TestServer, db: &TestDb, required: u32) -> Team {
 }
 
 /// Adds an address as `client`; its id and status.
-async fn add_address(client: &Client, address: &str) -> (String, String) {
+pub(crate) async fn add_address(client: &Client, address: &str) -> (String, String) {
     let body = json!({ "crypto_network": "ETHEREUM", "address": address });
     let (status, put) = put(client, "/v2/transfer/crypto-destination-address", body).await;
     assert_eq!(status, 200, "{put}");
@@ -93,7 +93,7 @@ async fn add_address(client: &Client, address: &str) -> (String, String) {
 }
 
 /// The one request waiting for `object`.
-async fn request_for(client: &Client, object: &str) -> Value {
+pub(crate) async fn request_for(client: &Client, object: &str) -> Value {
     let (_, listed) = get(client, "/v2/approvals").await;
     let found = listed["items"]
         .as_array()
@@ -105,7 +105,7 @@ async fn request_for(client: &Client, object: &str) -> Value {
         .unwrap_or_else(|| panic!("no request for {object}: {listed}"))
 }
 
-async fn decide(client: &Client, id: &str, what: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn decide(client: &Client, id: &str, what: &str, body: Value) -> (u16, Value) {
     post(client, &format!("/v2/approvals/{id}/{what}"), &body).await
 }
 

@@ -54,7 +54,7 @@ fn mailing_address(country: &str, city: &str) -> MailingAddress {
     }
 }
 
-fn wire_aba() -> CreateFiatAccount {
+pub(crate) fn wire_aba() -> CreateFiatAccount {
     CreateFiatAccount {
         fiat_account_owner: FiatAccountOwner::person("Jane", "Doe"),
         fiat_network_instructions: FiatNetworkInstructions {

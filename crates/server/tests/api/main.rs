@@ -2,6 +2,7 @@
 
 mod common;
 
+mod approval_tiers;
 mod approvals;
 mod auth;
 mod bad_input;

@@ -1,0 +1,303 @@
+//! Approvals beyond addresses: withdrawals held for approval with tiers by
+//! USD worth (amounts at each threshold), fiat accounts, policy edits that
+//! need approval themselves, and the `approval.*` events; on both backends.
+
+use serde_json::{json, Value};
+use stableport_client::Client;
+
+use crate::approvals::{add_address, decide, request_for, team, ADDRESSES};
+use crate::common::*;
+use crate::destinations::wire_aba;
+use crate::on_both_backends;
+
+on_both_backends!(
+    withdrawals_wait_for_the_approvals_their_tier_needs,
+    policy_edits_and_fiat_accounts_need_approval,
+);
+
+const WITHDRAWALS: &str = "/v2/approvals/policies/CREATE_CRYPTO_WITHDRAWAL";
+
+async fn withdraw(client: &Client, profile: &str, amount: &str) -> Value {
+    let body = json!({ "profile_id": profile, "asset": "USDC", "amount": amount,
+        "crypto_network": "ETHEREUM", "destination_address": ADDRESSES[0] });
+    let (status, made) = post(client, "/v2/transfer/crypto-withdrawals", &body).await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["status"], "PENDING");
+    made
+}
+
+async fn transfer_status(client: &Client, id: &str) -> String {
+    let (_, t) = get(client, &format!("/v2/transfer/transfers/{id}")).await;
+    t["status"].as_str().unwrap_or_default().to_string()
+}
+
+async fn withdrawals_wait_for_the_approvals_their_tier_needs(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let t = team(&server, &db, 1).await;
+    // Paxos's constraints: thresholds strictly increase, counts fit the
+    // users who may approve, tiers only on withdrawals, no VIEWER approves.
+    for (path, bad) in [
+        (
+            WITHDRAWALS,
+            json!([{ "threshold_usd": "1000", "approvals_required": 1 },
+                             { "threshold_usd": "1000", "approvals_required": 2 }]),
+        ),
+        (
+            WITHDRAWALS,
+            json!([{ "threshold_usd": "10", "approvals_required": 2,
+                               "roles": ["ENTITY_MANAGER"] }]),
+        ),
+        (
+            WITHDRAWALS,
+            json!([{ "threshold_usd": "10", "approvals_required": 1,
+                               "roles": ["VIEWER"] }]),
+        ),
+        (
+            WITHDRAWALS,
+            json!([{ "threshold_usd": "-5", "approvals_required": 1 }]),
+        ),
+        (
+            "/v2/approvals/policies/ADD_FIAT_ACCOUNT",
+            json!([{ "threshold_usd": "10", "approvals_required": 1 }]),
+        ),
+    ] {
+        let body = json!({ "enabled": true, "approvals_required": 1, "tiers": bad });
+        let (status, problem) = put(&t.manager, path, body).await;
+        assert_eq!(status, 400, "{bad}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("tiers"),
+            "{problem}"
+        );
+    }
+    // $0-999.99: one approver; $1,000-4,999.99: two; $5,000 up: the entity manager.
+    let tiers = json!([{ "threshold_usd": "1000", "approvals_required": 2 },
+        { "threshold_usd": "5000", "approvals_required": 1, "roles": ["ENTITY_MANAGER"] }]);
+    let policy = json!({ "enabled": true, "approvals_required": 1, "tiers": tiers });
+    let (status, set) = put(&t.manager, WITHDRAWALS, policy).await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["tiers"][1]["threshold_usd"], "5000");
+
+    let profile = funded_profile(&t.admin, "USDC", "20000").await;
+    let mut made = Vec::new();
+    for amount in ["999.99", "1000", "4999.99", "5000"] {
+        made.push(withdraw(&t.treasurer, &profile, amount).await);
+    }
+    // Every one holds its funds at once.
+    assert_eq!(available(&t.admin, &profile, "USDC").await, "8000.02");
+    let mut requests = Vec::new();
+    for w in &made {
+        requests.push(request_for(&t.admin, w["id"].as_str().unwrap()).await);
+    }
+    let seen: Vec<(&str, &str, Value)> = requests
+        .iter()
+        .map(|r| {
+            (
+                r["amount_usd"].as_str().unwrap(),
+                r["progress"].as_str().unwrap(),
+                r["approver_roles"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("999.99", "0/1", json!(["APPROVER"])),
+            ("1000", "0/2", json!(["APPROVER"])),
+            ("4999.99", "0/2", json!(["APPROVER"])),
+            ("5000", "0/1", json!(["ENTITY_MANAGER"])),
+        ]
+    );
+    let id = |k: usize| requests[k]["id"].as_str().unwrap().to_string();
+    let transfer = |k: usize| made[k]["id"].as_str().unwrap().to_string();
+    // Nothing is sent before its approval, not even by a sandbox call.
+    let complete = format!("/v2/sandbox/transfer/transfers/{}/complete", transfer(0));
+    assert_eq!(post(&t.admin, &complete, &json!({})).await.0, 409);
+
+    let (status, done) = decide(&t.approvers[0], &id(0), "approve", json!({})).await;
+    assert_eq!(
+        (status, &done["status"]),
+        (200, &json!("APPROVED")),
+        "{done}"
+    );
+    eventually("the approved withdrawal to be sent", || async {
+        transfer_status(&t.admin, &transfer(0)).await == "COMPLETED"
+    })
+    .await;
+    // The settler sends nothing still waiting (it had every chance above).
+    for k in 1..4 {
+        assert_eq!(transfer_status(&t.admin, &transfer(k)).await, "PENDING");
+    }
+    // The manager's tier: an approver is outside it; the manager decides.
+    let (status, refused) = decide(&t.approvers[0], &id(3), "approve", json!({})).await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(refused["detail"]
+        .as_str()
+        .unwrap()
+        .contains("ENTITY_MANAGER"));
+    let (status, done) = decide(&t.manager, &id(3), "approve", json!({})).await;
+    assert_eq!(
+        (status, &done["status"]),
+        (200, &json!("APPROVED")),
+        "{done}"
+    );
+    // Two approvals at $1,000; a rejection and a cancellation give the funds back.
+    assert_eq!(
+        decide(&t.approvers[0], &id(1), "approve", json!({}))
+            .await
+            .1["status"],
+        "PENDING"
+    );
+    let (_, done) = decide(&t.approvers[1], &id(1), "approve", json!({})).await;
+    assert_eq!(done["status"], "APPROVED");
+    let reject = json!({ "reason": "not on the schedule" });
+    assert_eq!(
+        decide(&t.approvers[2], &id(2), "reject", reject).await.0,
+        200
+    );
+    eventually("every decided withdrawal to finish", || async {
+        let mut all = Vec::new();
+        for k in 1..4 {
+            all.push(transfer_status(&t.admin, &transfer(k)).await);
+        }
+        all == ["COMPLETED", "FAILED", "COMPLETED"]
+    })
+    .await;
+    assert_eq!(available(&t.admin, &profile, "USDC").await, "13000.01");
+
+    let held = withdraw(&t.treasurer, &profile, "10").await;
+    let request = request_for(&t.admin, held["id"].as_str().unwrap()).await;
+    let (status, _) = decide(
+        &t.treasurer,
+        request["id"].as_str().unwrap(),
+        "cancel",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        transfer_status(&t.admin, held["id"].as_str().unwrap()).await,
+        "FAILED"
+    );
+    assert_eq!(available(&t.admin, &profile, "USDC").await, "13000.01");
+    db.assert_ledger_sound().await;
+}
+
+async fn policy_edits_and_fiat_accounts_need_approval(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let t = team(&server, &db, 2).await;
+    let path = "/v2/approvals/policies/ADD_CRYPTO_ADDRESS";
+    // Submitted under 2-of-3, it stays 2-of-3 whatever the policy becomes.
+    let (earlier, _) = add_address(&t.treasurer, ADDRESSES[0]).await;
+
+    let (status, edit) = put(&t.manager, path, json!({ "enabled": false })).await;
+    assert_eq!(status, 202, "{edit}");
+    assert_eq!(
+        (
+            &edit["action"],
+            &edit["progress"],
+            &edit["proposed_policy"]["enabled"]
+        ),
+        (&json!("EDIT_APPROVAL_POLICY"), &json!("0/2"), &json!(false))
+    );
+    assert_eq!(get(&t.admin, path).await.1["enabled"], true);
+    let edit_id = edit["id"].as_str().unwrap();
+    assert_eq!(
+        decide(&t.manager, edit_id, "approve", json!({})).await.0,
+        403
+    );
+    decide(&t.approvers[0], edit_id, "approve", json!({})).await;
+    let (_, done) = decide(&t.approvers[1], edit_id, "approve", json!({})).await;
+    assert_eq!(done["status"], "APPROVED", "{done}");
+    assert_eq!(get(&t.admin, path).await.1["enabled"], false);
+    // Off now: an address stands at once; the earlier request still needs two.
+    assert_eq!(add_address(&t.treasurer, ADDRESSES[1]).await.1, "APPROVED");
+    let request = request_for(&t.admin, &earlier).await;
+    assert_eq!(request["approvals_required"], 2);
+    // A policy that is off is set at once; one that is on again needs approval to change.
+    let (status, _) = put(
+        &t.manager,
+        path,
+        json!({ "enabled": true, "approvals_required": 1 }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, edit) = put(
+        &t.manager,
+        path,
+        json!({ "enabled": true, "approvals_required": 3 }),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let reject = json!({ "reason": "three is too many" });
+    let (_, done) = decide(
+        &t.approvers[2],
+        edit["id"].as_str().unwrap(),
+        "reject",
+        reject,
+    )
+    .await;
+    assert_eq!(done["status"], "REJECTED");
+    assert_eq!(get(&t.admin, path).await.1["approvals_required"], 1);
+    // EDIT_APPROVAL_POLICY has no policy of its own.
+    assert_eq!(
+        get(&t.admin, "/v2/approvals/policies/EDIT_APPROVAL_POLICY")
+            .await
+            .0,
+        404
+    );
+
+    // Fiat accounts: PENDING, unusable, until approved.
+    let fiat = "/v2/approvals/policies/ADD_FIAT_ACCOUNT";
+    assert_eq!(
+        put(&t.manager, fiat, json!({ "enabled": true })).await.0,
+        200
+    );
+    let (account, profile) = (
+        fiat_account(&t.treasurer).await,
+        funded_profile(&t.admin, "USD", "50").await,
+    );
+    assert_eq!(account["status"], "PENDING");
+    let account_id = account["id"].as_str().unwrap();
+    let wire = json!({ "profile_id": profile, "asset": "USD", "amount": "5",
+                       "fiat_account_id": account_id });
+    let (status, refused) = post(&t.admin, "/v2/transfer/fiat-withdrawals", &wire).await;
+    assert_eq!(status, 400, "{refused}");
+    let request = request_for(&t.admin, account_id).await;
+    let (_, done) = decide(
+        &t.approvers[0],
+        request["id"].as_str().unwrap(),
+        "approve",
+        json!({}),
+    )
+    .await;
+    assert_eq!(done["status"], "APPROVED");
+    let (_, stored) = get(
+        &t.admin,
+        &format!("/v2/transfer/fiat-accounts/{account_id}"),
+    )
+    .await;
+    assert_eq!(stored["status"], "APPROVED");
+    assert_eq!(
+        post(&t.admin, "/v2/transfer/fiat-withdrawals", &wire)
+            .await
+            .0,
+        200
+    );
+
+    // Each request and decision is an event an approver can be told of.
+    let (_, events) = get(&t.admin, "/v2/events?type=approval.requested&limit=100").await;
+    assert_eq!(events["events"].as_array().unwrap().len(), 4, "{events}");
+    let (_, events) = get(&t.admin, "/v2/events?type=approval.rejected").await;
+    let rejected = &events["events"][0];
+    assert_eq!(
+        (&rejected["object"]["action"], &rejected["object"]["status"]),
+        (&json!("EDIT_APPROVAL_POLICY"), &json!("REJECTED"))
+    );
+}
+
+async fn fiat_account(client: &Client) -> Value {
+    let made = client.create_fiat_account(&wire_aba()).await.unwrap();
+    serde_json::to_value(made).unwrap()
+}
