@@ -5,7 +5,7 @@
 //! approval, rejection or cancellation takes effect in its own transaction,
 //! with the request locked, so racing approvals reach APPROVED once.
 
-use stableport_domain::{ApprovalAction, ApprovalStatus, DestinationStatus, Role};
+use stableport_domain::{ApprovalAction, ApprovalStatus, DestinationStatus, Role, RuleStatus};
 use stableport_store::{Act, ApprovalRequest, Policy, Tier, Tx, User, UserFilter};
 use uuid::Uuid;
 
@@ -482,6 +482,22 @@ async fn take_effect(
             match approved {
                 true => tx.schedule_transfer(object, send_at).await?,
                 false => withdrawals::release(tx, customer, object, status, now).await?,
+            }
+        }
+        ApprovalAction::AddOrchestrationRule => {
+            let to = match status {
+                ApprovalStatus::Approved => RuleStatus::Active,
+                ApprovalStatus::Cancelled => RuleStatus::Cancelled,
+                _ => RuleStatus::Rejected,
+            };
+            tx.move_rule(customer, object, (RuleStatus::Pending, to), now)
+                .await?;
+        }
+        ApprovalAction::DeleteOrchestrationRule => {
+            if approved {
+                let active_to_deleted = (RuleStatus::Active, RuleStatus::Deleted);
+                tx.move_rule(customer, object, active_to_deleted, now)
+                    .await?;
             }
         }
         ApprovalAction::EditApprovalPolicy => {

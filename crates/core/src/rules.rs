@@ -3,14 +3,15 @@
 
 use stableport_domain::network::{CryptoNetwork, FiatNetwork};
 use stableport_domain::orchestration::{check_route, check_rule_source, SourceKind};
-use stableport_domain::{Asset, RuleStatus};
-use stableport_store::{DepositAddress, DepositInstructions, Inserted, Rule, RuleSource};
+use stableport_domain::{ApprovalAction, Asset, RuleStatus};
+use stableport_store::{DepositAddress, DepositInstructions, Inserted, Rule, RuleSource, Tx};
 use uuid::Uuid;
 
+use crate::approvals::{self, Subject};
 use crate::destinations::{self, Named};
 use crate::issued::{new_address, new_memo_id};
 use crate::profiles::{self, ProfileRef};
-use crate::{Core, CoreError, Created, Result};
+use crate::{in_tx, Core, CoreError, Created, Result};
 
 const MAX_NICKNAME: usize = 100;
 
@@ -38,7 +39,15 @@ pub struct NewRule {
     pub destination: Named,
 }
 
-pub async fn create(core: &Core, customer: Uuid, cmd: NewRule, now: i64) -> Result<Created<Rule>> {
+/// Creates a rule: ACTIVE, or PENDING with its approval request under an
+/// enabled ADD_ORCHESTRATION_RULE policy, in one transaction.
+pub async fn create(
+    core: &Core,
+    customer: Uuid,
+    submitter: Option<Uuid>,
+    cmd: NewRule,
+    now: i64,
+) -> Result<Created<Rule>> {
     if cmd
         .nickname
         .as_ref()
@@ -84,8 +93,24 @@ pub async fn create(core: &Core, customer: Uuid, cmd: NewRule, now: i64) -> Resu
         created_at: now,
         updated_at: now,
     };
-    match core.store.create_rule(&rule).await? {
-        Inserted::Created(r) => Ok(Created::New(r)),
+    in_tx!(core.store, |tx| create_in(tx, submitter, rule.clone())
+        .await)
+}
+
+async fn create_in(tx: &mut Tx, submitter: Option<Uuid>, mut rule: Rule) -> Result<Created<Rule>> {
+    let action = ApprovalAction::AddOrchestrationRule;
+    let guarded = approvals::guarded(tx, rule.customer_id, action).await?;
+    if guarded {
+        rule.status = RuleStatus::Pending;
+    }
+    match tx.create_rule(&rule).await? {
+        Inserted::Created(r) => {
+            if guarded {
+                let subject = Subject::new(action, r.id);
+                approvals::submit(tx, r.customer_id, submitter, subject, r.created_at).await?;
+            }
+            Ok(Created::New(r))
+        }
         Inserted::RefIdExists(existing) => Ok(Created::Existing(existing)),
     }
 }
@@ -139,14 +164,50 @@ fn issue_source(owner: Owner, source: Source) -> RuleSource {
     }
 }
 
-/// Sets DELETED: later deposits are credited to the rule's profile unconverted.
-pub async fn delete(core: &Core, customer: Uuid, id: Uuid, now: i64) -> Result<Rule> {
-    core.store
-        .delete_rule(customer, id, now)
-        .await
-        .map_err(|e| {
-            CoreError::or_not_found(e, || {
-                format!("orchestration rule with id {id} not found for customer with id {customer}")
-            })
-        })
+/// Sets DELETED: later deposits are credited to the rule's profile
+/// unconverted. Under an enabled DELETE_ORCHESTRATION_RULE policy the rule
+/// stays ACTIVE until the request this opens is approved.
+pub async fn delete(
+    core: &Core,
+    customer: Uuid,
+    submitter: Option<Uuid>,
+    id: Uuid,
+    now: i64,
+) -> Result<Rule> {
+    in_tx!(core.store, |tx| delete_in(tx, customer, submitter, id, now)
+        .await)
+}
+
+async fn delete_in(
+    tx: &mut Tx,
+    customer: Uuid,
+    submitter: Option<Uuid>,
+    id: Uuid,
+    now: i64,
+) -> Result<Rule> {
+    let not_found = || {
+        CoreError::NotFound(format!(
+            "orchestration rule with id {id} not found for customer with id {customer}"
+        ))
+    };
+    let rule = tx.rule(customer, id).await?.ok_or_else(not_found)?;
+    match rule.status {
+        RuleStatus::Active => {}
+        RuleStatus::Pending => {
+            return Err(CoreError::Conflict(format!(
+                "orchestration rule {id} awaits approval; its submitter may cancel the request"
+            )))
+        }
+        _ => return Ok(rule),
+    }
+    let action = ApprovalAction::DeleteOrchestrationRule;
+    if approvals::guarded(tx, customer, action).await? {
+        if tx.open_approval_request(customer, id).await?.is_none() {
+            approvals::submit(tx, customer, submitter, Subject::new(action, id), now).await?;
+        }
+        return Ok(rule);
+    }
+    tx.move_rule(customer, id, (RuleStatus::Active, RuleStatus::Deleted), now)
+        .await?;
+    tx.rule(customer, id).await?.ok_or_else(not_found)
 }

@@ -5,12 +5,15 @@
 use crate::transfer::wire_enum;
 
 wire_enum!(
-    /// An orchestration rule: ACTIVE converts its deposits; DELETED credits
-    /// them unconverted. (The spec's PENDING, REJECTED and CANCELLED belong
-    /// to approvals, which Stableport does not have yet.)
+    /// An orchestration rule: ACTIVE converts its deposits; any other
+    /// credits them unconverted. PENDING waits for approval, which ends it
+    /// ACTIVE, REJECTED or CANCELLED.
     RuleStatus {
         Active = "ACTIVE",
         Deleted = "DELETED",
+        Pending = "PENDING",
+        Rejected = "REJECTED",
+        Cancelled = "CANCELLED",
     }
 );
 
@@ -71,6 +74,8 @@ wire_enum!(
         AddFiatAccount = "ADD_FIAT_ACCOUNT",
         CreateCryptoWithdrawal = "CREATE_CRYPTO_WITHDRAWAL",
         CreateFiatWithdrawal = "CREATE_FIAT_WITHDRAWAL",
+        AddOrchestrationRule = "ADD_ORCHESTRATION_RULE",
+        DeleteOrchestrationRule = "DELETE_ORCHESTRATION_RULE",
         EditApprovalPolicy = "EDIT_APPROVAL_POLICY",
     }
 );

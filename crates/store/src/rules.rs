@@ -105,10 +105,8 @@ pub struct DepositTargetFilter {
 #[async_trait]
 pub trait RuleStore: Send + Sync {
     /// Stores a rule with its generated deposit address or instructions.
-    async fn create_rule(&self, rule: &Rule) -> Result<Inserted<Rule>>;
     async fn rule(&self, customer: Uuid, id: Uuid) -> Result<Option<Rule>>;
     async fn list_rules(&self, customer: Uuid, filter: &RuleFilter) -> Result<Vec<Rule>>;
-    async fn delete_rule(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Rule>;
     async fn create_deposit_address(
         &self,
         address: &DepositAddress,
@@ -357,69 +355,6 @@ impl SqlStore {
 
 #[async_trait]
 impl RuleStore for SqlStore {
-    async fn create_rule(&self, rule: &Rule) -> Result<Inserted<Rule>> {
-        let mut tx = self.begin().await?;
-        let (kind, network, account_type, source_id) = match &rule.source {
-            RuleSource::Crypto(a) => ("CRYPTO", a.network.code(), None, a.id),
-            RuleSource::Fiat(i) => (
-                "FIAT",
-                i.network.code(),
-                i.routing_number_type.clone(),
-                i.id,
-            ),
-        };
-        let mut values: Vec<Val> = vec![
-            rule.id.into(),
-            rule.customer_id.into(),
-            rule.profile_id.into(),
-            rule.identity_id.clone().into(),
-            rule.account_id.clone().into(),
-            rule.ref_id.clone().into(),
-            rule.nickname.clone().into(),
-            rule.status.as_str().into(),
-            rule.source_asset.code().into(),
-            rule.destination_asset.code().into(),
-            kind.into(),
-            network.into(),
-            account_type.into(),
-            source_id.into(),
-        ];
-        values.extend(destination_values(&rule.destination));
-        values.extend([rule.created_at.into(), rule.updated_at.into()]);
-        if !insert_once(&mut tx, "orchestration_rules", RULE_COLUMNS, values).await? {
-            tx.rollback().await?;
-            let mut tx = self.read.begin().await?;
-            let row = sqlx::query(&format!(
-                "SELECT {RULE_COLUMNS} FROM orchestration_rules WHERE customer_id = $1 AND ref_id = $2"
-            ))
-            .bind(rule.customer_id.to_string())
-            .bind(rule.ref_id.clone())
-            .fetch_one(&mut *tx)
-            .await?;
-            return Ok(Inserted::RefIdExists(Self::rule_row(&mut tx, &row).await?));
-        }
-        // The generated source has no ref_id of its own: it is the rule's.
-        match &rule.source {
-            RuleSource::Crypto(a) => {
-                let mut q = Sql::new(&format!(
-                    "INSERT INTO deposit_addresses ({ADDRESS_COLUMNS}) VALUES "
-                ));
-                q.row(address_values(a)).query().execute(&mut *tx).await?;
-            }
-            RuleSource::Fiat(i) => {
-                let mut q = Sql::new(&format!(
-                    "INSERT INTO fiat_deposit_instructions ({INSTRUCTION_COLUMNS}) VALUES "
-                ));
-                q.row(instruction_values(i))
-                    .query()
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(Inserted::Created(rule.clone()))
-    }
-
     async fn rule(&self, customer: Uuid, id: Uuid) -> Result<Option<Rule>> {
         let mut tx = self.read.begin().await?;
         Self::rule_in(&mut tx, customer, id).await
@@ -449,22 +384,6 @@ impl RuleStore for SqlStore {
             rules.push(Self::rule_row(&mut tx, row).await?);
         }
         Ok(rules)
-    }
-
-    async fn delete_rule(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Rule> {
-        let mut tx = self.begin().await?;
-        let deleted = RuleStatus::Deleted.as_str();
-        sqlx::query(&format!("UPDATE orchestration_rules SET status = '{deleted}', updated_at = $1 WHERE customer_id = $2 AND id = $3 AND status <> '{deleted}'"))
-            .bind(now)
-            .bind(customer.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        let rule = Self::rule_in(&mut tx, customer, id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        tx.commit().await?;
-        Ok(rule)
     }
 
     async fn create_deposit_address(&self, a: &DepositAddress) -> Result<Inserted<DepositAddress>> {
@@ -645,5 +564,95 @@ impl Tx {
             parse_uuid(&transfer, "transfer_id")?,
             orchestration.transpose()?,
         )))
+    }
+}
+
+/// Inserts the rule and its generated source; the rule holding the ref_id
+/// instead when it is taken (read in the same transaction).
+async fn insert_rule(tx: &mut Transaction<'static, Any>, rule: &Rule) -> Result<Inserted<Rule>> {
+    let (kind, network, account_type, source_id) = match &rule.source {
+        RuleSource::Crypto(a) => ("CRYPTO", a.network.code(), None, a.id),
+        RuleSource::Fiat(i) => (
+            "FIAT",
+            i.network.code(),
+            i.routing_number_type.clone(),
+            i.id,
+        ),
+    };
+    let mut values: Vec<Val> = vec![
+        rule.id.into(),
+        rule.customer_id.into(),
+        rule.profile_id.into(),
+        rule.identity_id.clone().into(),
+        rule.account_id.clone().into(),
+        rule.ref_id.clone().into(),
+        rule.nickname.clone().into(),
+        rule.status.as_str().into(),
+        rule.source_asset.code().into(),
+        rule.destination_asset.code().into(),
+        kind.into(),
+        network.into(),
+        account_type.into(),
+        source_id.into(),
+    ];
+    values.extend(destination_values(&rule.destination));
+    values.extend([rule.created_at.into(), rule.updated_at.into()]);
+    if !insert_once(tx, "orchestration_rules", RULE_COLUMNS, values).await? {
+        let row = sqlx::query(&format!(
+            "SELECT {RULE_COLUMNS} FROM orchestration_rules WHERE customer_id = $1 AND ref_id = $2"
+        ))
+        .bind(rule.customer_id.to_string())
+        .bind(rule.ref_id.clone())
+        .fetch_one(&mut **tx)
+        .await?;
+        return Ok(Inserted::RefIdExists(SqlStore::rule_row(tx, &row).await?));
+    }
+    // The generated source has no ref_id of its own: it is the rule's.
+    match &rule.source {
+        RuleSource::Crypto(a) => {
+            let mut q = Sql::new(&format!(
+                "INSERT INTO deposit_addresses ({ADDRESS_COLUMNS}) VALUES "
+            ));
+            q.row(address_values(a)).query().execute(&mut **tx).await?;
+        }
+        RuleSource::Fiat(i) => {
+            let mut q = Sql::new(&format!(
+                "INSERT INTO fiat_deposit_instructions ({INSTRUCTION_COLUMNS}) VALUES "
+            ));
+            q.row(instruction_values(i))
+                .query()
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(Inserted::Created(rule.clone()))
+}
+
+impl crate::Tx {
+    /// Creates the rule in this transaction.
+    pub async fn create_rule(&mut self, rule: &Rule) -> Result<Inserted<Rule>> {
+        insert_rule(&mut self.inner, rule).await
+    }
+
+    /// Moves a rule from one status to another; false when it was not in `from`.
+    pub async fn move_rule(
+        &mut self,
+        customer: Uuid,
+        id: Uuid,
+        (from, to): (RuleStatus, RuleStatus),
+        now: i64,
+    ) -> Result<bool> {
+        let moved = sqlx::query(
+            "UPDATE orchestration_rules SET status = $1, updated_at = $2 \
+             WHERE customer_id = $3 AND id = $4 AND status = $5",
+        )
+        .bind(to.as_str())
+        .bind(now)
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(moved.rows_affected() == 1)
     }
 }

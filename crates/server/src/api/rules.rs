@@ -169,7 +169,7 @@ pub async fn create(
         source: source(required("source", body.source)?)?,
         destination: destination.parse(DESTINATION_FIELDS)?,
     };
-    let outcome = rules::create(&app.core, auth.customer, cmd, time::now()).await?;
+    let outcome = rules::create(&app.core, auth.customer, auth.user, cmd, time::now()).await?;
     match outcome {
         Created::New(rule) => Ok(Json(RuleEnvelope {
             rule: rule_json(rule),
@@ -225,7 +225,7 @@ pub async fn delete(
 ) -> ApiResult<Json<RuleEnvelope>> {
     auth.require(scope::WRITE_RULE)?;
     let id = parse_uuid("id", &id)?;
-    let rule = rules::delete(&app.core, auth.customer, id, time::now()).await?;
+    let rule = rules::delete(&app.core, auth.customer, auth.user, id, time::now()).await?;
     Ok(Json(RuleEnvelope {
         rule: rule_json(rule),
     }))

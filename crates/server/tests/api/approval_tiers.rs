@@ -2,8 +2,9 @@
 //! USD worth (amounts at each threshold), fiat accounts, policy edits that
 //! need approval themselves, and the `approval.*` events; on both backends.
 
+use reqwest::Method;
 use serde_json::{json, Value};
-use stableport_client::Client;
+use stableport_client::{Client, RuleDestination as To, RuleSourceRequest as From};
 
 use crate::approvals::{add_address, decide, request_for, team, ADDRESSES};
 use crate::common::*;
@@ -13,6 +14,7 @@ use crate::on_both_backends;
 on_both_backends!(
     withdrawals_wait_for_the_approvals_their_tier_needs,
     policy_edits_and_fiat_accounts_need_approval,
+    rules_wait_for_approval_to_start_and_to_stop,
 );
 
 const WITHDRAWALS: &str = "/v2/approvals/policies/CREATE_CRYPTO_WITHDRAWAL";
@@ -300,4 +302,104 @@ async fn policy_edits_and_fiat_accounts_need_approval(backend: Backend) {
 async fn fiat_account(client: &Client) -> Value {
     let made = client.create_fiat_account(&wire_aba()).await.unwrap();
     serde_json::to_value(made).unwrap()
+}
+
+async fn rule_status(client: &Client, id: &str) -> String {
+    let (_, listed) = get(client, &format!("/v2/orchestration/rules?ids={id}")).await;
+    listed["rules"][0]["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn rules_wait_for_approval_to_start_and_to_stop(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let t = team(&server, &db, 1).await;
+    for action in ["ADD_ORCHESTRATION_RULE", "DELETE_ORCHESTRATION_RULE"] {
+        let path = format!("/v2/approvals/policies/{action}");
+        assert_eq!(
+            put(&t.manager, &path, json!({ "enabled": true })).await.0,
+            200
+        );
+    }
+    let profile = default_profile(&t.admin).await;
+    let mut rules = Vec::new();
+    for nickname in ["kept", "refused"] {
+        let source = From::Crypto {
+            network: "ETHEREUM".into(),
+        };
+        let rule = t
+            .treasurer
+            .create_rule(
+                nickname,
+                &profile,
+                "USDC",
+                "USD",
+                &source,
+                &To::Profile(profile.clone()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(rule.status, "PENDING");
+        rules.push(rule.id);
+    }
+    // A PENDING rule cannot be deleted; its request decides it.
+    let delete = |id: &str| format!("/v2/orchestration/rules/{id}");
+    assert_eq!(
+        send_status(&t.treasurer, Method::DELETE, &delete(&rules[0])).await,
+        409
+    );
+    let kept = request_for(&t.admin, &rules[0]).await;
+    decide(
+        &t.approvers[0],
+        kept["id"].as_str().unwrap(),
+        "approve",
+        json!({}),
+    )
+    .await;
+    let refused = request_for(&t.admin, &rules[1]).await;
+    let reason = json!({ "reason": "wrong profile" });
+    let (_, done) = decide(
+        &t.approvers[0],
+        refused["id"].as_str().unwrap(),
+        "reject",
+        reason,
+    )
+    .await;
+    assert_eq!(done["status"], "REJECTED", "{done}");
+    assert_eq!(rule_status(&t.admin, &rules[0]).await, "ACTIVE");
+    assert_eq!(rule_status(&t.admin, &rules[1]).await, "REJECTED");
+
+    // Deleting an ACTIVE rule leaves it ACTIVE until the deletion is approved.
+    let (status, still) = send_json(&t.treasurer, Method::DELETE, &delete(&rules[0])).await;
+    assert_eq!(
+        (status, &still["rule"]["status"]),
+        (200, &json!("ACTIVE")),
+        "{still}"
+    );
+    let (_, pending) = get(
+        &t.admin,
+        "/v2/approvals?action=DELETE_ORCHESTRATION_RULE&status=PENDING",
+    )
+    .await;
+    let request = &pending["items"][0];
+    assert_eq!(request["object_id"], rules[0].as_str());
+    decide(
+        &t.approvers[1],
+        request["id"].as_str().unwrap(),
+        "approve",
+        json!({}),
+    )
+    .await;
+    assert_eq!(rule_status(&t.admin, &rules[0]).await, "DELETED");
+}
+
+async fn send_json(client: &Client, method: Method, path: &str) -> (u16, Value) {
+    let (status, _, body) = client.raw(method, path, None).await.unwrap();
+    (status.as_u16(), body)
+}
+
+async fn send_status(client: &Client, method: Method, path: &str) -> u16 {
+    send_json(client, method, path).await.0
 }
