@@ -441,10 +441,13 @@ async fn walkthroughs_run_with_curl(backend: Backend) {
         "seed-001-convert.sh",
         "seed-000-migration.sh",
         "seed-004-redemption.sh",
+        "approvals.sh",
     ] {
         let out = Command::new("bash")
             .arg(format!("{examples}/{script}"))
             .env("STABLEPORT_URL", &server.url)
+            .env("STABLEPORT", BIN)
+            .env("STABLEPORT_DATABASE_URL", &db.url)
             .env("CLIENT_ID", &id)
             .env("CLIENT_SECRET", &secret)
             .output()
