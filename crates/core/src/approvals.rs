@@ -6,7 +6,7 @@
 //! with the request locked, so racing approvals reach APPROVED once.
 
 use stableport_domain::{ApprovalAction, ApprovalStatus, DestinationStatus, Role, RuleStatus};
-use stableport_store::{Act, ApprovalRequest, Policy, Tier, Tx, User, UserFilter};
+use stableport_store::{Act, ApprovalRequest, Policy, Proposal, Tier, Tx, User, UserFilter};
 use uuid::Uuid;
 
 use crate::{in_tx, withdrawals, Core, CoreError, Result};
@@ -68,11 +68,14 @@ pub async fn put_policy(
             tx.put_approval_policy(&policy).await?;
             return Ok(PolicyChange::Set(policy.clone()));
         };
-        let edit = Subject::new(
-            ApprovalAction::EditApprovalPolicy,
-            stableport_domain::new_id(),
-        );
-        let request = open(tx, &current, actor, edit, Some(policy.clone()), now).await?;
+        let edit = Subject {
+            proposal: Some(Proposal::Policy(policy.clone())),
+            ..Subject::new(
+                ApprovalAction::EditApprovalPolicy,
+                stableport_domain::new_id(),
+            )
+        };
+        let request = open(tx, &current, actor, edit, now).await?;
         Ok(PolicyChange::Proposed(request))
     }
     .await)
@@ -156,13 +159,15 @@ async fn active_users(core: &Core, customer: Uuid) -> Result<Vec<User>> {
     Ok(core.store.list_users(customer, &filter).await?)
 }
 
-/// What an action is taken on: its object and, for a withdrawal, its worth
-/// in USD cents (which picks the tier).
-#[derive(Clone, Copy, Debug)]
+/// What an action is taken on: its object, for a withdrawal its worth in
+/// USD cents (which picks the tier), and what takes effect on approval
+/// when the object cannot hold it meanwhile.
+#[derive(Clone, Debug)]
 pub(crate) struct Subject {
     pub action: ApprovalAction,
     pub object: Uuid,
     pub amount_cents: Option<i64>,
+    pub proposal: Option<Proposal>,
 }
 
 impl Subject {
@@ -171,6 +176,7 @@ impl Subject {
             action,
             object,
             amount_cents: None,
+            proposal: None,
         }
     }
 }
@@ -206,9 +212,7 @@ pub(crate) async fn submit(
     else {
         return Ok(None);
     };
-    Ok(Some(
-        open(tx, &policy, submitter, subject, None, now).await?,
-    ))
+    Ok(Some(open(tx, &policy, submitter, subject, now).await?))
 }
 
 /// A PENDING request under `policy` as it stands now, its SUBMITTED act
@@ -218,7 +222,6 @@ async fn open(
     policy: &Policy,
     submitter: Option<Uuid>,
     subject: Subject,
-    proposal: Option<Policy>,
     now: i64,
 ) -> Result<ApprovalRequest> {
     let (approvals_required, approver_roles) = requirement(policy, subject.amount_cents);
@@ -232,7 +235,7 @@ async fn open(
         approvals_required,
         approver_roles,
         amount_cents: subject.amount_cents,
-        proposal,
+        proposal: subject.proposal,
         created_at: now,
         updated_at: now,
     };
@@ -400,6 +403,12 @@ fn approver_id(who: &Who, request: &ApprovalRequest) -> Result<Uuid> {
             roles.join(" or ")
         )));
     }
+    if request.action == ApprovalAction::AssignUserRoles && request.object_id == user.id {
+        return Err(CoreError::Forbidden(format!(
+            "request {} changes your own roles: another approver must decide it",
+            request.id
+        )));
+    }
     Ok(user.id)
 }
 
@@ -501,12 +510,17 @@ async fn take_effect(
             }
         }
         ApprovalAction::EditApprovalPolicy => {
-            if let (true, Some(policy)) = (approved, &request.proposal) {
+            if let (true, Some(Proposal::Policy(policy))) = (approved, &request.proposal) {
                 let policy = Policy {
                     updated_at: now,
                     ..policy.clone()
                 };
                 tx.put_approval_policy(&policy).await?;
+            }
+        }
+        ApprovalAction::AssignUserRoles => {
+            if let (true, Some(Proposal::Roles(roles))) = (approved, &request.proposal) {
+                tx.set_user_roles(customer, object, roles, now).await?;
             }
         }
     }

@@ -3,12 +3,13 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use stableport_domain::Role;
-use stableport_store::User;
+use stableport_domain::{ApprovalAction, Role};
+use stableport_store::{ApprovalRequest, Proposal, User};
 use uuid::Uuid;
 
+use crate::approvals::{self, Subject};
 use crate::issued::random_hex;
-use crate::{Core, CoreError, Result};
+use crate::{in_tx, Core, CoreError, Result};
 
 const MIN_PASSWORD: usize = 12;
 const MAX_PASSWORD: usize = 128;
@@ -21,23 +22,26 @@ pub struct NewUser {
     pub password: Option<String>,
 }
 
-/// A new user, and the password generated for it, if one was.
+/// A new user, the password generated for it, if one was, and the request
+/// for the roles asked, when they need approval (the user is a VIEWER
+/// meanwhile).
 pub struct Made {
     pub user: User,
     pub generated_password: Option<String>,
+    pub request: Option<ApprovalRequest>,
 }
 
-pub async fn create(core: &Core, customer: Uuid, new: NewUser, now: i64) -> Result<Made> {
+/// Creates a user. Under an enabled ASSIGN_USER_ROLES policy it starts as a
+/// VIEWER, with a request for the roles asked, in one transaction.
+pub async fn create(
+    core: &Core,
+    customer: Uuid,
+    submitter: Option<Uuid>,
+    new: NewUser,
+    now: i64,
+) -> Result<Made> {
     let email = checked_email(&new.email)?;
-    let mut roles = new.roles;
-    roles.sort();
-    roles.dedup();
-    if roles.is_empty() {
-        return Err(CoreError::invalid(format!(
-            "roles: give at least one of {}",
-            Role::names().join(", ")
-        )));
-    }
+    let roles = checked_roles(new.roles)?;
     let generated = new.password.is_none().then(|| random_hex(16));
     let password = new
         .password
@@ -59,11 +63,83 @@ pub async fn create(core: &Core, customer: Uuid, new: NewUser, now: i64) -> Resu
         created_at: now,
         updated_at: now,
     };
-    core.store.insert_user(&user).await?;
+    let (user, request) = in_tx!(core.store, |tx| async {
+        let mut user = user.clone();
+        let asked = user.roles.clone();
+        let action = ApprovalAction::AssignUserRoles;
+        let gated = asked != [Role::Viewer] && approvals::guarded(tx, customer, action).await?;
+        if gated {
+            user.roles = vec![Role::Viewer];
+        }
+        tx.insert_user(&user).await?;
+        let request = match gated {
+            true => {
+                approvals::submit(tx, customer, submitter, roles_for(user.id, asked), now).await?
+            }
+            false => None,
+        };
+        Ok((user, request))
+    }
+    .await)?;
     Ok(Made {
         user,
         generated_password: generated,
+        request,
     })
+}
+
+fn checked_roles(mut roles: Vec<Role>) -> Result<Vec<Role>> {
+    roles.sort();
+    roles.dedup();
+    if roles.is_empty() {
+        return Err(CoreError::invalid(format!(
+            "roles: give at least one of {}",
+            Role::names().join(", ")
+        )));
+    }
+    Ok(roles)
+}
+
+fn roles_for(user: Uuid, roles: Vec<Role>) -> Subject {
+    Subject {
+        proposal: Some(Proposal::Roles(roles)),
+        ..Subject::new(ApprovalAction::AssignUserRoles, user)
+    }
+}
+
+/// What a change of roles did: set at once, or proposed for approval.
+#[derive(Debug)]
+pub enum RolesChange {
+    Set(User),
+    Proposed(ApprovalRequest),
+}
+
+/// Gives a user these roles, or proposes it under an enabled
+/// ASSIGN_USER_ROLES policy.
+pub async fn assign_roles(
+    core: &Core,
+    customer: Uuid,
+    submitter: Option<Uuid>,
+    id: Uuid,
+    roles: Vec<Role>,
+    now: i64,
+) -> Result<RolesChange> {
+    let roles = checked_roles(roles)?;
+    in_tx!(core.store, |tx| async {
+        tx.user(customer, id)
+            .await?
+            .ok_or_else(|| not_found(customer, id))?;
+        let subject = roles_for(id, roles.clone());
+        if let Some(request) = approvals::submit(tx, customer, submitter, subject, now).await? {
+            return Ok(RolesChange::Proposed(request));
+        }
+        tx.set_user_roles(customer, id, &roles, now).await?;
+        let user = tx.user(customer, id).await?;
+        Ok(RolesChange::Set(
+            user.ok_or_else(|| not_found(customer, id))?,
+        ))
+    }
+    .await)
 }
 
 fn checked_email(email: &str) -> Result<String> {

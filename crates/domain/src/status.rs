@@ -76,6 +76,7 @@ wire_enum!(
         CreateFiatWithdrawal = "CREATE_FIAT_WITHDRAWAL",
         AddOrchestrationRule = "ADD_ORCHESTRATION_RULE",
         DeleteOrchestrationRule = "DELETE_ORCHESTRATION_RULE",
+        AssignUserRoles = "ASSIGN_USER_ROLES",
         EditApprovalPolicy = "EDIT_APPROVAL_POLICY",
     }
 );

@@ -48,10 +48,19 @@ pub struct ApprovalRequest {
     pub approver_roles: Vec<Role>,
     /// The USD worth a withdrawal's tier was chosen by.
     pub amount_cents: Option<i64>,
-    /// For EDIT_APPROVAL_POLICY: the policy that takes effect when approved.
-    pub proposal: Option<Policy>,
+    /// What takes effect when approved, for actions whose object cannot
+    /// hold it meanwhile.
+    pub proposal: Option<Proposal>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Proposal {
+    /// EDIT_APPROVAL_POLICY: the policy as it would be.
+    Policy(Policy),
+    /// ASSIGN_USER_ROLES: the user's roles as they would be.
+    Roles(Vec<Role>),
 }
 
 /// One act on a request, in order.
@@ -159,18 +168,24 @@ fn decode_tiers(text: &str) -> Result<Vec<Tier>> {
         .collect()
 }
 
-/// A proposed policy, as a request keeps it.
-fn proposal_json(p: &Policy) -> String {
-    json!({ "action": p.action.as_str(), "enabled": p.enabled,
+/// A proposal, as a request keeps it.
+fn proposal_json(p: &Proposal) -> String {
+    match p {
+        Proposal::Policy(p) => json!({ "action": p.action.as_str(), "enabled": p.enabled,
             "approvals_required": p.approvals_required, "tiers": tiers_json(&p.tiers),
-            "updated_by": p.updated_by.map(|u| u.to_string()) })
+            "updated_by": p.updated_by.map(|u| u.to_string()) }),
+        Proposal::Roles(roles) => json!({ "roles": roles_text(roles) }),
+    }
     .to_string()
 }
 
-fn decode_proposal(customer: Uuid, text: &str) -> Result<Policy> {
+fn decode_proposal(customer: Uuid, text: &str) -> Result<Proposal> {
     let v: Value = serde_json::from_str(text).map_err(|_| corrupt("proposal", text))?;
     let bad = || corrupt("proposal", text);
-    Ok(Policy {
+    if let Some(roles) = v["roles"].as_str() {
+        return Ok(Proposal::Roles(decode_roles(roles)?));
+    }
+    Ok(Proposal::Policy(Policy {
         customer_id: customer,
         action: v["action"]
             .as_str()
@@ -185,7 +200,7 @@ fn decode_proposal(customer: Uuid, text: &str) -> Result<Policy> {
             .transpose()
             .map_err(|_| bad())?,
         updated_at: 0,
-    })
+    }))
 }
 
 fn decode_request(row: &sqlx::any::AnyRow) -> Result<ApprovalRequest> {

@@ -25,7 +25,7 @@ mod users;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-pub use approvals::{Act, ApprovalFilter, ApprovalRequest, ApprovalStore, Policy, Tier};
+pub use approvals::{Act, ApprovalFilter, ApprovalRequest, ApprovalStore, Policy, Proposal, Tier};
 pub use batch::Refused;
 pub use credentials::{Acting, CredentialFilter, CredentialStore};
 pub use destinations::{

@@ -32,7 +32,6 @@ pub struct UserFilter {
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Conflict when the customer has a user with this email.
-    async fn insert_user(&self, user: &User) -> Result<()>;
     async fn user(&self, customer: Uuid, id: Uuid) -> Result<Option<User>>;
     async fn list_users(&self, customer: Uuid, filter: &UserFilter) -> Result<Vec<User>>;
     /// The user as it now reads, or None when the customer has no such user.
@@ -62,30 +61,6 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<User> {
 
 #[async_trait]
 impl UserStore for SqlStore {
-    async fn insert_user(&self, u: &User) -> Result<()> {
-        let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7) \
-             ON CONFLICT (customer_id, email) DO NOTHING"
-        ))
-        .bind(u.id.to_string())
-        .bind(u.customer_id.to_string())
-        .bind(&u.email)
-        .bind(roles.join(","))
-        .bind(&u.password_hash)
-        .bind(u.created_at)
-        .bind(u.updated_at)
-        .execute(&self.write)
-        .await?;
-        match inserted.rows_affected() {
-            1 => Ok(()),
-            _ => Err(StoreError::Conflict(format!(
-                "a user with email {:?} already exists",
-                u.email
-            ))),
-        }
-    }
-
     async fn user(&self, customer: Uuid, id: Uuid) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM users WHERE customer_id = $1 AND id = $2"
@@ -117,6 +92,65 @@ impl UserStore for SqlStore {
         .bind(customer.to_string())
         .bind(id.to_string())
         .fetch_optional(&self.write)
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
+}
+
+impl crate::Tx {
+    /// Inserts the user; Conflict when its email is taken.
+    pub async fn insert_user(&mut self, u: &User) -> Result<()> {
+        let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7) \
+             ON CONFLICT (customer_id, email) DO NOTHING"
+        ))
+        .bind(u.id.to_string())
+        .bind(u.customer_id.to_string())
+        .bind(&u.email)
+        .bind(roles.join(","))
+        .bind(&u.password_hash)
+        .bind(u.created_at)
+        .bind(u.updated_at)
+        .execute(&mut *self.inner)
+        .await?;
+        match inserted.rows_affected() {
+            1 => Ok(()),
+            _ => Err(StoreError::Conflict(format!(
+                "a user with email {:?} already exists",
+                u.email
+            ))),
+        }
+    }
+
+    /// Sets a user's roles; false when the customer has no such user.
+    pub async fn set_user_roles(
+        &mut self,
+        customer: Uuid,
+        id: Uuid,
+        roles: &[Role],
+        now: i64,
+    ) -> Result<bool> {
+        let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        let set = sqlx::query(
+            "UPDATE users SET roles = $1, updated_at = $2 WHERE customer_id = $3 AND id = $4",
+        )
+        .bind(roles.join(","))
+        .bind(now)
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(set.rows_affected() == 1)
+    }
+
+    pub async fn user(&mut self, customer: Uuid, id: Uuid) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users WHERE customer_id = $1 AND id = $2"
+        ))
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.inner)
         .await?;
         row.as_ref().map(decode).transpose()
     }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use stableport_core::approvals::{self, Decision, PolicyChange};
 use stableport_domain::amount::format_units;
 use stableport_domain::{Amount, ApprovalAction, ApprovalStatus, Asset, Role};
-use stableport_store::{Act, ApprovalFilter, ApprovalRequest, Order, Policy, Tier};
+use stableport_store::{Act, ApprovalFilter, ApprovalRequest, Order, Policy, Proposal, Tier};
 use uuid::Uuid;
 
 use crate::api::common::auth::{scope, Auth};
@@ -205,6 +205,8 @@ pub struct RequestBody {
     amount_usd: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     proposed_policy: Option<PolicyBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proposed_roles: Option<Vec<&'static str>>,
     acts: Vec<ActBody>,
     created_at: String,
     updated_at: String,
@@ -220,7 +222,7 @@ pub struct ActBody {
     at: String,
 }
 
-async fn render(app: &App, r: ApprovalRequest) -> ApiResult<RequestBody> {
+pub(crate) async fn render(app: &App, r: ApprovalRequest) -> ApiResult<RequestBody> {
     let acts = app.core.store.approval_acts(r.id).await?;
     let approvals = acts.iter().filter(|a| a.act == "APPROVED").count() as i64;
     Ok(RequestBody {
@@ -234,7 +236,14 @@ async fn render(app: &App, r: ApprovalRequest) -> ApiResult<RequestBody> {
         progress: format!("{approvals}/{}", r.approvals_required),
         approver_roles: role_names(&r.approver_roles),
         amount_usd: r.amount_cents.map(usd),
-        proposed_policy: r.proposal.map(policy_body),
+        proposed_policy: match &r.proposal {
+            Some(Proposal::Policy(p)) => Some(policy_body(p.clone())),
+            _ => None,
+        },
+        proposed_roles: match &r.proposal {
+            Some(Proposal::Roles(roles)) => Some(role_names(roles)),
+            _ => None,
+        },
         acts: acts.into_iter().map(act_body).collect(),
         created_at: time::format(r.created_at),
         updated_at: time::format(r.updated_at),

@@ -2,9 +2,11 @@
 //! customer and their roles, who submit and approve.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use stableport_core::users::{self, NewUser};
+use stableport_core::users::{self, NewUser, RolesChange};
 use stableport_domain::Role;
 use stableport_store::{Order, User, UserFilter};
 use uuid::Uuid;
@@ -24,6 +26,7 @@ pub fn routes(_sandbox: bool) -> Routes {
         .post("/users", create)
         .get("/users/{id}", get)
         .put("/users/{id}/disable", disable)
+        .put("/users/{id}/roles", assign_roles)
 }
 
 const PAGING: Defaults = Defaults {
@@ -46,6 +49,11 @@ pub struct UserBody {
     /// Only in the answer to a create that generated it: shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     password: Option<String>,
+    /// Only in the answer to a create whose roles await approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_roles: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval_request_id: Option<Uuid>,
 }
 
 fn user_body(u: User, password: Option<String>) -> UserBody {
@@ -58,6 +66,8 @@ fn user_body(u: User, password: Option<String>) -> UserBody {
         created_at: time::format(u.created_at),
         updated_at: time::format(u.updated_at),
         password,
+        pending_roles: None,
+        approval_request_id: None,
     }
 }
 
@@ -92,8 +102,14 @@ pub async fn create(
             .collect::<ApiResult<_>>()?,
         password: body.password,
     };
-    let made = users::create(&app.core, auth.customer, new, time::now()).await?;
-    Ok(Json(user_body(made.user, made.generated_password)))
+    let asked: Vec<&'static str> = new.roles.iter().map(|r| r.as_str()).collect();
+    let made = users::create(&app.core, auth.customer, auth.user, new, time::now()).await?;
+    let mut body = user_body(made.user, made.generated_password);
+    if let Some(request) = made.request {
+        body.pending_roles = Some(asked);
+        body.approval_request_id = Some(request.id);
+    }
+    Ok(Json(body))
 }
 
 pub async fn get(
@@ -139,4 +155,35 @@ pub async fn disable(
     let id = parse_uuid("id", &id)?;
     let user = users::disable(&app.core, auth.customer, id, time::now()).await?;
     Ok(Json(user_body(user, None)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesRequest {
+    roles: Option<Vec<String>>,
+}
+
+/// 200 with the user and its new roles, or 202 with the request that
+/// proposes them under an enabled ASSIGN_USER_ROLES policy.
+pub async fn assign_roles(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RolesRequest>,
+) -> ApiResult<Response> {
+    auth.require(scope::WRITE_USER)?;
+    let id = parse_uuid("id", &id)?;
+    let roles = required("roles", body.roles)?;
+    let roles = roles
+        .iter()
+        .map(|r| parse_role(r))
+        .collect::<ApiResult<_>>()?;
+    let change = users::assign_roles(&app.core, auth.customer, auth.user, id, roles, time::now());
+    Ok(match change.await? {
+        RolesChange::Set(user) => Json(user_body(user, None)).into_response(),
+        RolesChange::Proposed(request) => {
+            let body = crate::api::approvals::render(&app, request).await?;
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
+    })
 }

@@ -76,10 +76,13 @@ pub async fn run(args: UsersArgs) -> anyhow::Result<ExitCode> {
                 roles,
                 password,
             };
-            let made = users::create(&core, customer, new, crate::time::now()).await?;
+            let made = users::create(&core, customer, None, new, crate::time::now()).await?;
             let mut shown = show(&made.user);
             if let Some(password) = made.generated_password {
                 shown["password"] = json!(password);
+            }
+            if let Some(request) = made.request {
+                shown["approval_request_id"] = json!(request.id);
             }
             println!("{shown}");
         }

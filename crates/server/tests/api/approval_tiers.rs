@@ -15,6 +15,7 @@ on_both_backends!(
     withdrawals_wait_for_the_approvals_their_tier_needs,
     policy_edits_and_fiat_accounts_need_approval,
     rules_wait_for_approval_to_start_and_to_stop,
+    roles_change_with_approval_never_your_own,
 );
 
 const WITHDRAWALS: &str = "/v2/approvals/policies/CREATE_CRYPTO_WITHDRAWAL";
@@ -402,4 +403,108 @@ async fn send_json(client: &Client, method: Method, path: &str) -> (u16, Value) 
 
 async fn send_status(client: &Client, method: Method, path: &str) -> u16 {
     send_json(client, method, path).await.0
+}
+
+async fn user_id(client: &Client, email: &str) -> String {
+    let (_, listed) = get(client, "/v2/users").await;
+    let found = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == email);
+    found.unwrap()["id"].as_str().unwrap().to_string()
+}
+
+async fn roles_of(client: &Client, id: &str) -> Value {
+    get(client, &format!("/v2/users/{id}")).await.1["roles"].clone()
+}
+
+async fn roles_change_with_approval_never_your_own(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let t = team(&server, &db, 1).await;
+    let roles = |id: &str| format!("/v2/users/{id}/roles");
+    // No policy: at once; bad input is a clear 4xx.
+    let (status, set) = put(
+        &t.admin,
+        &roles(&t.treasurer_id),
+        json!({ "roles": ["TREASURER", "VIEWER"] }),
+    )
+    .await;
+    assert_eq!(
+        (status, &set["roles"]),
+        (200, &json!(["TREASURER", "VIEWER"])),
+        "{set}"
+    );
+    assert_eq!(
+        put(
+            &t.admin,
+            &roles(&t.treasurer_id),
+            json!({ "roles": ["BOSS"] })
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        put(&t.admin, &roles(&t.treasurer_id), json!({ "roles": [] }))
+            .await
+            .0,
+        400
+    );
+    let nobody = roles(&uuid::Uuid::new_v4().to_string());
+    assert_eq!(
+        put(&t.admin, &nobody, json!({ "roles": ["VIEWER"] }))
+            .await
+            .0,
+        404
+    );
+
+    let path = "/v2/approvals/policies/ASSIGN_USER_ROLES";
+    assert_eq!(
+        put(&t.manager, path, json!({ "enabled": true })).await.0,
+        200
+    );
+    // An approver asking to be made entity manager cannot approve it themself.
+    let a0 = user_id(&t.admin, "a0@example.com").await;
+    let (status, request) = put(
+        &t.admin,
+        &roles(&a0),
+        json!({ "roles": ["APPROVER", "ENTITY_MANAGER"] }),
+    )
+    .await;
+    assert_eq!(status, 202, "{request}");
+    assert_eq!(
+        request["proposed_roles"],
+        json!(["ENTITY_MANAGER", "APPROVER"])
+    );
+    assert_eq!(
+        roles_of(&t.admin, &a0).await,
+        json!(["TREASURER", "APPROVER"])
+    );
+    let id = request["id"].as_str().unwrap();
+    let (status, refused) = decide(&t.approvers[0], id, "approve", json!({})).await;
+    assert_eq!(status, 403, "{refused}");
+    let (_, done) = decide(&t.approvers[1], id, "approve", json!({})).await;
+    assert_eq!(done["status"], "APPROVED", "{done}");
+    assert_eq!(
+        roles_of(&t.admin, &a0).await,
+        json!(["ENTITY_MANAGER", "APPROVER"])
+    );
+
+    // A new user asking for roles is a VIEWER until they are approved.
+    let body = json!({ "email": "new@example.com", "roles": ["APPROVER"] });
+    let (status, made) = post(&t.admin, "/v2/users", &body).await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(
+        (&made["roles"], &made["pending_roles"]),
+        (&json!(["VIEWER"]), &json!(["APPROVER"]))
+    );
+    let id = made["approval_request_id"].as_str().unwrap();
+    let (_, done) = decide(&t.approvers[2], id, "approve", json!({})).await;
+    assert_eq!(done["status"], "APPROVED", "{done}");
+    assert_eq!(
+        roles_of(&t.admin, made["id"].as_str().unwrap()).await,
+        json!(["APPROVER"])
+    );
 }
