@@ -5,11 +5,15 @@
 //! approval, rejection or cancellation takes effect in its own transaction,
 //! with the request locked, so racing approvals reach APPROVED once.
 
-use stableport_domain::{ApprovalAction, ApprovalStatus, DestinationStatus, Role, RuleStatus};
-use stableport_store::{Act, ApprovalRequest, Policy, Proposal, Tier, Tx, User, UserFilter};
+use stableport_domain::{
+    ApprovalAction, ApprovalStatus, DestinationStatus, Role, RuleStatus, WebhookStatus,
+};
+use stableport_store::{
+    Act, ApprovalRequest, Policy, Proposal, StoreError, Tier, Tx, User, UserFilter,
+};
 use uuid::Uuid;
 
-use crate::{in_tx, withdrawals, Core, CoreError, Result};
+use crate::{in_tx, webhooks, withdrawals, Core, CoreError, Result};
 
 const MAX_REASON: usize = 500;
 const MAX_TIERS: usize = 10;
@@ -516,6 +520,26 @@ async fn take_effect(
                     ..policy.clone()
                 };
                 tx.put_approval_policy(&policy).await?;
+            }
+        }
+        ApprovalAction::AddWebhook => match status {
+            ApprovalStatus::Approved => webhooks::activate(tx, customer, object, now).await?,
+            ApprovalStatus::Cancelled => {
+                let to = WebhookStatus::Cancelled;
+                tx.settle_webhook(customer, object, to, now).await?;
+            }
+            _ => {
+                let to = WebhookStatus::Rejected;
+                tx.settle_webhook(customer, object, to, now).await?;
+            }
+        },
+        ApprovalAction::DeleteWebhook => {
+            // One that is no longer ACTIVE (NotFound) is gone already.
+            if approved {
+                match tx.delete_webhook(customer, object, now).await {
+                    Ok(_) | Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         ApprovalAction::AssignUserRoles => {

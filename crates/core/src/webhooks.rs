@@ -1,12 +1,13 @@
 //! Webhooks (ours): where a customer's events are POSTed, each with its
 //! signing secret, event types and rate.
 
-use stableport_domain::WebhookStatus;
+use stableport_domain::{ApprovalAction, WebhookStatus};
 use stableport_store::{
     ConsumerAuth, Event, StoreError, Tx, Webhook, EVENT_TYPES, MAX_ACTIVE_WEBHOOKS,
 };
 use uuid::Uuid;
 
+use crate::approvals::{self, Subject};
 use crate::issued::random_hex;
 use crate::{in_tx, Core, CoreError, Result};
 
@@ -23,8 +24,15 @@ pub struct NewWebhook {
 }
 
 /// Creates an ACTIVE webhook with a fresh signing secret, which only this
-/// answer shows.
-pub async fn create(core: &Core, customer: Uuid, new: NewWebhook, now: i64) -> Result<Webhook> {
+/// answer shows; PENDING, with its approval request, under an enabled
+/// ADD_WEBHOOK policy.
+pub async fn create(
+    core: &Core,
+    customer: Uuid,
+    submitter: Option<Uuid>,
+    new: NewWebhook,
+    now: i64,
+) -> Result<Webhook> {
     if new.event_types.is_empty() {
         return Err(CoreError::invalid(
             "event_types must name at least one event type",
@@ -57,12 +65,44 @@ pub async fn create(core: &Core, customer: Uuid, new: NewWebhook, now: i64) -> R
         updated_at: now,
         deleted_at: None,
     };
-    in_tx!(core.store, |tx| insert(tx, &webhook).await)?;
-    Ok(webhook)
+    in_tx!(core.store, |tx| async {
+        let mut webhook = webhook.clone();
+        let action = ApprovalAction::AddWebhook;
+        let gated = approvals::guarded(tx, customer, action).await?;
+        if gated {
+            webhook.status = WebhookStatus::Pending;
+        }
+        room_for(tx, &webhook).await?;
+        tx.insert_webhook(&webhook).await?;
+        if gated {
+            approvals::submit(
+                tx,
+                customer,
+                submitter,
+                Subject::new(action, webhook.id),
+                now,
+            )
+            .await?;
+        }
+        Ok(webhook)
+    }
+    .await)
+}
+
+/// An approved webhook becomes ACTIVE, if there is room for it still.
+pub(crate) async fn activate(tx: &mut Tx, customer: Uuid, id: Uuid, now: i64) -> Result<()> {
+    let webhook = tx
+        .webhook(customer, id)
+        .await?
+        .ok_or_else(|| not_found(id, customer))?;
+    room_for(tx, &webhook).await?;
+    tx.settle_webhook(customer, id, WebhookStatus::Active, now)
+        .await?;
+    Ok(())
 }
 
 /// At most MAX_ACTIVE_WEBHOOKS active per customer, each name once among them.
-async fn insert(tx: &mut Tx, w: &Webhook) -> Result<()> {
+async fn room_for(tx: &mut Tx, w: &Webhook) -> Result<()> {
     // Serialises creations per customer, so two at once cannot both see
     // one fewer than the most.
     tx.lock_customer(w.customer_id).await?;
@@ -77,16 +117,47 @@ async fn insert(tx: &mut Tx, w: &Webhook) -> Result<()> {
             "a customer may have at most {MAX_ACTIVE_WEBHOOKS} active webhooks; delete one first"
         )));
     }
-    Ok(tx.insert_webhook(w).await?)
+    Ok(())
 }
 
 pub async fn get(core: &Core, customer: Uuid, id: Uuid) -> Result<Webhook> {
     (core.store.webhook(customer, id).await?).ok_or_else(|| not_found(id, customer))
 }
 
-pub async fn delete(core: &Core, customer: Uuid, id: Uuid, now: i64) -> Result<Webhook> {
-    let deleted = core.store.delete_webhook(customer, id, now).await;
-    deleted.map_err(|e| CoreError::or_not_found(e, || not_found(id, customer).to_string()))
+/// Deletes an ACTIVE webhook. Under an enabled DELETE_WEBHOOK policy it
+/// stays ACTIVE until the request this opens is approved.
+pub async fn delete(
+    core: &Core,
+    customer: Uuid,
+    submitter: Option<Uuid>,
+    id: Uuid,
+    now: i64,
+) -> Result<Webhook> {
+    in_tx!(core.store, |tx| async {
+        let webhook = tx
+            .webhook(customer, id)
+            .await?
+            .ok_or_else(|| not_found(id, customer))?;
+        let action = ApprovalAction::DeleteWebhook;
+        match webhook.status {
+            WebhookStatus::Active => {}
+            WebhookStatus::Pending => {
+                return Err(CoreError::Conflict(format!(
+                    "webhook {id} awaits approval; its submitter may cancel the request"
+                )))
+            }
+            _ => return Err(not_found(id, customer)),
+        }
+        if approvals::guarded(tx, customer, action).await? {
+            if tx.open_approval_request(customer, id).await?.is_none() {
+                approvals::submit(tx, customer, submitter, Subject::new(action, id), now).await?;
+            }
+            return Ok(webhook);
+        }
+        let deleted = tx.delete_webhook(customer, id, now).await;
+        deleted.map_err(|e| CoreError::or_not_found(e, || not_found(id, customer).to_string()))
+    }
+    .await)
 }
 
 /// A test event (`is_test`) of `kind` (by default the webhook's first

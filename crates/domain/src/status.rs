@@ -18,9 +18,14 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// A webhook: only an ACTIVE one receives events. PENDING waits for
+    /// approval, which ends it ACTIVE, REJECTED or CANCELLED.
     WebhookStatus {
         Active = "ACTIVE",
         Deleted = "DELETED",
+        Pending = "PENDING",
+        Rejected = "REJECTED",
+        Cancelled = "CANCELLED",
     }
 );
 
@@ -76,6 +81,8 @@ wire_enum!(
         CreateFiatWithdrawal = "CREATE_FIAT_WITHDRAWAL",
         AddOrchestrationRule = "ADD_ORCHESTRATION_RULE",
         DeleteOrchestrationRule = "DELETE_ORCHESTRATION_RULE",
+        AddWebhook = "ADD_WEBHOOK",
+        DeleteWebhook = "DELETE_WEBHOOK",
         AssignUserRoles = "ASSIGN_USER_ROLES",
         EditApprovalPolicy = "EDIT_APPROVAL_POLICY",
     }

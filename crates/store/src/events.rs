@@ -182,7 +182,7 @@ pub struct Webhook {
 
 #[derive(Clone, Debug)]
 pub struct WebhookFilter {
-    /// Empty: ACTIVE only.
+    /// Empty: ACTIVE and PENDING.
     pub statuses: Vec<String>,
     pub page: Page,
 }
@@ -288,8 +288,6 @@ pub trait EventStore: Send + Sync {
 
     async fn webhook(&self, customer: Uuid, id: Uuid) -> Result<Option<Webhook>>;
     async fn list_webhooks(&self, customer: Uuid, filter: &WebhookFilter) -> Result<Vec<Webhook>>;
-    /// Marks it DELETED: no new deliveries; pending ones are cancelled.
-    async fn delete_webhook(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Webhook>;
     /// Writes a test event (`is_test`) and a delivery of it to this webhook only.
     async fn create_test_event(
         &self,
@@ -510,54 +508,14 @@ impl EventStore for SqlStore {
         ));
         q.bind(customer);
         if f.statuses.is_empty() {
-            q.push(&format!(" AND status = '{ACTIVE}'"));
+            let pending = WebhookStatus::Pending.as_str();
+            q.push(&format!(" AND status IN ('{ACTIVE}', '{pending}')"));
         } else {
             q.any_of("status", &f.statuses);
         }
         q.page(&f.page);
         let rows = q.query().fetch_all(&self.read).await?;
         rows.iter().map(decode_webhook).collect()
-    }
-
-    async fn delete_webhook(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Webhook> {
-        let mut tx = self.begin().await?;
-        // Deliveries first: a claiming worker holds delivery rows and then
-        // waits for the webhook row, so taking them in the other order could
-        // deadlock on PostgreSQL. Claimed (in-flight) ones finish by themselves.
-        sqlx::query(
-            &format!("UPDATE deliveries SET status = '{CANCELLED}', next_attempt_at = NULL, updated_at = $1 \
-             WHERE webhook_id = $2 AND customer_id = $3 AND status = '{PENDING}' AND claim_token IS NULL",
-        ))
-        .bind(now)
-        .bind(id.to_string())
-        .bind(customer.to_string())
-        .execute(&mut *tx)
-        .await?;
-        let updated = sqlx::query(&format!(
-            "UPDATE webhooks SET status = '{DELETED}', updated_at = $1, deleted_at = $1 \
-             WHERE customer_id = $2 AND id = $3 AND status = '{ACTIVE}'",
-        ))
-        .bind(now)
-        .bind(customer.to_string())
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound);
-        }
-        sqlx::query("DELETE FROM webhook_subscriptions WHERE webhook_id = $1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        let row = sqlx::query(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        decode_webhook(&row)
     }
 
     async fn create_test_event(
@@ -1052,6 +1010,14 @@ impl Tx {
             0i64.into(),
         ]);
         q.query().execute(&mut *self.inner).await?;
+        if w.status == WebhookStatus::Active {
+            self.subscribe(w).await?;
+        }
+        Ok(())
+    }
+
+    /// Its rows in the fan-out's index: only an ACTIVE webhook has them.
+    async fn subscribe(&mut self, w: &Webhook) -> Result<()> {
         let mut q =
             Sql::new("INSERT INTO webhook_subscriptions (customer_id, type, webhook_id) VALUES ");
         for (i, kind) in w.event_types.iter().enumerate() {
@@ -1064,5 +1030,96 @@ impl Tx {
             q.query().execute(&mut *self.inner).await?;
         }
         Ok(())
+    }
+}
+
+/// Deletes an ACTIVE webhook, cancelling its waiting deliveries; NotFound
+/// when it is not ACTIVE.
+async fn delete_webhook_in(
+    tx: &mut Transaction<'static, Any>,
+    customer: Uuid,
+    id: Uuid,
+    now: i64,
+) -> Result<Webhook> {
+    // Deliveries first: a claiming worker holds delivery rows and then
+    // waits for the webhook row, so taking them in the other order could
+    // deadlock on PostgreSQL. Claimed (in-flight) ones finish by themselves.
+    sqlx::query(
+        &format!("UPDATE deliveries SET status = '{CANCELLED}', next_attempt_at = NULL, updated_at = $1 \
+         WHERE webhook_id = $2 AND customer_id = $3 AND status = '{PENDING}' AND claim_token IS NULL",
+    ))
+    .bind(now)
+    .bind(id.to_string())
+    .bind(customer.to_string())
+    .execute(&mut **tx)
+    .await?;
+    let updated = sqlx::query(&format!(
+        "UPDATE webhooks SET status = '{DELETED}', updated_at = $1, deleted_at = $1 \
+         WHERE customer_id = $2 AND id = $3 AND status = '{ACTIVE}'",
+    ))
+    .bind(now)
+    .bind(customer.to_string())
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(StoreError::NotFound);
+    }
+    sqlx::query("DELETE FROM webhook_subscriptions WHERE webhook_id = $1")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_one(&mut **tx)
+    .await?;
+    decode_webhook(&row)
+}
+
+impl Tx {
+    pub async fn delete_webhook(&mut self, customer: Uuid, id: Uuid, now: i64) -> Result<Webhook> {
+        delete_webhook_in(&mut self.inner, customer, id, now).await
+    }
+
+    /// Moves a PENDING webhook to `to` (subscribed when ACTIVE); false when
+    /// it was not PENDING.
+    pub async fn settle_webhook(
+        &mut self,
+        customer: Uuid,
+        id: Uuid,
+        to: WebhookStatus,
+        now: i64,
+    ) -> Result<bool> {
+        let row = sqlx::query(&format!(
+            "UPDATE webhooks SET status = $1, updated_at = $2 \
+             WHERE customer_id = $3 AND id = $4 AND status = $5 RETURNING {WEBHOOK_COLUMNS}"
+        ))
+        .bind(to.as_str())
+        .bind(now)
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .bind(WebhookStatus::Pending.as_str())
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        let Some(row) = row else { return Ok(false) };
+        let webhook = decode_webhook(&row)?;
+        if to == WebhookStatus::Active {
+            self.subscribe(&webhook).await?;
+        }
+        Ok(true)
+    }
+
+    pub async fn webhook(&mut self, customer: Uuid, id: Uuid) -> Result<Option<Webhook>> {
+        let row = sqlx::query(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE customer_id = $1 AND id = $2"
+        ))
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        row.as_ref().map(decode_webhook).transpose()
     }
 }

@@ -353,7 +353,7 @@ pub async fn create(
         rate_limit: body.rate_limit,
         auth: consumer_auth(body.consumer_auth, allow_private).await?,
     };
-    let webhook = webhooks::create(&app.core, auth.customer, new, time::now()).await?;
+    let webhook = webhooks::create(&app.core, auth.customer, auth.user, new, time::now()).await?;
     let secret = webhook.secret.clone();
     let mut body = webhook_body(webhook);
     body.secret = Some(secret);
@@ -412,7 +412,7 @@ pub async fn delete(
 ) -> ApiResult<Json<WebhookBody>> {
     auth.require(scope::WRITE_WEBHOOK)?;
     let id = parse_uuid("id", &id)?;
-    let deleted = webhooks::delete(&app.core, auth.customer, id, time::now()).await?;
+    let deleted = webhooks::delete(&app.core, auth.customer, auth.user, id, time::now()).await?;
     Ok(Json(webhook_body(deleted)))
 }
 

@@ -16,6 +16,7 @@ on_both_backends!(
     policy_edits_and_fiat_accounts_need_approval,
     rules_wait_for_approval_to_start_and_to_stop,
     roles_change_with_approval_never_your_own,
+    webhooks_receive_nothing_until_approved,
 );
 
 const WITHDRAWALS: &str = "/v2/approvals/policies/CREATE_CRYPTO_WITHDRAWAL";
@@ -507,4 +508,85 @@ async fn roles_change_with_approval_never_your_own(backend: Backend) {
         roles_of(&t.admin, made["id"].as_str().unwrap()).await,
         json!(["APPROVER"])
     );
+}
+
+async fn add_webhook(client: &Client, name: &str) -> Value {
+    let body = json!({ "name": name, "url": "http://127.0.0.1:9/hook",
+                       "event_types": ["approval.requested"] });
+    let (status, made) = post(client, "/v2/webhooks", &body).await;
+    assert_eq!(status, 200, "{made}");
+    made
+}
+
+async fn deliveries(client: &Client, webhook: &str) -> usize {
+    let (_, listed) = get(client, &format!("/v2/webhooks/{webhook}/deliveries")).await;
+    listed["items"].as_array().map_or(0, Vec::len)
+}
+
+async fn webhooks_receive_nothing_until_approved(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let t = team(&server, &db, 1).await;
+    for action in ["ADD_WEBHOOK", "DELETE_WEBHOOK"] {
+        let path = format!("/v2/approvals/policies/{action}");
+        assert_eq!(
+            put(&t.manager, &path, json!({ "enabled": true })).await.0,
+            200
+        );
+    }
+    let first = add_webhook(&t.treasurer, "first").await;
+    assert_eq!(first["status"], "PENDING");
+    assert!(first["secret"].as_str().unwrap().starts_with("whsec_"));
+    let id = first["id"].as_str().unwrap();
+    let (_, listed) = get(&t.admin, "/v2/webhooks").await;
+    assert_eq!(listed["items"][0]["id"], id, "{listed}");
+    // PENDING: not even its own approval.requested reaches it.
+    let request = request_for(&t.admin, id).await;
+    let (_, done) = decide(
+        &t.approvers[0],
+        request["id"].as_str().unwrap(),
+        "approve",
+        json!({}),
+    )
+    .await;
+    assert_eq!(done["status"], "APPROVED");
+    assert_eq!(
+        get(&t.admin, &format!("/v2/webhooks/{id}")).await.1["status"],
+        "ACTIVE"
+    );
+    assert_eq!(deliveries(&t.admin, id).await, 0);
+    // ACTIVE: the next request's event is delivered to it.
+    let second = add_webhook(&t.treasurer, "second").await;
+    let second_id = second["id"].as_str().unwrap();
+    assert_eq!(deliveries(&t.admin, id).await, 1);
+    let request = request_for(&t.admin, second_id).await;
+    let reason = json!({ "reason": "one is enough" });
+    decide(
+        &t.approvers[0],
+        request["id"].as_str().unwrap(),
+        "reject",
+        reason,
+    )
+    .await;
+    assert_eq!(
+        get(&t.admin, &format!("/v2/webhooks/{second_id}")).await.1["status"],
+        "REJECTED"
+    );
+
+    // Deleting waits for approval too.
+    let delete = format!("/v2/webhooks/{id}");
+    let (status, still) = send_json(&t.treasurer, Method::DELETE, &delete).await;
+    assert_eq!(
+        (status, &still["status"]),
+        (200, &json!("ACTIVE")),
+        "{still}"
+    );
+    let (_, pending) = get(
+        &t.admin,
+        "/v2/approvals?action=DELETE_WEBHOOK&status=PENDING",
+    )
+    .await;
+    let request = pending["items"][0]["id"].as_str().unwrap().to_string();
+    decide(&t.approvers[1], &request, "approve", json!({})).await;
+    assert_eq!(get(&t.admin, &delete).await.1["status"], "DELETED");
 }

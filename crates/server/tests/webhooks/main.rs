@@ -1085,7 +1085,7 @@ async fn refuses_bad_webhooks(backend: Backend) {
     raw_problem(
         get("/v2/webhooks?status=GONE".into()).await,
         400,
-        "ACTIVE or DELETED",
+        "ACTIVE, DELETED, PENDING",
     );
     raw_problem(
         get(format!("/v2/webhooks/{last}/deliveries?status=LOST")).await,
