@@ -542,6 +542,11 @@ async fn take_effect(
                 }
             }
         }
+        ApprovalAction::DeleteApiCredential => {
+            if let (true, Some(Proposal::Credential(client_id))) = (approved, &request.proposal) {
+                tx.disable_credential(customer, client_id, now).await?;
+            }
+        }
         ApprovalAction::AssignUserRoles => {
             if let (true, Some(Proposal::Roles(roles))) = (approved, &request.proposal) {
                 tx.set_user_roles(customer, object, roles, now).await?;

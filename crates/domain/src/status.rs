@@ -83,6 +83,7 @@ wire_enum!(
         DeleteOrchestrationRule = "DELETE_ORCHESTRATION_RULE",
         AddWebhook = "ADD_WEBHOOK",
         DeleteWebhook = "DELETE_WEBHOOK",
+        DeleteApiCredential = "DELETE_API_CREDENTIAL",
         AssignUserRoles = "ASSIGN_USER_ROLES",
         EditApprovalPolicy = "EDIT_APPROVAL_POLICY",
     }

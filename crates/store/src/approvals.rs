@@ -61,6 +61,8 @@ pub enum Proposal {
     Policy(Policy),
     /// ASSIGN_USER_ROLES: the user's roles as they would be.
     Roles(Vec<Role>),
+    /// DELETE_API_CREDENTIAL: the credential's client_id (not a UUID).
+    Credential(String),
 }
 
 /// One act on a request, in order.
@@ -175,6 +177,7 @@ fn proposal_json(p: &Proposal) -> String {
             "approvals_required": p.approvals_required, "tiers": tiers_json(&p.tiers),
             "updated_by": p.updated_by.map(|u| u.to_string()) }),
         Proposal::Roles(roles) => json!({ "roles": roles_text(roles) }),
+        Proposal::Credential(client_id) => json!({ "client_id": client_id }),
     }
     .to_string()
 }
@@ -184,6 +187,9 @@ fn decode_proposal(customer: Uuid, text: &str) -> Result<Proposal> {
     let bad = || corrupt("proposal", text);
     if let Some(roles) = v["roles"].as_str() {
         return Ok(Proposal::Roles(decode_roles(roles)?));
+    }
+    if let Some(client_id) = v["client_id"].as_str() {
+        return Ok(Proposal::Credential(client_id.to_string()));
     }
     Ok(Proposal::Policy(Policy {
         customer_id: customer,

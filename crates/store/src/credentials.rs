@@ -36,14 +36,6 @@ pub trait CredentialStore: Send + Sync {
         customer: Uuid,
         filter: &CredentialFilter,
     ) -> Result<Vec<Credential>>;
-    /// Disables the customer's credential; it as it now reads, or None when
-    /// the customer has no such credential.
-    async fn disable_credential(
-        &self,
-        customer: Uuid,
-        client_id: &str,
-        now: i64,
-    ) -> Result<Option<Credential>>;
     /// Who a token of this client acts for, while it may still be honoured
     /// (the credential enabled, its user too): asked on every request, so a
     /// deletion holds at once on every replica. None when refused.
@@ -123,24 +115,6 @@ impl CredentialStore for SqlStore {
         rows.iter().map(decode).collect()
     }
 
-    async fn disable_credential(
-        &self,
-        customer: Uuid,
-        client_id: &str,
-        now: i64,
-    ) -> Result<Option<Credential>> {
-        let row = sqlx::query(&format!(
-            "UPDATE credentials SET disabled_at = COALESCE(disabled_at, $1), updated_at = $1 \
-             WHERE customer_id = $2 AND client_id = $3 RETURNING {COLUMNS}"
-        ))
-        .bind(now)
-        .bind(customer.to_string())
-        .bind(client_id)
-        .fetch_optional(&self.write)
-        .await?;
-        row.as_ref().map(decode).transpose()
-    }
-
     async fn credential_acting(&self, client_id: &str) -> Result<Option<Acting>> {
         let row = sqlx::query(
             "SELECT c.user_id FROM credentials c LEFT JOIN users u ON u.id = c.user_id \
@@ -155,5 +129,41 @@ impl CredentialStore for SqlStore {
             })
         })
         .transpose()
+    }
+}
+
+impl crate::Tx {
+    /// Disables the customer's credential; None when it has none such.
+    pub async fn disable_credential(
+        &mut self,
+        customer: Uuid,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<Credential>> {
+        let row = sqlx::query(&format!(
+            "UPDATE credentials SET disabled_at = COALESCE(disabled_at, $1), updated_at = $1 \
+             WHERE customer_id = $2 AND client_id = $3 RETURNING {COLUMNS}"
+        ))
+        .bind(now)
+        .bind(customer.to_string())
+        .bind(client_id)
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    pub async fn credential_of(
+        &mut self,
+        customer: Uuid,
+        client_id: &str,
+    ) -> Result<Option<Credential>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM credentials WHERE customer_id = $1 AND client_id = $2"
+        ))
+        .bind(customer.to_string())
+        .bind(client_id)
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        row.as_ref().map(decode).transpose()
     }
 }

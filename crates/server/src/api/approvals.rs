@@ -207,6 +207,9 @@ pub struct RequestBody {
     proposed_policy: Option<PolicyBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
     proposed_roles: Option<Vec<&'static str>>,
+    /// For DELETE_API_CREDENTIAL: the credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
     acts: Vec<ActBody>,
     created_at: String,
     updated_at: String,
@@ -238,6 +241,10 @@ pub(crate) async fn render(app: &App, r: ApprovalRequest) -> ApiResult<RequestBo
         amount_usd: r.amount_cents.map(usd),
         proposed_policy: match &r.proposal {
             Some(Proposal::Policy(p)) => Some(policy_body(p.clone())),
+            _ => None,
+        },
+        client_id: match &r.proposal {
+            Some(Proposal::Credential(client_id)) => Some(client_id.clone()),
             _ => None,
         },
         proposed_roles: match &r.proposal {

@@ -127,7 +127,8 @@ pub async fn delete(
     Path(client_id): Path<String>,
 ) -> ApiResult<Json<DeletedBody>> {
     auth.require(scope::DELETE_CREDENTIALS)?;
-    let revoked = credentials::revoke(&app.core, auth.customer, &client_id, time::now()).await?;
+    let revoke = credentials::revoke(&app.core, auth.customer, auth.user, &client_id, time::now());
+    let revoked = revoke.await?;
     Ok(Json(DeletedBody {
         credentials: credential_body(revoked),
     }))

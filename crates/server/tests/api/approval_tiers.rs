@@ -17,6 +17,7 @@ on_both_backends!(
     rules_wait_for_approval_to_start_and_to_stop,
     roles_change_with_approval_never_your_own,
     webhooks_receive_nothing_until_approved,
+    credentials_work_until_their_deletion_is_approved,
 );
 
 const WITHDRAWALS: &str = "/v2/approvals/policies/CREATE_CRYPTO_WITHDRAWAL";
@@ -589,4 +590,47 @@ async fn webhooks_receive_nothing_until_approved(backend: Backend) {
     let request = pending["items"][0]["id"].as_str().unwrap().to_string();
     decide(&t.approvers[1], &request, "approve", json!({})).await;
     assert_eq!(get(&t.admin, &delete).await.1["status"], "DELETED");
+}
+
+async fn credentials_work_until_their_deletion_is_approved(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let t = team(&server, &db, 1).await;
+    let path = "/v2/approvals/policies/DELETE_API_CREDENTIAL";
+    assert_eq!(
+        put(&t.manager, path, json!({ "enabled": true })).await.0,
+        200
+    );
+    let (client_id, secret) = cli_credential(&db, &server.customer_id, None).await;
+    let machine = server
+        .anonymous()
+        .login(&client_id, &secret, None)
+        .await
+        .unwrap();
+
+    let delete = format!("/v2/api-creds/credentials/{client_id}");
+    let (status, answer) = send_json(&t.treasurer, Method::DELETE, &delete).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(get(&machine, "/v2/profiles").await.0, 200);
+    let (_, pending) = get(
+        &t.admin,
+        "/v2/approvals?action=DELETE_API_CREDENTIAL&status=PENDING",
+    )
+    .await;
+    let request = &pending["items"][0];
+    assert_eq!(request["client_id"], client_id.as_str(), "{pending}");
+    // Asking again opens no second request.
+    send_json(&t.treasurer, Method::DELETE, &delete).await;
+    let (_, again) = get(&t.admin, "/v2/approvals?action=DELETE_API_CREDENTIAL").await;
+    assert_eq!(again["items"].as_array().unwrap().len(), 1);
+
+    let (_, done) = decide(
+        &t.approvers[0],
+        request["id"].as_str().unwrap(),
+        "approve",
+        json!({}),
+    )
+    .await;
+    assert_eq!(done["status"], "APPROVED", "{done}");
+    assert_eq!(get(&machine, "/v2/profiles").await.0, 401);
 }
