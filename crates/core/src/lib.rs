@@ -21,6 +21,7 @@ pub mod orchestrations;
 pub mod profile_transfers;
 pub mod profiles;
 pub mod rules;
+pub mod sessions;
 pub mod transfers;
 pub mod tx;
 pub mod users;

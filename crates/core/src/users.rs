@@ -159,7 +159,7 @@ fn checked_email(email: &str) -> Result<String> {
 
 /// argon2id with its default (OWASP) parameters, off the async threads: it
 /// takes tens of milliseconds on purpose.
-async fn hash(password: String) -> Result<String> {
+pub(crate) async fn hash(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         Argon2::default()

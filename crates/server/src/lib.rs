@@ -2,6 +2,7 @@
 //! workers, and the `stableport` command line.
 //!
 //! - `api`: the HTTP handlers, one module per resource, and `api::common`;
+//! - `dashboard`: the web pages at `/dashboard`, for signed-in users;
 //! - `state`: what handlers share; `server`: start-up and shutdown;
 //! - `workers`: settlement, approvals, webhook delivery, group commit;
 //! - `outbound`: the guard on addresses customers make us call;
@@ -11,6 +12,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod outbound;
 pub mod server;
 pub mod state;

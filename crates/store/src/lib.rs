@@ -16,6 +16,7 @@ mod migrations;
 pub mod model;
 mod orchestrations;
 mod rules;
+mod sessions;
 mod sql;
 mod store;
 mod transfers;
@@ -47,6 +48,7 @@ pub use rules::{
     DepositAddress, DepositInstructions, DepositRecord, DepositTargetFilter, Inserted, Rule,
     RuleFilter, RuleSource, RuleStore,
 };
+pub use sessions::{Session, SessionStore, SignIns};
 pub use store::SqlStore;
 pub use transfers::{Fee, TransferStore};
 pub use tx::Tx;
@@ -161,6 +163,7 @@ pub trait Store:
     + IdentityStore
     + UserStore
     + ApprovalStore
+    + SessionStore
     + Send
     + Sync
     + 'static

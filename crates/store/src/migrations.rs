@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_users.sql")),
     (12, include_str!("../migrations/0012_approvals.sql")),
     (13, include_str!("../migrations/0013_approval_tiers.sql")),
+    (14, include_str!("../migrations/0014_dashboard.sql")),
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {

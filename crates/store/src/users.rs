@@ -31,11 +31,12 @@ pub struct UserFilter {
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Conflict when the customer has a user with this email.
     async fn user(&self, customer: Uuid, id: Uuid) -> Result<Option<User>>;
     async fn list_users(&self, customer: Uuid, filter: &UserFilter) -> Result<Vec<User>>;
     /// The user as it now reads, or None when the customer has no such user.
     async fn disable_user(&self, customer: Uuid, id: Uuid, now: i64) -> Result<Option<User>>;
+    /// Every active user with this email, of any customer (sign-in).
+    async fn users_by_email(&self, email: &str) -> Result<Vec<User>>;
 }
 
 const COLUMNS: &str =
@@ -80,6 +81,16 @@ impl UserStore for SqlStore {
         }
         q.page(&f.page);
         let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn users_by_email(&self, email: &str) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users WHERE email = $1 AND disabled_at IS NULL LIMIT 10"
+        ))
+        .bind(email)
+        .fetch_all(&self.read)
+        .await?;
         rows.iter().map(decode).collect()
     }
 

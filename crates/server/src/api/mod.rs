@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::docs_page))
         .route("/docs/redoc.standalone.js", get(openapi::redoc_js))
         .nest("/v2", v2_routes(sandbox).into_router())
+        .merge(crate::dashboard::router())
         .layer(axum::middleware::from_fn(
             crate::api::common::problem::spec_media_type,
         ))

@@ -1,0 +1,120 @@
+// The dashboard as people use it, in a real browser. Started by
+// crates/server/tests/dashboard with a server and its users already made;
+// exits non-zero, naming the step, when anything a user relies on breaks.
+import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const URL = env("DASHBOARD_URL");
+const SHOTS = env("SCREENSHOTS");
+const tess = { email: env("TESS_EMAIL"), password: env("TESS_PASSWORD") };
+const amir = { email: env("AMIR_EMAIL"), password: env("AMIR_PASSWORD") };
+const LOCKED = env("LOCKED_EMAIL");
+mkdirSync(SHOTS, { recursive: true });
+
+let step = "start";
+function expect(condition, what) {
+  if (!condition) throw new Error(`${step}: expected ${what}`);
+}
+
+// No serious or critical accessibility violation on the page as shown.
+async function accessible(page, name) {
+  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+  const found = await page.evaluate(async () => (await window.axe.run()).violations);
+  const bad = found.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(bad.length === 0, `no serious axe violations on ${name}, got ${JSON.stringify(bad.map((v) => [v.id, v.help, v.nodes.map((n) => n.target)]))}`);
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+async function signIn(page, who) {
+  await page.goto(`${URL}/dashboard/sign-in`);
+  await page.getByLabel("Email").fill(who.email);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function signOut(page) {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/sign-in/);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--headless", "--disable-background-networking"],
+});
+try {
+  // axe is injected as a script, which the dashboard's CSP would refuse.
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+
+  step = "an anonymous visit is sent to sign in";
+  await page.goto(`${URL}/dashboard`);
+  expect(page.url().endsWith("/dashboard/sign-in"), `the sign-in page, got ${page.url()}`);
+  await accessible(page, "sign-in");
+
+  step = "five wrong passwords lock the email, even against the right one";
+  for (let i = 0; i < 5; i++) await signIn(page, { email: LOCKED, password: "not the password" });
+  expect(await page.getByText("Too many failed sign-ins").isVisible(), "the lockout message");
+  await signIn(page, { email: LOCKED, password: tess.password });
+  expect(await page.getByText("Too many failed sign-ins").isVisible(), "still locked");
+
+  step = "the treasurer signs in and sees balances";
+  await signIn(page, tess);
+  await page.waitForURL(/\/dashboard$/);
+  expect(await page.getByRole("heading", { name: "Overview" }).isVisible(), "the overview");
+  expect(await page.locator("td.num", { hasText: "1234.5" }).count() > 0, "the funded USD balance");
+  expect(await page.getByRole("img", { name: "Total available per asset" }).isVisible(), "the chart");
+  await accessible(page, "overview");
+
+  step = "the treasurer's own request cannot be approved by them";
+  await page.getByRole("link", { name: "Approvals" }).click();
+  const card = page.locator("section.card").first();
+  expect(await card.getByText("Add crypto address").isVisible(), "the pending address request");
+  expect((await card.locator("dd.progress").innerText()).trim() === "0/1", "progress 0/1");
+  expect(await card.getByText("You submitted this request").isVisible(), "the refusal on screen");
+  expect(await card.getByRole("button", { name: "Approve" }).count() === 0, "no Approve button");
+  const id = (await card.locator("code").first().innerText()).trim();
+  const requestId = await card.getAttribute("aria-labelledby");
+  const forged = await page.evaluate(async (rid) => {
+    const csrf = document.querySelector("input[name=csrf]").value;
+    const r = await fetch(`/dashboard/approvals/${rid}/approve`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: `csrf=${encodeURIComponent(csrf)}`,
+    });
+    return [r.status, await r.text()];
+  }, requestId.replace(/^r-/, ""));
+  expect(forged[0] === 403 && forged[1].includes("you submitted this request"), `a 403 naming why, got ${forged[0]}`);
+  await accessible(page, "approvals-submitter");
+
+  step = "a form with a forged CSRF token is refused";
+  const forgedCsrf = await page.evaluate(async () => (await fetch("/dashboard/sign-out", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: "csrf=forged",
+  })).status);
+  expect(forgedCsrf === 403, `a 403, got ${forgedCsrf}`);
+  await signOut(page);
+
+  step = "a second user approves it";
+  await signIn(page, amir);
+  await page.getByRole("link", { name: "Approvals" }).click();
+  const pending = page.locator("section.card").first();
+  expect((await pending.locator("code").first().innerText()).trim() === id, "the same request");
+  await pending.getByRole("button", { name: "Approve" }).click();
+  expect(await page.getByText("Your approval is recorded.").isVisible(), "the notice");
+  expect(await page.getByText("Nothing is waiting for approval.").isVisible(), "an empty inbox");
+  const history = page.locator("table").last();
+  expect(await history.getByText("APPROVED by " + amir.email).isVisible(), "the act in the history");
+  await accessible(page, "approvals-history");
+  await signOut(page);
+  console.log("dashboard flows passed");
+} finally {
+  await browser.close();
+}
