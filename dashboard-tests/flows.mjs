@@ -16,6 +16,8 @@ const SHOTS = env("SCREENSHOTS");
 const tess = { email: env("TESS_EMAIL"), password: env("TESS_PASSWORD") };
 const amir = { email: env("AMIR_EMAIL"), password: env("AMIR_PASSWORD") };
 const LOCKED = env("LOCKED_EMAIL");
+const PROFILE = env("FUNDED_PROFILE");
+const api = { id: env("API_CLIENT_ID"), secret: env("API_CLIENT_SECRET") };
 mkdirSync(SHOTS, { recursive: true });
 
 let step = "start";
@@ -42,6 +44,20 @@ async function signIn(page, who) {
 async function signOut(page) {
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(/sign-in/);
+}
+
+// A call to the API, as an integrator's backend would make it.
+async function apiPost(path, body) {
+  const form = new URLSearchParams({ grant_type: "client_credentials", client_id: api.id, client_secret: api.secret });
+  const token = (await (await fetch(`${URL}/oauth2/token`, { method: "POST", body: form })).json()).access_token;
+  const r = await fetch(`${URL}${path}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await r.text();
+  expect(r.ok, `${path} to succeed, got ${r.status}: ${text}`);
+  return JSON.parse(text);
 }
 
 const browser = await chromium.launch({
@@ -113,6 +129,18 @@ try {
   const history = page.locator("table").last();
   expect(await history.getByText("APPROVED by " + amir.email).isVisible(), "the act in the history");
   await accessible(page, "approvals-history");
+
+  step = "a conversion made through the API appears and settles without a reload";
+  await page.getByRole("link", { name: "Activity" }).click();
+  await page.evaluate(() => { window.stayed = true; });
+  await apiPost("/v2/conversion/stablecoins", {
+    ref_id: "dash-1", profile_id: PROFILE, amount: "100", source_asset: "USD", target_asset: "USDC",
+  });
+  const row = page.locator('tr[data-ref-id="dash-1"] td.status');
+  await row.filter({ hasText: "CREATED" }).waitFor({ timeout: 15000 });
+  await row.filter({ hasText: "SETTLED" }).waitFor({ timeout: 20000 });
+  expect(await page.evaluate(() => window.stayed === true), "the same page, never reloaded");
+  await accessible(page, "activity");
   await signOut(page);
   console.log("dashboard flows passed");
 } finally {

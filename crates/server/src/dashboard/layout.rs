@@ -46,6 +46,7 @@ fn header(v: &Viewer) -> Markup {
             span.brand { "Stableport" }
             nav aria-label="Main" {
                 a href="/dashboard" { "Overview" }
+                a href="/dashboard/activity" { "Activity" }
                 a href="/dashboard/approvals" { "Approvals" }
             }
             form.signout method="post" action="/dashboard/sign-out" {

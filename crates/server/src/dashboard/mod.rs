@@ -3,6 +3,7 @@
 //! JavaScript; a few lines of it only refresh lists. Each handler extracts,
 //! calls the operations layer and renders, like the API's.
 
+mod activity;
 mod approvals;
 mod layout;
 mod overview;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
             get(sign_in::page).post(sign_in::submit),
         )
         .route("/dashboard/sign-out", post(sign_in::sign_out))
+        .route("/dashboard/activity", get(activity::page))
         .route("/dashboard/approvals", get(approvals::page))
         .route(
             "/dashboard/approvals/{id}/{decision}",

@@ -2,8 +2,9 @@
 //! playwright-core (`dashboard-tests/flows.mjs`), against a server on each
 //! backend with its users made through the API. The script signs in, is
 //! locked out after five wrong passwords, reads balances, is refused its own
-//! approval on screen, and a second user approves; axe-core checks every
-//! page. Screenshots go to `target/dashboard-screenshots/{backend}`.
+//! approval on screen, a second user approves, and a conversion made
+//! through the API appears and settles on the activity page without a
+//! reload; axe-core checks every page. Screenshots go to `target/dashboard-screenshots/{backend}`.
 
 #![allow(dead_code)]
 
@@ -11,6 +12,7 @@
 mod common;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use common::*;
 use serde_json::json;
@@ -37,7 +39,8 @@ async fn a_second_user_approves_in_the_browser(backend: Backend) {
         "run `npm ci --prefix dashboard-tests` first (scripts/test does)"
     );
     let db = TestDb::new(backend).await;
-    let server = TestServer::start(&db).await;
+    // Conversions settle after a few seconds, so the page shows them CREATED first.
+    let server = TestServer::start_with(&db, |c| c.settlement_delay = Duration::from_secs(6)).await;
     let admin = server.client().await;
     let tess = user(&admin, "tess@example.com", json!(["TREASURER", "APPROVER"])).await;
     user(&admin, "amir@example.com", json!(["APPROVER"])).await;
@@ -69,7 +72,7 @@ async fn a_second_user_approves_in_the_browser(backend: Backend) {
         (status, &added["address"]["status"]),
         (200, &json!("PENDING"))
     );
-    funded_profile(&admin, "USD", "1234.5").await;
+    let profile = funded_profile(&admin, "USD", "1234.5").await;
 
     let shots = repo().join(format!("target/dashboard-screenshots/{backend:?}").to_lowercase());
     let out = tokio::process::Command::new("node")
@@ -81,6 +84,9 @@ async fn a_second_user_approves_in_the_browser(backend: Backend) {
         .env("LOCKED_EMAIL", "locked@example.com")
         .env("TESS_PASSWORD", PASSWORD)
         .env("AMIR_PASSWORD", PASSWORD)
+        .env("FUNDED_PROFILE", &profile)
+        .env("API_CLIENT_ID", &server.client_id)
+        .env("API_CLIENT_SECRET", &server.client_secret)
         .output()
         .await
         .expect("node is required for the dashboard tests");
