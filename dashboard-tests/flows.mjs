@@ -3,6 +3,7 @@
 // exits non-zero, naming the step, when anything a user relies on breaks.
 import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 
 const require = createRequire(import.meta.url);
@@ -141,6 +142,33 @@ try {
   await row.filter({ hasText: "SETTLED" }).waitFor({ timeout: 20000 });
   expect(await page.evaluate(() => window.stayed === true), "the same page, never reloaded");
   await accessible(page, "activity");
+  await signOut(page);
+
+  step = "a webhook's failed attempt is visible, and a redelivery works";
+  let failing = true;
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => { res.statusCode = failing ? 500 : 200; res.end(); });
+  });
+  await new Promise((done) => sink.listen(0, "127.0.0.1", done));
+  await apiPost("/v2/webhooks", {
+    name: "sink", url: `http://127.0.0.1:${sink.address().port}/hook`, event_types: ["conversion.created"],
+  });
+  await signIn(page, tess);
+  await page.getByRole("link", { name: "Webhooks" }).click();
+  await page.getByRole("button", { name: "Send a test event" }).click();
+  expect(await page.getByText("A test event is on its way.").isVisible(), "the notice");
+  const status = page.locator("table.deliveries td.status");
+  await status.filter({ hasText: "FAILED" }).waitFor({ timeout: 15000 });
+  await page.locator("table.attempts td", { hasText: "HTTP 500" }).first().waitFor({ timeout: 5000 });
+  await accessible(page, "webhooks-failed");
+  failing = false;
+  await page.getByRole("button", { name: /^Redeliver event/ }).first().click();
+  expect(await page.getByText("The event is queued for delivery again.").isVisible(), "the notice");
+  await status.filter({ hasText: "DELIVERED" }).waitFor({ timeout: 15000 });
+  await page.locator("table.attempts td", { hasText: "HTTP 200" }).first().waitFor({ timeout: 5000 });
+  await accessible(page, "webhooks-delivered");
+  sink.close();
   await signOut(page);
   console.log("dashboard flows passed");
 } finally {

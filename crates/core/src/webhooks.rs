@@ -3,7 +3,7 @@
 
 use stableport_domain::{ApprovalAction, WebhookStatus};
 use stableport_store::{
-    ConsumerAuth, Event, StoreError, Tx, Webhook, EVENT_TYPES, MAX_ACTIVE_WEBHOOKS,
+    ConsumerAuth, Delivery, Event, StoreError, Tx, Webhook, EVENT_TYPES, MAX_ACTIVE_WEBHOOKS,
 };
 use uuid::Uuid;
 
@@ -158,6 +158,35 @@ pub async fn delete(
         deleted.map_err(|e| CoreError::or_not_found(e, || not_found(id, customer).to_string()))
     }
     .await)
+}
+
+/// Sends one of the customer's events to this ACTIVE webhook, again or for
+/// the first time, with a fresh retry window.
+pub async fn redeliver(
+    core: &Core,
+    customer: Uuid,
+    id: Uuid,
+    event: Uuid,
+    now: i64,
+) -> Result<Delivery> {
+    let webhook = get(core, customer, id).await?;
+    if webhook.status != WebhookStatus::Active {
+        return Err(CoreError::Conflict(format!(
+            "webhook {} is {}; only an ACTIVE webhook receives events",
+            webhook.id, webhook.status
+        )));
+    }
+    if core.store.event(customer, event).await?.is_none() {
+        return Err(CoreError::NotFound(format!(
+            "event with id {event} not found for customer with id {customer}"
+        )));
+    }
+    let delivery = core.store.redeliver(customer, id, event, now).await;
+    delivery.map_err(|e| match e {
+        StoreError::NotFound => not_found(id, customer),
+        StoreError::NotPending(detail) => CoreError::Conflict(detail),
+        other => other.into(),
+    })
 }
 
 /// A test event (`is_test`) of `kind` (by default the webhook's first

@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 use stableport_core::webhooks::{self, NewWebhook};
 use stableport_domain::{DeliveryStatus, WebhookStatus};
 use stableport_store::{
-    AttemptFilter, ConsumerAuth, Delivery, DeliveryAttempt, DeliveryFilter, Order, StoreError,
-    Webhook, WebhookFilter,
+    AttemptFilter, ConsumerAuth, Delivery, DeliveryAttempt, DeliveryFilter, Order, Webhook,
+    WebhookFilter,
 };
 use uuid::Uuid;
 
@@ -360,12 +360,6 @@ pub async fn create(
     Ok(Json(body))
 }
 
-fn not_found(id: Uuid, customer: Uuid) -> Problem {
-    Problem::not_found(format!(
-        "webhook with id {id} not found for customer with id {customer}"
-    ))
-}
-
 async fn owned(app: &App, auth: &Auth, raw: &str) -> ApiResult<Webhook> {
     let id = parse_uuid("id", raw)?;
     Ok(webhooks::get(&app.core, auth.customer, id).await?)
@@ -498,29 +492,8 @@ pub async fn redeliver(
     auth.require(scope::WRITE_WEBHOOK)?;
     let raw = required("event_id", body.event_id)?;
     let event = parse_uuid("event_id", &raw)?;
-    let webhook = owned(&app, &auth, &id).await?;
-    if webhook.status != WebhookStatus::Active {
-        return Err(Problem::conflict(format!(
-            "webhook {} is {}; only an ACTIVE webhook receives events",
-            webhook.id, webhook.status
-        )));
-    }
-    if app.core.store.event(auth.customer, event).await?.is_none() {
-        return Err(Problem::not_found(format!(
-            "event with id {event} not found for customer with id {}",
-            auth.customer
-        )));
-    }
-    let delivery = app
-        .core
-        .store
-        .redeliver(auth.customer, webhook.id, event, time::now())
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => not_found(webhook.id, auth.customer),
-            StoreError::NotPending(detail) => Problem::conflict(detail),
-            other => other.into(),
-        })?;
+    let id = parse_uuid("id", &id)?;
+    let delivery = webhooks::redeliver(&app.core, auth.customer, id, event, time::now()).await?;
     Ok((StatusCode::OK, Json(delivery_body(delivery))))
 }
 

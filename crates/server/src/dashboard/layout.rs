@@ -48,6 +48,7 @@ fn header(v: &Viewer) -> Markup {
                 a href="/dashboard" { "Overview" }
                 a href="/dashboard/activity" { "Activity" }
                 a href="/dashboard/approvals" { "Approvals" }
+                a href="/dashboard/webhooks" { "Webhooks" }
             }
             form.signout method="post" action="/dashboard/sign-out" {
                 input type="hidden" name="csrf" value=(v.session.csrf_token);

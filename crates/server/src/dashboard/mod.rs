@@ -8,6 +8,7 @@ mod approvals;
 mod layout;
 mod overview;
 mod sign_in;
+mod webhooks;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -36,6 +37,8 @@ pub fn router() -> Router<AppState> {
             "/dashboard/approvals/{id}/{decision}",
             post(approvals::decide),
         )
+        .route("/dashboard/webhooks", get(webhooks::page))
+        .route("/dashboard/webhooks/{id}/{action}", post(webhooks::act))
         .route("/dashboard/assets/app.css", get(layout::css))
         .route("/dashboard/assets/app.js", get(layout::js))
 }

@@ -40,7 +40,13 @@ async fn a_second_user_approves_in_the_browser(backend: Backend) {
     );
     let db = TestDb::new(backend).await;
     // Conversions settle after a few seconds, so the page shows them CREATED first.
-    let server = TestServer::start_with(&db, |c| c.settlement_delay = Duration::from_secs(6)).await;
+    // Webhook deliveries are tried once, so a failure shows as FAILED at once.
+    let server = TestServer::start_with(&db, |c| {
+        c.settlement_delay = Duration::from_secs(6);
+        c.webhook_retry_max_age = Duration::ZERO;
+        c.webhook_poll_interval = Duration::from_millis(100);
+    })
+    .await;
     let admin = server.client().await;
     let tess = user(&admin, "tess@example.com", json!(["TREASURER", "APPROVER"])).await;
     user(&admin, "amir@example.com", json!(["APPROVER"])).await;
