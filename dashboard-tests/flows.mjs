@@ -16,6 +16,7 @@ const URL = env("DASHBOARD_URL");
 const SHOTS = env("SCREENSHOTS");
 const tess = { email: env("TESS_EMAIL"), password: env("TESS_PASSWORD") };
 const amir = { email: env("AMIR_EMAIL"), password: env("AMIR_PASSWORD") };
+const mona = { email: env("MONA_EMAIL"), password: env("MONA_PASSWORD") };
 const LOCKED = env("LOCKED_EMAIL");
 const PROFILE = env("FUNDED_PROFILE");
 const api = { id: env("API_CLIENT_ID"), secret: env("API_CLIENT_SECRET") };
@@ -59,6 +60,11 @@ async function apiPost(path, body) {
   const text = await r.text();
   expect(r.ok, `${path} to succeed, got ${r.status}: ${text}`);
   return JSON.parse(text);
+}
+
+async function tokenStatus(id, secret) {
+  const form = new URLSearchParams({ grant_type: "client_credentials", client_id: id, client_secret: secret });
+  return (await fetch(`${URL}/oauth2/token`, { method: "POST", body: form })).status;
 }
 
 const browser = await chromium.launch({
@@ -169,6 +175,26 @@ try {
   await page.locator("table.attempts td", { hasText: "HTTP 200" }).first().waitFor({ timeout: 5000 });
   await accessible(page, "webhooks-delivered");
   sink.close();
+  expect(await page.getByRole("link", { name: "API credentials" }).count() === 0, "no credentials page for a treasurer");
+  await signOut(page);
+
+  step = "an entity manager creates a credential whose secret is shown once, then revokes it";
+  await signIn(page, mona);
+  await page.getByRole("link", { name: "API credentials" }).click();
+  await page.getByLabel("The customer (a machine credential)").check();
+  await page.getByRole("button", { name: "Create credential" }).click();
+  const clientId = (await page.locator("#client-id").innerText()).trim();
+  const secret = (await page.locator("#client-secret").innerText()).trim();
+  expect(secret.length >= 32, "a secret");
+  expect(await tokenStatus(clientId, secret) === 200, "the new credential to work");
+  await accessible(page, "credentials-created");
+  await page.goto(`${URL}/dashboard/credentials`);
+  expect(!(await page.content()).includes(secret), "the secret never shown again");
+  await page.getByRole("button", { name: `Revoke ${clientId}` }).click();
+  expect(await page.getByText("The credential is revoked").isVisible(), "the notice");
+  const credential = page.locator(`tr[data-client-id="${clientId}"] td.status`);
+  expect((await credential.innerText()).trim() === "DISABLED", "DISABLED in the list");
+  expect(await tokenStatus(clientId, secret) !== 200, "the revoked credential refused");
   await signOut(page);
   console.log("dashboard flows passed");
 } finally {

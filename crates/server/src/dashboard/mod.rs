@@ -5,6 +5,7 @@
 
 mod activity;
 mod approvals;
+mod credentials;
 mod layout;
 mod overview;
 mod sign_in;
@@ -36,6 +37,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/dashboard/approvals/{id}/{decision}",
             post(approvals::decide),
+        )
+        .route(
+            "/dashboard/credentials",
+            get(credentials::page).post(credentials::create),
+        )
+        .route(
+            "/dashboard/credentials/{client_id}/revoke",
+            post(credentials::revoke),
         )
         .route("/dashboard/webhooks", get(webhooks::page))
         .route("/dashboard/webhooks/{id}/{action}", post(webhooks::act))

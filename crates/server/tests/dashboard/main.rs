@@ -90,6 +90,8 @@ async fn a_second_user_approves_in_the_browser(backend: Backend) {
         .env("LOCKED_EMAIL", "locked@example.com")
         .env("TESS_PASSWORD", PASSWORD)
         .env("AMIR_PASSWORD", PASSWORD)
+        .env("MONA_EMAIL", "mona@example.com")
+        .env("MONA_PASSWORD", PASSWORD)
         .env("FUNDED_PROFILE", &profile)
         .env("API_CLIENT_ID", &server.client_id)
         .env("API_CLIENT_SECRET", &server.client_secret)
