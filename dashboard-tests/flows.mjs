@@ -175,6 +175,29 @@ try {
   await page.locator("table.attempts td", { hasText: "HTTP 200" }).first().waitFor({ timeout: 5000 });
   await accessible(page, "webhooks-delivered");
   sink.close();
+
+  step = "a destination added on screen waits for approval";
+  await page.getByRole("link", { name: "Destinations" }).click();
+  await page.getByLabel("Address").fill("0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359");
+  await page.getByRole("button", { name: "Add address" }).click();
+  expect(await page.getByText("awaits approval").isVisible(), "the pending notice");
+  const added = page.locator("table.crypto tr", { hasText: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359" });
+  expect((await added.locator("td.status").innerText()).trim() === "PENDING", "PENDING in the list");
+  await accessible(page, "destinations");
+
+  step = "the sandbox panel deposits and settles";
+  await page.getByRole("link", { name: "Sandbox" }).click();
+  await page.getByLabel("Asset").selectOption("USDC");
+  await page.getByLabel("Amount").fill("10");
+  await page.getByRole("button", { name: "Deposit", exact: true }).click();
+  expect(await page.getByText("The deposit is credited.").isVisible(), "the deposit notice");
+  const made = await apiPost("/v2/conversion/stablecoins", {
+    ref_id: "dash-2", profile_id: PROFILE, amount: "5", source_asset: "USD", target_asset: "USDC",
+  });
+  await page.reload();
+  await page.getByRole("button", { name: `Settle conversion ${made.id}` }).click();
+  expect(await page.getByText("The conversion is settled.").isVisible(), "the settle notice");
+  await accessible(page, "sandbox");
   expect(await page.getByRole("link", { name: "API credentials" }).count() === 0, "no credentials page for a treasurer");
   await signOut(page);
 

@@ -102,7 +102,8 @@ pub struct CryptoAddress {
     pub bookmarked: bool,
     /// `travelrule_metadata` as JSON, in the form the API validated.
     pub travelrule_metadata: Option<String>,
-    /// Always APPROVED today: there is no address review.
+    /// APPROVED, or PENDING (then APPROVED or REJECTED) under an
+    /// ADD_CRYPTO_ADDRESS approval policy.
     pub status: DestinationStatus,
     /// Sandbox: withdrawals to this address fail on purpose.
     pub fail_withdrawals: bool,

@@ -232,7 +232,7 @@ fn checked_travelrule(travelrule: Option<TravelRuleIn>) -> ApiResult<Option<Stri
 
 /// "ETHEREUM 0x5aAeb6…eAed": something to tell addresses apart by until
 /// the customer names them.
-fn default_nickname(network: CryptoNetwork, address: &str) -> String {
+pub(crate) fn default_nickname(network: CryptoNetwork, address: &str) -> String {
     let chars: Vec<char> = address.chars().collect();
     if chars.len() <= 12 {
         return format!("{network} {address}");

@@ -48,10 +48,12 @@ fn header(v: &Viewer) -> Markup {
                 a href="/dashboard" { "Overview" }
                 a href="/dashboard/activity" { "Activity" }
                 a href="/dashboard/approvals" { "Approvals" }
+                a href="/dashboard/destinations" { "Destinations" }
                 a href="/dashboard/webhooks" { "Webhooks" }
                 @if v.user.roles.contains(&stableport_domain::Role::EntityManager) {
                     a href="/dashboard/credentials" { "API credentials" }
                 }
+                @if v.sandbox { a href="/dashboard/sandbox" { "Sandbox" } }
             }
             form.signout method="post" action="/dashboard/sign-out" {
                 input type="hidden" name="csrf" value=(v.session.csrf_token);

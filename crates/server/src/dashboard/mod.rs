@@ -6,8 +6,10 @@
 mod activity;
 mod approvals;
 mod credentials;
+mod destinations;
 mod layout;
 mod overview;
+mod sandbox;
 mod sign_in;
 mod webhooks;
 
@@ -46,6 +48,20 @@ pub fn router() -> Router<AppState> {
             "/dashboard/credentials/{client_id}/revoke",
             post(credentials::revoke),
         )
+        .route(
+            "/dashboard/destinations",
+            get(destinations::page).post(destinations::add),
+        )
+        .route("/dashboard/sandbox", get(sandbox::page))
+        .route("/dashboard/sandbox/deposit", post(sandbox::deposit))
+        .route(
+            "/dashboard/sandbox/conversions/{id}/{action}",
+            post(sandbox::conversion),
+        )
+        .route(
+            "/dashboard/sandbox/withdrawals/{id}/{action}",
+            post(sandbox::withdrawal),
+        )
         .route("/dashboard/webhooks", get(webhooks::page))
         .route("/dashboard/webhooks/{id}/{action}", post(webhooks::act))
         .route("/dashboard/assets/app.css", get(layout::css))
@@ -58,6 +74,8 @@ pub const COOKIE: &str = "stableport_session";
 pub struct Viewer {
     pub session: Session,
     pub user: User,
+    /// The server runs in sandbox mode (the sandbox panel is offered).
+    pub sandbox: bool,
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -67,7 +85,11 @@ impl FromRequestParts<AppState> for Viewer {
         let to_sign_in = || Redirect::to("/dashboard/sign-in").into_response();
         let token = cookie(&parts.headers, COOKIE).ok_or_else(to_sign_in)?;
         match sessions::find(&app.core, &token, time::now()).await {
-            Ok(Some((session, user))) => Ok(Viewer { session, user }),
+            Ok(Some((session, user))) => Ok(Viewer {
+                session,
+                user,
+                sandbox: app.config.is_sandbox(),
+            }),
             Ok(None) => Err(to_sign_in()),
             Err(e) => Err(failure(e)),
         }

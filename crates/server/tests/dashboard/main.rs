@@ -106,5 +106,20 @@ async fn a_second_user_approves_in_the_browser(backend: Backend) {
     );
     // What the browser did is what the API now says.
     let (_, listed) = get(&admin, "/v2/transfer/crypto-destination-addresses").await;
-    assert_eq!(listed["addresses"][0]["status"], "APPROVED", "{listed}");
+    let status = |address: &str| {
+        let found = listed["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["address"] == address);
+        found.map(|a| a["status"].clone())
+    };
+    assert_eq!(
+        status("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
+        Some(json!("APPROVED"))
+    );
+    assert_eq!(
+        status("0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"),
+        Some(json!("PENDING"))
+    );
 }
