@@ -218,6 +218,20 @@ try {
   const credential = page.locator(`tr[data-client-id="${clientId}"] td.status`);
   expect((await credential.innerText()).trim() === "DISABLED", "DISABLED in the list");
   expect(await tokenStatus(clientId, secret) !== 200, "the revoked credential refused");
+
+  step = "an entity manager sets a policy, and an edit to an enabled one waits for approval";
+  await page.getByRole("link", { name: "Team" }).click();
+  const fiat = page.locator('tr[data-action="ADD_FIAT_ACCOUNT"]');
+  await fiat.getByLabel("Enable ADD_FIAT_ACCOUNT").check();
+  await fiat.getByRole("button", { name: "Save ADD_FIAT_ACCOUNT" }).click();
+  expect(await page.getByText("The policy is set.").isVisible(), "the set notice");
+  expect((await page.locator('tr[data-action="ADD_FIAT_ACCOUNT"] td.enabled').innerText()).trim() === "yes", "enabled");
+  const crypto = page.locator('tr[data-action="ADD_CRYPTO_ADDRESS"]');
+  await crypto.getByLabel("Enable ADD_CRYPTO_ADDRESS").uncheck();
+  await crypto.getByRole("button", { name: "Save ADD_CRYPTO_ADDRESS" }).click();
+  expect(await page.getByText("awaits approval").isVisible(), "the proposed notice");
+  expect((await page.locator('tr[data-action="ADD_CRYPTO_ADDRESS"] td.enabled').innerText()).trim() === "yes", "still enabled");
+  await accessible(page, "team");
   await signOut(page);
   console.log("dashboard flows passed");
 } finally {

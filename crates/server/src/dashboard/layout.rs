@@ -50,6 +50,7 @@ fn header(v: &Viewer) -> Markup {
                 a href="/dashboard/approvals" { "Approvals" }
                 a href="/dashboard/destinations" { "Destinations" }
                 a href="/dashboard/webhooks" { "Webhooks" }
+                a href="/dashboard/team" { "Team" }
                 @if v.user.roles.contains(&stableport_domain::Role::EntityManager) {
                     a href="/dashboard/credentials" { "API credentials" }
                 }

@@ -11,6 +11,7 @@ mod layout;
 mod overview;
 mod sandbox;
 mod sign_in;
+mod team;
 mod webhooks;
 
 use axum::extract::FromRequestParts;
@@ -62,6 +63,8 @@ pub fn router() -> Router<AppState> {
             "/dashboard/sandbox/withdrawals/{id}/{action}",
             post(sandbox::withdrawal),
         )
+        .route("/dashboard/team", get(team::page))
+        .route("/dashboard/team/policies/{action}", post(team::set_policy))
         .route("/dashboard/webhooks", get(webhooks::page))
         .route("/dashboard/webhooks/{id}/{action}", post(webhooks::act))
         .route("/dashboard/assets/app.css", get(layout::css))
