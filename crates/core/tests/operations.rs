@@ -86,6 +86,7 @@ on_both_backends!(
     concurrent_debits_never_overdraw,
     withdrawals_and_transfers_keep_the_books,
     opposite_transfers_neither_deadlock_nor_overdraw,
+    sign_in_locks_after_failures_and_sessions_end,
 );
 
 const NOW: i64 = 1_700_000_000_000_000;
@@ -493,4 +494,88 @@ async fn opposite_transfers_neither_deadlock_nor_overdraw(db: Scratch) {
     let sum = available(&db.store, a, Asset::Usd).await + available(&db.store, b, Asset::Usd).await;
     assert_eq!(sum, units("50", Asset::Usd));
     assert_sound(&db.store).await;
+}
+
+/// Five wrong passwords lock an email (even against the right one) until
+/// the lockout passes; a session ends at sign-out, at its expiry, or when
+/// its user is disabled.
+async fn sign_in_locks_after_failures_and_sessions_end(db: Scratch) {
+    use stableport_core::sessions::{self, Refused, LOCKOUT, SESSION_TTL};
+    use stableport_core::users::{self, NewUser};
+    use stableport_domain::Role;
+
+    let customer = Uuid::new_v4();
+    db.store.create_customer(customer, NOW).await.unwrap();
+    let new = |email: &str| NewUser {
+        email: email.into(),
+        roles: vec![Role::Viewer],
+        password: Some("correct horse battery".into()),
+    };
+    let ada = users::create(&db.core, customer, None, new("ada@example.com"), NOW)
+        .await
+        .unwrap();
+    users::create(&db.core, customer, None, new("bob@example.com"), NOW)
+        .await
+        .unwrap();
+    let sign_in = |email: &'static str, password: &'static str, at: i64| {
+        let core = &db.core;
+        async move {
+            sessions::sign_in(core, email, password.into(), at)
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..4 {
+        assert_eq!(
+            sign_in("bob@example.com", "wrong", NOW).await.err(),
+            Some(Refused::Wrong)
+        );
+    }
+    let locked = sign_in("bob@example.com", "wrong", NOW).await.err();
+    assert!(matches!(locked, Some(Refused::Locked { .. })), "{locked:?}");
+    let still = sign_in("bob@example.com", "correct horse battery", NOW + 1)
+        .await
+        .err();
+    assert!(matches!(still, Some(Refused::Locked { .. })), "{still:?}");
+    let later = NOW + LOCKOUT.as_micros() as i64 + 1;
+    assert!(sign_in("bob@example.com", "correct horse battery", later)
+        .await
+        .is_ok());
+    assert_eq!(
+        sign_in("nobody@example.com", "x", NOW).await.err(),
+        Some(Refused::Wrong)
+    );
+
+    let signed = sign_in("ada@example.com", "correct horse battery", NOW)
+        .await
+        .unwrap();
+    assert_ne!(
+        signed.session.token_hash, signed.token,
+        "only a hash is stored"
+    );
+    let found = sessions::find(&db.core, &signed.token, NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(found.map(|(_, u)| u.id), Some(ada.user.id));
+    let expired = NOW + SESSION_TTL.as_micros() as i64 + 1;
+    assert!(sessions::find(&db.core, &signed.token, expired)
+        .await
+        .unwrap()
+        .is_none());
+    sessions::sign_out(&db.core, &signed.token).await.unwrap();
+    assert!(sessions::find(&db.core, &signed.token, NOW + 1)
+        .await
+        .unwrap()
+        .is_none());
+
+    let again = sign_in("ada@example.com", "correct horse battery", NOW)
+        .await
+        .unwrap();
+    users::disable(&db.core, customer, ada.user.id, NOW)
+        .await
+        .unwrap();
+    assert!(sessions::find(&db.core, &again.token, NOW + 1)
+        .await
+        .unwrap()
+        .is_none());
 }
