@@ -69,6 +69,11 @@ enum Scenario {
     /// GET /v2/profiles/{id}/balances of the worker's profile: an
     /// authenticated read.
     ReadBalances,
+    /// GET /dashboard/activity, signed in as a VIEWER user of the worker's
+    /// own (the page's newest 50 of everything the customer did).
+    DashboardActivity,
+    /// GET /dashboard (every profile's balances), signed in likewise.
+    DashboardOverview,
 }
 
 impl Scenario {
@@ -77,6 +82,8 @@ impl Scenario {
             Scenario::CreateConversion => "create-conversion",
             Scenario::CreateOrchestration => "create-orchestration",
             Scenario::ReadBalances => "read-balances",
+            Scenario::DashboardActivity => "dashboard-activity",
+            Scenario::DashboardOverview => "dashboard-overview",
         }
     }
 
@@ -116,6 +123,14 @@ impl Scenario {
             Scenario::ReadBalances => Fixture::ReadBalances {
                 profile: profile.id,
             },
+            Scenario::DashboardActivity | Scenario::DashboardOverview => {
+                let path = match self {
+                    Scenario::DashboardActivity => "/dashboard/activity",
+                    _ => "/dashboard",
+                };
+                let email = format!("{nickname}@example.com");
+                Fixture::Page(signed_in(client, &email, path).await?)
+            }
         })
     }
 }
@@ -140,6 +155,62 @@ enum Fixture {
     ReadBalances {
         profile: String,
     },
+    Page(SignedIn),
+}
+
+/// A dashboard page and the session cookie that may read it.
+struct SignedIn {
+    http: reqwest::Client,
+    url: String,
+    cookie: String,
+}
+
+const BENCH_PASSWORD: &str = "stableport-bench-password";
+
+/// A new VIEWER user, signed in through the dashboard's own form.
+async fn signed_in(client: &Client, email: &str, path: &str) -> anyhow::Result<SignedIn> {
+    let user =
+        serde_json::json!({ "email": email, "roles": ["VIEWER"], "password": BENCH_PASSWORD });
+    let body = Some(("application/json", user.to_string().into_bytes()));
+    let (status, _, made) = client.raw(reqwest::Method::POST, "/v2/users", body).await?;
+    ensure!(
+        status.is_success(),
+        "creating user {email}: {status} {made}"
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let base = client.base().trim_end_matches('/').to_string();
+    let form = http.get(format!("{base}/dashboard/sign-in")).send().await?;
+    let token = cookie(&form, "stableport_sign_in").context("no sign-in form cookie")?;
+    let answer = http
+        .post(format!("{base}/dashboard/sign-in"))
+        .header("Cookie", format!("stableport_sign_in={token}"))
+        .form(&[
+            ("form_token", token.as_str()),
+            ("email", email),
+            ("password", BENCH_PASSWORD),
+        ])
+        .send()
+        .await?;
+    let session = cookie(&answer, "stableport_session")
+        .with_context(|| format!("signing in as {email}: {}", answer.status()))?;
+    Ok(SignedIn {
+        http,
+        url: format!("{base}{path}"),
+        cookie: format!("stableport_session={session}"),
+    })
+}
+
+fn cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next()?.split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v.to_string())
 }
 
 impl Fixture {
@@ -172,6 +243,19 @@ impl Fixture {
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
+            Fixture::Page(page) => {
+                let answer = page
+                    .http
+                    .get(&page.url)
+                    .header("Cookie", &page.cookie)
+                    .send()
+                    .await;
+                let answer = answer.map_err(|e| e.to_string())?;
+                match answer.status().as_u16() {
+                    200 => answer.bytes().await.map(drop).map_err(|e| e.to_string()),
+                    other => Err(format!("{} answered {other}", page.url)),
+                }
+            }
         }
     }
 }
