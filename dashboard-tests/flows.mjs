@@ -185,6 +185,16 @@ try {
   expect((await added.locator("td.status").innerText()).trim() === "PENDING", "PENDING in the list");
   await accessible(page, "destinations");
 
+  step = "the rules page lists a rule made through the API";
+  await apiPost("/v2/orchestration/rules", {
+    ref_id: "dash-rule", profile_id: PROFILE, source_asset: "USDC", destination_asset: "USD",
+    source: { crypto: { network: "ETHEREUM" } }, destination: { profile: { profile_id: PROFILE } },
+  });
+  await page.getByRole("link", { name: "Rules" }).click();
+  const rule = page.locator("table.rules tr", { hasText: "dash-rule" });
+  expect((await rule.locator("td.status").innerText()).trim() === "ACTIVE", "the ACTIVE rule");
+  await accessible(page, "rules");
+
   step = "the sandbox panel deposits and settles";
   await page.getByRole("link", { name: "Sandbox" }).click();
   await page.getByLabel("Asset").selectOption("USDC");

@@ -191,6 +191,9 @@ pub trait Store:
         now: i64,
     ) -> Result<Profile>;
     async fn balances(&self, profile: Uuid) -> Result<Vec<Balance>>;
+    /// Every non-zero balance of the customer's active profiles, in one
+    /// query: (profile, balance), ordered by profile and asset.
+    async fn customer_balances(&self, customer: Uuid) -> Result<Vec<(Uuid, Balance)>>;
 
     /// A write transaction for the operations layer's primitives.
     async fn transaction(&self) -> Result<Tx>;

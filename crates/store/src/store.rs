@@ -250,6 +250,29 @@ impl Store for SqlStore {
         Ok(balances)
     }
 
+    async fn customer_balances(&self, customer: Uuid) -> Result<Vec<(Uuid, Balance)>> {
+        let rows = sqlx::query(
+            "SELECT b.profile_id, b.asset, b.available FROM balances b \
+             JOIN profiles p ON p.id = b.profile_id \
+             WHERE p.customer_id = $1 AND p.deactivated_at IS NULL AND b.available <> 0",
+        )
+        .bind(customer.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        let mut balances = rows
+            .iter()
+            .map(|row| {
+                let balance = Balance {
+                    asset: sql::asset(row, "asset")?,
+                    available: row.try_get("available")?,
+                };
+                Ok((sql::uuid(row, "profile_id")?, balance))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        balances.sort_by_key(|(profile, b)| (*profile, b.asset));
+        Ok(balances)
+    }
+
     async fn transaction(&self) -> Result<Tx> {
         Ok(Tx::new(self.begin().await?, self.backend))
     }

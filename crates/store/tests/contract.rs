@@ -128,6 +128,11 @@ async fn lookups_filter_on_the_customer(db: Scratch) {
     tx.commit().await.unwrap();
     assert!(store.conversion(bob, new.id).await.unwrap().is_none());
     assert!(store.conversion(alice, new.id).await.unwrap().is_some());
+    // A customer's balances in one query: its own profiles only.
+    let held = store.customer_balances(bob).await.unwrap();
+    let profiles: Vec<Uuid> = held.iter().map(|(p, _)| *p).collect();
+    assert_eq!(profiles, [bob_profile]);
+    assert_eq!(held[0].1.available, units("10", Asset::Usd));
 }
 
 /// A transaction dropped without commit leaves no trace.

@@ -49,6 +49,7 @@ fn header(v: &Viewer) -> Markup {
                 a href="/dashboard/activity" { "Activity" }
                 a href="/dashboard/approvals" { "Approvals" }
                 a href="/dashboard/destinations" { "Destinations" }
+                a href="/dashboard/rules" { "Rules" }
                 a href="/dashboard/webhooks" { "Webhooks" }
                 a href="/dashboard/team" { "Team" }
                 @if v.user.roles.contains(&stableport_domain::Role::EntityManager) {

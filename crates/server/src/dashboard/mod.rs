@@ -9,6 +9,7 @@ mod credentials;
 mod destinations;
 mod layout;
 mod overview;
+mod rules;
 mod sandbox;
 mod sign_in;
 mod team;
@@ -63,6 +64,7 @@ pub fn router() -> Router<AppState> {
             "/dashboard/sandbox/withdrawals/{id}/{action}",
             post(sandbox::withdrawal),
         )
+        .route("/dashboard/rules", get(rules::page))
         .route("/dashboard/team", get(team::page))
         .route("/dashboard/team/policies/{action}", post(team::set_policy))
         .route("/dashboard/webhooks", get(webhooks::page))

@@ -1,7 +1,7 @@
 //! Overview: every profile's balances, and the customer's totals per asset
 //! with a bar chart of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,6 +10,7 @@ use maud::{html, Markup};
 use stableport_domain::amount::{format_units, usd_cents};
 use stableport_domain::Asset;
 use stableport_store::{Order, Page, Profile, ProfileFilter, SortKey};
+use uuid::Uuid;
 
 use super::{failure, layout, Viewer};
 use crate::state::AppState;
@@ -42,17 +43,20 @@ async fn balances(app: &AppState, viewer: &Viewer) -> stableport_core::Result<Ro
             by: SortKey::CreatedAt,
         },
     };
-    let store = &app.core.store;
-    let profiles = store
-        .list_profiles(viewer.session.customer_id, &filter)
-        .await?;
-    let mut rows = Vec::with_capacity(profiles.len());
-    for profile in profiles {
-        let held = store.balances(profile.id).await?;
-        let held = held.into_iter().filter(|b| b.available != 0);
-        rows.push((profile, held.map(|b| (b.asset, b.available)).collect()));
+    let (store, customer) = (&app.core.store, viewer.session.customer_id);
+    let profiles = store.list_profiles(customer, &filter).await?;
+    // One query for every balance, not one per profile.
+    let mut held: HashMap<Uuid, Vec<(Asset, i64)>> = HashMap::new();
+    for (profile, b) in store.customer_balances(customer).await? {
+        held.entry(profile)
+            .or_default()
+            .push((b.asset, b.available));
     }
-    Ok(rows)
+    let rows = profiles.into_iter().map(|p| {
+        let balances = held.remove(&p.id).unwrap_or_default();
+        (p, balances)
+    });
+    Ok(rows.collect())
 }
 
 fn render(rows: &Rows) -> Markup {
