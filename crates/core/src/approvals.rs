@@ -265,12 +265,27 @@ fn announce(tx: &mut Tx, r: &ApprovalRequest) {
     tx.event(r.customer_id, kind, r.id, object.to_string(), r.updated_at);
 }
 
-/// Whether an action of this customer is guarded now.
-pub(crate) async fn guarded(tx: &mut Tx, customer: Uuid, action: ApprovalAction) -> Result<bool> {
-    Ok(tx
-        .approval_policy(customer, action)
-        .await?
-        .is_some_and(|p| p.enabled))
+/// The enabled policy guarding an action of this customer now, if any: the
+/// caller holds the object pending and submits under it (`submit_under`),
+/// so the policy is read once per transaction.
+pub(crate) async fn guarded(
+    tx: &mut Tx,
+    customer: Uuid,
+    action: ApprovalAction,
+) -> Result<Option<Policy>> {
+    let policy = tx.approval_policy(customer, action).await?;
+    Ok(policy.filter(|p| p.enabled))
+}
+
+/// A request for `subject` under `policy` (from `guarded`).
+pub(crate) async fn submit_under(
+    tx: &mut Tx,
+    policy: &Policy,
+    submitter: Option<Uuid>,
+    subject: Subject,
+    now: i64,
+) -> Result<ApprovalRequest> {
+    open(tx, policy, submitter, subject, now).await
 }
 
 fn act(what: &str, user: Option<Uuid>, reason: Option<String>, at: i64) -> Act {

@@ -29,19 +29,23 @@ pub async fn revoke(
             .await?
             .ok_or_else(not_found)?;
         let action = ApprovalAction::DeleteApiCredential;
-        if found.disabled || !approvals::guarded(tx, customer, action).await? {
+        let policy = match found.disabled {
+            true => None,
+            false => approvals::guarded(tx, customer, action).await?,
+        };
+        let Some(policy) = policy else {
             return tx
                 .disable_credential(customer, client_id, now)
                 .await?
                 .ok_or_else(not_found);
-        }
+        };
         let object = object_id(customer, client_id);
         if tx.open_approval_request(customer, object).await?.is_none() {
             let subject = Subject {
                 proposal: Some(Proposal::Credential(client_id.to_string())),
                 ..Subject::new(action, object)
             };
-            approvals::submit(tx, customer, submitter, subject, now).await?;
+            approvals::submit_under(tx, &policy, submitter, subject, now).await?;
         }
         Ok(found)
     }

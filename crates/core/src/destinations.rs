@@ -126,17 +126,18 @@ pub async fn put_crypto_address(
     let customer = new.customer_id;
     in_tx!(core.store, |tx| async {
         let action = ApprovalAction::AddCryptoAddress;
-        let status = match approvals::guarded(tx, customer, action).await? {
-            true => DestinationStatus::Pending,
-            false => DestinationStatus::Approved,
+        let policy = approvals::guarded(tx, customer, action).await?;
+        let status = match policy {
+            Some(_) => DestinationStatus::Pending,
+            None => DestinationStatus::Approved,
         };
         let (address, created) = tx.put_crypto_address(new, fields, status).await?;
-        let request = match created {
-            true => {
+        let request = match (&policy, created) {
+            (Some(policy), true) => {
                 let subject = Subject::new(action, address.id);
-                approvals::submit(tx, customer, submitter, subject, new.now).await?
+                Some(approvals::submit_under(tx, policy, submitter, subject, new.now).await?)
             }
-            false => None,
+            _ => None,
         };
         Ok((address, request))
     }
@@ -154,19 +155,20 @@ pub async fn create_fiat_account(
     let customer = new.customer_id;
     in_tx!(core.store, |tx| async {
         let action = ApprovalAction::AddFiatAccount;
-        if approvals::guarded(tx, customer, action).await? {
+        let policy = approvals::guarded(tx, customer, action).await?;
+        if policy.is_some() {
             new.review = Review {
                 status: DestinationStatus::Pending,
                 approve_after: None,
             };
         }
         let created = tx.create_fiat_account(&new).await?;
-        let request = match &created {
-            FiatAccountCreated::Created(account) => {
+        let request = match (&policy, &created) {
+            (Some(policy), FiatAccountCreated::Created(account)) => {
                 let subject = Subject::new(action, account.id);
-                approvals::submit(tx, customer, submitter, subject, new.now).await?
+                Some(approvals::submit_under(tx, policy, submitter, subject, new.now).await?)
             }
-            FiatAccountCreated::RefIdExists(_) => None,
+            _ => None,
         };
         Ok((created, request))
     }

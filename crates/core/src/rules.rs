@@ -99,15 +99,15 @@ pub async fn create(
 
 async fn create_in(tx: &mut Tx, submitter: Option<Uuid>, mut rule: Rule) -> Result<Created<Rule>> {
     let action = ApprovalAction::AddOrchestrationRule;
-    let guarded = approvals::guarded(tx, rule.customer_id, action).await?;
-    if guarded {
+    let policy = approvals::guarded(tx, rule.customer_id, action).await?;
+    if policy.is_some() {
         rule.status = RuleStatus::Pending;
     }
     match tx.create_rule(&rule).await? {
         Inserted::Created(r) => {
-            if guarded {
+            if let Some(policy) = &policy {
                 let subject = Subject::new(action, r.id);
-                approvals::submit(tx, r.customer_id, submitter, subject, r.created_at).await?;
+                approvals::submit_under(tx, policy, submitter, subject, r.created_at).await?;
             }
             Ok(Created::New(r))
         }
@@ -201,9 +201,10 @@ async fn delete_in(
         _ => return Ok(rule),
     }
     let action = ApprovalAction::DeleteOrchestrationRule;
-    if approvals::guarded(tx, customer, action).await? {
+    if let Some(policy) = approvals::guarded(tx, customer, action).await? {
         if tx.open_approval_request(customer, id).await?.is_none() {
-            approvals::submit(tx, customer, submitter, Subject::new(action, id), now).await?;
+            let subject = Subject::new(action, id);
+            approvals::submit_under(tx, &policy, submitter, subject, now).await?;
         }
         return Ok(rule);
     }

@@ -67,16 +67,20 @@ pub async fn create(
         let mut user = user.clone();
         let asked = user.roles.clone();
         let action = ApprovalAction::AssignUserRoles;
-        let gated = asked != [Role::Viewer] && approvals::guarded(tx, customer, action).await?;
-        if gated {
+        let policy = match asked == [Role::Viewer] {
+            true => None,
+            false => approvals::guarded(tx, customer, action).await?,
+        };
+        if policy.is_some() {
             user.roles = vec![Role::Viewer];
         }
         tx.insert_user(&user).await?;
-        let request = match gated {
-            true => {
-                approvals::submit(tx, customer, submitter, roles_for(user.id, asked), now).await?
+        let request = match &policy {
+            Some(policy) => {
+                let subject = roles_for(user.id, asked);
+                Some(approvals::submit_under(tx, policy, submitter, subject, now).await?)
             }
-            false => None,
+            None => None,
         };
         Ok((user, request))
     }

@@ -68,21 +68,15 @@ pub async fn create(
     in_tx!(core.store, |tx| async {
         let mut webhook = webhook.clone();
         let action = ApprovalAction::AddWebhook;
-        let gated = approvals::guarded(tx, customer, action).await?;
-        if gated {
+        let policy = approvals::guarded(tx, customer, action).await?;
+        if policy.is_some() {
             webhook.status = WebhookStatus::Pending;
         }
         room_for(tx, &webhook).await?;
         tx.insert_webhook(&webhook).await?;
-        if gated {
-            approvals::submit(
-                tx,
-                customer,
-                submitter,
-                Subject::new(action, webhook.id),
-                now,
-            )
-            .await?;
+        if let Some(policy) = &policy {
+            let subject = Subject::new(action, webhook.id);
+            approvals::submit_under(tx, policy, submitter, subject, now).await?;
         }
         Ok(webhook)
     }
@@ -148,9 +142,10 @@ pub async fn delete(
             }
             _ => return Err(not_found(id, customer)),
         }
-        if approvals::guarded(tx, customer, action).await? {
+        if let Some(policy) = approvals::guarded(tx, customer, action).await? {
             if tx.open_approval_request(customer, id).await?.is_none() {
-                approvals::submit(tx, customer, submitter, Subject::new(action, id), now).await?;
+                let subject = Subject::new(action, id);
+                approvals::submit_under(tx, &policy, submitter, subject, now).await?;
             }
             return Ok(webhook);
         }

@@ -50,11 +50,7 @@ async fn inbox(
     match load(app, viewer).await {
         Ok(inbox) => {
             let body = html! {
-                @match &said {
-                    Some(Ok(notice)) => p.notice role="status" { (notice) },
-                    Some(Err(problem)) => p.alert role="alert" { (problem) },
-                    None => {},
-                }
+                (layout::said(&said))
                 (render(viewer, &inbox))
             };
             layout::page(status, "Approvals", Some(viewer), body)

@@ -97,11 +97,7 @@ async fn render(
     };
     let emails: HashMap<Uuid, String> = users.into_iter().map(|u| (u.id, u.email)).collect();
     let body = html! {
-        @match &said {
-            Some(Ok(notice)) => p.notice role="status" { (notice) },
-            Some(Err(problem)) => p.alert role="alert" { (problem) },
-            None => {},
-        }
+        (layout::said(&said))
         @if let Some(made) = &made {
             section.card.secret aria-labelledby="made" {
                 h2 #made { "New credential" }

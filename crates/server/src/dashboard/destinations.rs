@@ -107,11 +107,7 @@ async fn render(
         Err(e) => return failure(e),
     };
     let body = html! {
-        @match &said {
-            Some(Ok(notice)) => p.notice role="status" { (notice) },
-            Some(Err(problem)) => p.alert role="alert" { (problem) },
-            None => {},
-        }
+        (layout::said(&said))
         @if may_add(viewer) { (add_form(viewer)) }
         div data-live { (tables(&lists)) }
     };

@@ -71,6 +71,19 @@ fn roles(v: &Viewer) -> String {
     names.join(", ")
 }
 
+/// What the last action said: a notice (Ok) or why it was refused (Err).
+pub type Said<'a> = Option<Result<&'a str, String>>;
+
+pub fn said(said: &Said) -> Markup {
+    html! {
+        @match said {
+            Some(Ok(notice)) => p.notice role="status" { (notice) },
+            Some(Err(problem)) => p.alert role="alert" { (problem) },
+            None => {},
+        }
+    }
+}
+
 /// A page with only a message (an error, most often).
 pub fn message(status: StatusCode, title: &str, text: &str) -> Response {
     page(status, title, None, html! { p role="alert" { (text) } })

@@ -124,11 +124,7 @@ async fn render(
         Err(e) => return failure(e),
     };
     let body = html! {
-        @match &said {
-            Some(Ok(notice)) => p.notice role="status" { (notice) },
-            Some(Err(problem)) => p.alert role="alert" { (problem) },
-            None => {},
-        }
+        (layout::said(&said))
         (deposit_form(viewer, &lists.profiles))
         div data-live { (pending(viewer, &lists)) }
     };

@@ -93,11 +93,7 @@ async fn render(
         Err(e) => return failure(e),
     };
     let body = html! {
-        @match &said {
-            Some(Ok(notice)) => p.notice role="status" { (notice) },
-            Some(Err(problem)) => p.alert role="alert" { (problem) },
-            None => {},
-        }
+        (layout::said(&said))
         div data-live {
             @if shown.is_empty() { p.muted { "No webhooks. Create one with POST /v2/webhooks." } }
             @for (w, deliveries, attempts) in &shown {
