@@ -93,6 +93,10 @@ try {
   expect(await page.getByRole("heading", { name: "Overview" }).isVisible(), "the overview");
   expect(await page.locator("td.num", { hasText: "1234.5" }).count() > 0, "the funded USD balance");
   expect(await page.getByRole("img", { name: "Total available per asset" }).isVisible(), "the chart");
+  expect(await page.getByText("Nothing converted in these days.").isVisible(), "no volume yet");
+  // Sampled every second here: by now there is a line of samples.
+  await page.reload();
+  expect(await page.getByRole("img", { name: /^Total balance from/ }).isVisible(), "the balance line");
   await accessible(page, "overview");
 
   step = "the treasurer's own request cannot be approved by them";
@@ -148,6 +152,33 @@ try {
   await row.filter({ hasText: "SETTLED" }).waitFor({ timeout: 20000 });
   expect(await page.evaluate(() => window.stayed === true), "the same page, never reloaded");
   await accessible(page, "activity");
+
+  step = "the activity list filters by day";
+  const today = new Date().toISOString().slice(0, 10);
+  await page.getByLabel("From").fill(today);
+  await page.getByLabel("To").fill(today);
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(new RegExp(`to=${today}`));
+  const found = page.locator('tr[data-ref-id="dash-1"]').getByRole("link", { name: "Conversion" });
+  expect(await found.count() === 1, "today's conversion");
+  await page.getByLabel("From").fill("2020-01-01");
+  await page.getByLabel("To").fill("2020-01-02");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/to=2020-01-02/);
+  expect(await page.getByText("Nothing matches.").isVisible(), "nothing on a day long past");
+
+  step = "a conversion's detail page shows its timeline and ledger postings";
+  await page.goto(`${URL}/dashboard/activity?ref_id=dash-1`);
+  await page.locator('tr[data-ref-id="dash-1"]').getByRole("link", { name: "Conversion" }).click();
+  expect(await page.getByRole("heading", { name: "Conversion settled" }).isVisible(), "the settled conversion");
+  const timeline = await page.locator("ol.timeline").innerText();
+  expect(timeline.includes("conversion.created") && timeline.includes("conversion.settled"), `created then settled, got ${timeline}`);
+  const postings = page.locator("table.postings tbody tr");
+  expect(await postings.count() >= 4, "the postings of creation and settlement");
+  const amounts = await postings.locator("td.num").allInnerTexts();
+  const sum = amounts.map((a) => Math.round(Number(a) * 1e8)).reduce((a, b) => a + b, 0);
+  expect(amounts.includes("-100") && sum === 0, `100 USD leaving the profile and postings that sum to zero, got ${amounts}`);
+  await accessible(page, "activity-detail");
   await signOut(page);
 
   step = "a webhook's failed attempt is visible, and a redelivery works";
@@ -193,6 +224,15 @@ try {
   await page.getByRole("link", { name: "Rules" }).click();
   const rule = page.locator("table.rules tr", { hasText: "dash-rule" });
   expect((await rule.locator("td.status").innerText()).trim() === "ACTIVE", "the ACTIVE rule");
+
+  step = "a rule created on screen is active";
+  await page.getByLabel("Ref id").fill("dash-rule-2");
+  await page.getByLabel("Deposits arrive by").selectOption("crypto:SOLANA");
+  await page.getByRole("button", { name: "Create rule" }).click();
+  expect(await page.getByText("The rule is active.").isVisible(), "the notice");
+  const onScreen = page.locator('table.rules tr[data-ref-id="dash-rule-2"]');
+  expect((await onScreen.locator("td.status").innerText()).trim() === "ACTIVE", "the new rule ACTIVE");
+  expect((await onScreen.innerText()).includes("SOLANA"), "its Solana deposit address");
   await accessible(page, "rules");
 
   step = "the sandbox panel deposits and settles";
@@ -208,6 +248,19 @@ try {
   await page.getByRole("button", { name: `Settle conversion ${made.id}` }).click();
   expect(await page.getByText("The conversion is settled.").isVisible(), "the settle notice");
   await accessible(page, "sandbox");
+
+  step = "a conversion's detail page shows its webhook deliveries";
+  await page.goto(`${URL}/dashboard/activity/conversion/${made.id}`);
+  const delivery = page.locator("tr", { hasText: "conversion.created" }).filter({ hasText: "sink" });
+  expect(await delivery.count() === 1, "the delivery of conversion.created to the sink webhook");
+
+  step = "the overview charts the day's volume";
+  await page.getByRole("link", { name: "Overview" }).click();
+  expect(await page.getByRole("img", { name: "Volume per day, in USD" }).isVisible(), "the volume chart");
+  const volume = page.locator("details", { hasText: "Day (UTC)" });
+  await volume.locator("summary").click();
+  const todays = volume.locator("tr", { hasText: new Date().toISOString().slice(0, 10) });
+  expect((await todays.innerText()).includes("105 USD"), "100 + 5 USD converted today");
   expect(await page.getByRole("link", { name: "API credentials" }).count() === 0, "no credentials page for a treasurer");
   await signOut(page);
 
@@ -241,7 +294,27 @@ try {
   await crypto.getByRole("button", { name: "Save ADD_CRYPTO_ADDRESS" }).click();
   expect(await page.getByText("awaits approval").isVisible(), "the proposed notice");
   expect((await page.locator('tr[data-action="ADD_CRYPTO_ADDRESS"] td.enabled').innerText()).trim() === "yes", "still enabled");
+
+  step = "an entity manager adds a user, whose password is shown once, and changes their roles";
+  await page.getByLabel("Email", { exact: true }).fill("newbie@example.com");
+  await page.locator("#new-APPROVER").check();
+  await page.getByRole("button", { name: "Add user" }).click();
+  const password = (await page.locator("#new-password").innerText()).trim();
+  expect(password.length >= 16, "a generated password");
+  const newbie = page.locator('tr[data-email="newbie@example.com"]');
+  expect((await newbie.locator("td.roles").innerText()).includes("APPROVER"), "the APPROVER role");
   await accessible(page, "team");
+  await newbie.getByLabel("TREASURER").check();
+  await newbie.getByRole("button", { name: "Save roles of newbie@example.com" }).click();
+  expect(await page.getByText("The roles are set.").isVisible(), "the roles notice");
+  expect((await page.locator('tr[data-email="newbie@example.com"] td.roles').innerText()).includes("TREASURER"), "the new role");
+  expect(!(await page.content()).includes(password), "the password never shown again");
+  await signOut(page);
+
+  step = "the new user signs in with the password shown";
+  await signIn(page, { email: "newbie@example.com", password });
+  await page.waitForURL(/\/dashboard$/);
+  expect((await page.locator("form.signout span").innerText()).includes("TREASURER"), "signed in with the new roles");
   await signOut(page);
   console.log("dashboard flows passed");
 } finally {

@@ -326,7 +326,7 @@ pub trait EventStore: Send + Sync {
     async fn record_attempts(&self, results: &[AttemptResult]) -> Result<()>;
 }
 
-fn event_columns() -> String {
+pub(crate) fn event_columns() -> String {
     format!(
         "e.id, e.customer_id, e.type, e.object_id, e.payload, e.created_at, e.is_test, \
          (SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('{PENDING}', '{FAILED}')) AS undelivered"
@@ -337,7 +337,7 @@ const WEBHOOK_COLUMNS: &str =
     "id, customer_id, name, url, event_types, auth, rate_limit, secret, status, \
      created_at, updated_at, deleted_at";
 
-const DELIVERY_COLUMNS: &str = "d.webhook_id, d.event_id, e.type AS event_type, d.status, d.attempts, \
+pub(crate) const DELIVERY_COLUMNS: &str = "d.webhook_id, d.event_id, e.type AS event_type, d.status, d.attempts, \
      d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.delivered_at";
 
 /// A status column read back into its enum.
@@ -346,7 +346,7 @@ fn known_status<T>(row: &AnyRow, parse: fn(&str) -> Option<T>) -> Result<T> {
     parse(&value).ok_or_else(|| StoreError::Corrupt(format!("status {value:?} is not known")))
 }
 
-fn decode_event(row: &AnyRow) -> Result<Event> {
+pub(crate) fn decode_event(row: &AnyRow) -> Result<Event> {
     Ok(Event {
         id: sql::uuid(row, "id")?,
         customer_id: sql::uuid(row, "customer_id")?,
@@ -377,7 +377,7 @@ fn decode_webhook(row: &AnyRow) -> Result<Webhook> {
     })
 }
 
-fn decode_delivery(row: &AnyRow) -> Result<Delivery> {
+pub(crate) fn decode_delivery(row: &AnyRow) -> Result<Delivery> {
     Ok(Delivery {
         webhook_id: sql::uuid(row, "webhook_id")?,
         event_id: sql::uuid(row, "event_id")?,

@@ -10,6 +10,7 @@ mod credentials;
 mod destinations;
 mod dialect;
 mod events;
+mod history;
 mod identities;
 mod limits;
 mod migrations;
@@ -40,6 +41,7 @@ pub use events::{
     DeliveryAttempt, DeliveryFilter, DueDelivery, Event, EventFilter, EventStore, NextStep,
     Webhook, WebhookFilter, EVENT_TYPES, MAX_ACTIVE_WEBHOOKS,
 };
+pub use history::{HistoryStore, LedgerEntry, LedgerLine, Series, Trail, DAY};
 pub use identities::{Account, AccountFilter, Checks, Identity, IdentityFilter, IdentityStore};
 pub use limits::{Limit, LimitStore};
 pub use model::*;
@@ -164,6 +166,7 @@ pub trait Store:
     + UserStore
     + ApprovalStore
     + SessionStore
+    + HistoryStore
     + Send
     + Sync
     + 'static

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_approvals.sql")),
     (13, include_str!("../migrations/0013_approval_tiers.sql")),
     (14, include_str!("../migrations/0014_dashboard.sql")),
+    (15, include_str!("../migrations/0015_history.sql")),
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sqlx::Connection;
 use stableport_domain::conversion::ConversionStatus;
 use stableport_domain::{ledger, Amount, Asset};
-use stableport_store::{NewConversion, SqlStore, Store};
+use stableport_store::{HistoryStore, NewConversion, SqlStore, Store};
 use uuid::Uuid;
 
 /// A fresh database of one backend; the SQLite file lives as long as this.
@@ -61,6 +61,7 @@ on_both_backends!(
     nothing_is_written_without_commit,
     racing_debits_never_overdraw,
     status_moves_are_guarded,
+    history_is_the_customers_own,
 );
 
 const NOW: i64 = 1_700_000_000_000_000;
@@ -214,4 +215,55 @@ async fn status_moves_are_guarded(db: Scratch) {
     assert_eq!(stored.status, ConversionStatus::Cancelled);
     assert_eq!(stored.cancelled_at, Some(NOW + 1));
     assert!(!store.conversions_due(NOW + 10).await.unwrap());
+}
+
+/// A trail shows the customer's own entries, postings and events of the
+/// objects asked for; volume sums per day; a sample taken twice at the same
+/// time (two replicas) is written once.
+async fn history_is_the_customers_own(db: Scratch) {
+    let store = &db.store;
+    let (alice, alice_profile) = customer_with_dollars(store, "10").await;
+    let (bob, _) = customer_with_dollars(store, "7").await;
+    let new = conversion(alice, alice_profile, "traced");
+    let mut tx = store.transaction().await.unwrap();
+    tx.insert_conversions(&[&new]).await.unwrap();
+    let postings = ledger::deposit(alice_profile, Asset::Usd, units("2", Asset::Usd));
+    tx.apply(&postings).await.unwrap().unwrap();
+    tx.entry(alice, "test.traced", new.id, postings, NOW + 1);
+    tx.event(alice, "conversion.created", new.id, "{}".into(), NOW + 1);
+    tx.commit().await.unwrap();
+
+    let trail = store.trail(alice, &[new.id]).await.unwrap();
+    assert_eq!(trail.entries.len(), 1);
+    let entry = &trail.entries[0];
+    assert_eq!(
+        (entry.kind.as_str(), entry.reference_id),
+        ("test.traced", new.id)
+    );
+    let sum: i64 = entry.postings.iter().map(|p| p.units).sum();
+    assert_eq!((entry.postings.len(), sum), (2, 0));
+    assert!(entry
+        .postings
+        .iter()
+        .any(|p| p.account == format!("profile:{alice_profile}")));
+    assert_eq!(trail.events.len(), 1);
+    assert_eq!(trail.events[0].kind, "conversion.created");
+    let theirs = store.trail(bob, &[new.id]).await.unwrap();
+    assert!(theirs.entries.is_empty() && theirs.events.is_empty());
+
+    let volume = store
+        .daily_volume(alice, NOW - stableport_store::DAY)
+        .await
+        .unwrap();
+    let day = NOW / stableport_store::DAY * stableport_store::DAY;
+    assert_eq!(volume, [(day, Asset::Usd, units("1", Asset::Usd))]);
+    assert!(store.daily_volume(bob, 0).await.unwrap().is_empty());
+
+    assert_eq!(store.latest_snapshot().await.unwrap(), None);
+    let written = store.snapshot_balances(NOW).await.unwrap();
+    assert_eq!(store.snapshot_balances(NOW).await.unwrap(), 0);
+    assert!(written >= 2);
+    assert_eq!(store.latest_snapshot().await.unwrap(), Some(NOW));
+    let history = store.balance_history(alice, 0).await.unwrap();
+    assert_eq!(history, [(NOW, Asset::Usd, units("12", Asset::Usd))]);
 }

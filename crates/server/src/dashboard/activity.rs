@@ -1,6 +1,7 @@
 //! Activity: conversions, orchestrations and transfers in one list, newest
-//! first, filtered by kind, status, asset, profile and ref_id, a page at a
-//! time ("Older" continues before the last row shown).
+//! first, filtered by kind, status, asset, profile, ref_id and dates, a page
+//! at a time ("Older" continues before the oldest row looked at). Each row
+//! links to its detail page.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -31,6 +32,12 @@ pub struct Filters {
     profile: String,
     #[serde(default)]
     ref_id: String,
+    /// Created on or after this day (YYYY-MM-DD, UTC).
+    #[serde(default)]
+    from: String,
+    /// Created on or before this day.
+    #[serde(default)]
+    to: String,
     /// Only rows created before this (microseconds): the next page.
     before: Option<i64>,
 }
@@ -52,59 +59,76 @@ pub async fn page(
     viewer: Viewer,
     Query(f): Query<Filters>,
 ) -> Response {
+    let refuse = |problem: &str| {
+        let body = html! { p.alert role="alert" { (problem) } (form(&f)) };
+        layout::page(StatusCode::BAD_REQUEST, "Activity", Some(&viewer), body)
+    };
     let profile = match f.profile.trim() {
         "" => None,
         text => match Uuid::parse_str(text) {
             Ok(id) => Some(id),
-            Err(_) => {
-                let body = html! { p.alert role="alert" { "The profile must be a profile id (a UUID)." } (form(&f)) };
-                return layout::page(StatusCode::BAD_REQUEST, "Activity", Some(&viewer), body);
-            }
+            Err(_) => return refuse("The profile must be a profile id (a UUID)."),
         },
     };
-    match rows(&app, &viewer, &f, profile).await {
-        Ok((rows, more)) => {
-            let body = html! { (form(&f)) (table(&f, &rows, more)) };
+    let (Some(from), Some(to)) = (day(&f.from, 0), day(&f.to, 1)) else {
+        return refuse("Dates must be days like 2026-12-31.");
+    };
+    let created = TimeRange {
+        gte: from,
+        lt: [to, f.before].into_iter().flatten().min(),
+        ..Default::default()
+    };
+    match rows(&app, &viewer, &f, profile, &created).await {
+        Ok((rows, older)) => {
+            let body = html! { (form(&f)) (table(&f, &rows, older)) };
             layout::page(StatusCode::OK, "Activity", Some(&viewer), body)
         }
         Err(e) => failure(e),
     }
 }
 
-fn window(before: Option<i64>) -> (TimeRange, Page) {
-    let created = TimeRange {
-        lt: before,
-        ..Default::default()
-    };
-    let page = Page {
+/// A day's start (plus `days`) in microseconds: Some(None) when blank,
+/// None when it is not a day.
+fn day(text: &str, days: i64) -> Option<Option<i64>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Some(None);
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let start = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros();
+    Some(Some(start + days * stableport_store::DAY))
+}
+
+fn newest() -> Page {
+    Page {
         order: Order::Desc,
         limit: SHOWN as i64 + 1,
         after: None,
         by: SortKey::CreatedAt,
-    };
-    (created, page)
+    }
 }
 
-/// The newest rows matching the filters, and whether older ones may follow.
+/// The newest rows matching the filters, and where older ones continue
+/// (the oldest row looked at, shown or filtered out), if any may.
 async fn rows(
     app: &AppState,
     viewer: &Viewer,
     f: &Filters,
     profile: Option<Uuid>,
-) -> stableport_core::Result<(Vec<Row>, bool)> {
+    created: &TimeRange,
+) -> stableport_core::Result<(Vec<Row>, Option<i64>)> {
     let (store, customer) = (&app.core.store, viewer.session.customer_id);
     let ref_id = Some(f.ref_id.trim().to_string()).filter(|r| !r.is_empty());
     let wants = |kind: &str| f.kind.is_empty() || f.kind == kind;
     let mut all = Vec::new();
     let mut more = false;
     if wants("conversion") {
-        let (created_at, page) = window(f.before);
         let filter = ConversionFilter {
             profile_id: profile,
             ref_id: ref_id.clone(),
-            created_at,
+            created_at: created.clone(),
             updated_at: Default::default(),
-            page,
+            page: newest(),
         };
         let found = store.list_conversions(customer, &filter).await?;
         more |= found.len() > SHOWN;
@@ -125,7 +149,6 @@ async fn rows(
         }));
     }
     if wants("orchestration") {
-        let (created_at, page) = window(f.before);
         let filter = OrchestrationFilter {
             ids: Vec::new(),
             profile_ids: profile.into_iter().collect(),
@@ -133,8 +156,8 @@ async fn rows(
             source_assets: Vec::new(),
             destination_assets: Vec::new(),
             statuses: Vec::new(),
-            created_at,
-            page,
+            created_at: created.clone(),
+            page: newest(),
         };
         let found = store.list_orchestrations(customer, &filter).await?;
         more |= found.len() > SHOWN;
@@ -158,12 +181,10 @@ async fn rows(
         }));
     }
     if wants("transfer") {
-        let (created_at, page) = window(f.before);
         let filter = TransferFilter {
             profile_ids: profile.iter().map(Uuid::to_string).collect(),
             ref_ids: ref_id.iter().cloned().collect(),
-            created_at,
-            page,
+            created_at: created.clone(),
             ..empty_transfer_filter()
         };
         let found = store.list_transfers(customer, &filter).await?;
@@ -184,20 +205,22 @@ async fn rows(
             created_at: t.created_at,
         }));
     }
+    all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    more |= all.len() > SHOWN;
+    all.truncate(SHOWN);
+    let older = all.last().filter(|_| more).map(|r| r.created_at);
+    // Status and asset are matched here, on the page looked at: a page may
+    // show fewer rows, but "Older" still continues.
     let status = f.status.trim().to_uppercase();
     let asset = f.asset.trim().to_uppercase();
     all.retain(|r| {
         (status.is_empty() || r.status == status)
             && (asset.is_empty() || r.assets.iter().any(|a| a.code() == asset))
     });
-    all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-    more |= all.len() > SHOWN;
-    all.truncate(SHOWN);
-    Ok((all, more))
+    Ok((all, older))
 }
 
 fn empty_transfer_filter() -> TransferFilter {
-    let (created_at, page) = window(None);
     TransferFilter {
         ids: Vec::new(),
         profile_ids: Vec::new(),
@@ -208,9 +231,9 @@ fn empty_transfer_filter() -> TransferFilter {
         crypto_tx_hashes: Vec::new(),
         types: Vec::new(),
         statuses: Vec::new(),
-        created_at,
+        created_at: Default::default(),
         updated_at: Default::default(),
-        page,
+        page: newest(),
     }
 }
 
@@ -235,21 +258,25 @@ fn form(f: &Filters) -> Markup {
             div { label for="asset" { "Asset" } input #asset name="asset" value=(f.asset) placeholder="USD"; }
             div { label for="profile" { "Profile id" } input #profile name="profile" value=(f.profile); }
             div { label for="ref_id" { "Ref id" } input #ref_id name="ref_id" value=(f.ref_id); }
+            div { label for="from" { "From" } input #from type="date" name="from" value=(f.from); }
+            div { label for="to" { "To" } input #to type="date" name="to" value=(f.to); }
             div { button type="submit" { "Filter" } }
         }
     }
 }
 
-fn table(f: &Filters, rows: &[Row], more: bool) -> Markup {
-    let older = rows.last().filter(|_| more).map(|last| {
+fn table(f: &Filters, rows: &[Row], older: Option<i64>) -> Markup {
+    let older = older.map(|before| {
         let q = [
             ("kind", &f.kind),
             ("status", &f.status),
             ("asset", &f.asset),
             ("profile", &f.profile),
             ("ref_id", &f.ref_id),
+            ("from", &f.from),
+            ("to", &f.to),
         ];
-        let mut link = format!("/dashboard/activity?before={}", last.created_at);
+        let mut link = format!("/dashboard/activity?before={before}");
         for (k, v) in q.iter().filter(|(_, v)| !v.is_empty()) {
             link.push_str(&format!("&{k}={}", urlencode(v)));
         }
@@ -269,7 +296,7 @@ fn table(f: &Filters, rows: &[Row], more: bool) -> Markup {
                         @for r in rows {
                             tr data-ref-id=(r.ref_id) {
                                 td { (layout::when(r.created_at)) }
-                                td { (r.kind) }
+                                td { a href=(format!("/dashboard/activity/{}/{}", r.kind.to_lowercase(), r.id)) { (r.kind) } }
                                 td { (r.ref_id) }
                                 td { (r.what) }
                                 td.status { (r.status) }

@@ -7,6 +7,7 @@ mod activity;
 mod approvals;
 mod credentials;
 mod destinations;
+mod detail;
 mod layout;
 mod overview;
 mod rules;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/dashboard/sign-out", post(sign_in::sign_out))
         .route("/dashboard/activity", get(activity::page))
+        .route("/dashboard/activity/{kind}/{id}", get(detail::page))
         .route("/dashboard/approvals", get(approvals::page))
         .route(
             "/dashboard/approvals/{id}/{decision}",
@@ -64,9 +66,11 @@ pub fn router() -> Router<AppState> {
             "/dashboard/sandbox/withdrawals/{id}/{action}",
             post(sandbox::withdrawal),
         )
-        .route("/dashboard/rules", get(rules::page))
+        .route("/dashboard/rules", get(rules::page).post(rules::create))
         .route("/dashboard/team", get(team::page))
         .route("/dashboard/team/policies/{action}", post(team::set_policy))
+        .route("/dashboard/team/users", post(team::add_user))
+        .route("/dashboard/team/users/{id}/roles", post(team::set_roles))
         .route("/dashboard/webhooks", get(webhooks::page))
         .route("/dashboard/webhooks/{id}/{action}", post(webhooks::act))
         .route("/dashboard/assets/app.css", get(layout::css))

@@ -1,5 +1,7 @@
-//! Overview: every profile's balances, and the customer's totals per asset
-//! with a bar chart of them.
+//! Overview: every profile's balances, the customer's totals per asset with
+//! a bar chart of them, the total's history (the snapshot worker's samples)
+//! and volume per day. Charts are SVG drawn with integer arithmetic, each
+//! with its figures in a table for those who do not see it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,7 +11,7 @@ use axum::response::Response;
 use maud::{html, Markup};
 use stableport_domain::amount::{format_units, usd_cents};
 use stableport_domain::Asset;
-use stableport_store::{Order, Page, Profile, ProfileFilter, SortKey};
+use stableport_store::{Order, Page, Profile, ProfileFilter, Series, SortKey, DAY};
 use uuid::Uuid;
 
 use super::{failure, layout, Viewer};
@@ -18,10 +20,13 @@ use crate::state::AppState;
 /// More profiles than this are listed by the API, not here.
 const MAX_PROFILES: i64 = 200;
 
+/// How far back the charts look.
+const CHART_DAYS: i64 = 14;
+
 pub async fn page(State(app): State<AppState>, viewer: Viewer) -> Response {
-    match balances(&app, &viewer).await {
-        Ok(rows) => {
-            let body = render(&rows);
+    match load(&app, &viewer).await {
+        Ok((rows, history, volume)) => {
+            let body = html! { (render(&rows)) (over_time(&history, &volume)) };
             layout::page(StatusCode::OK, "Overview", Some(&viewer), body)
         }
         Err(e) => failure(e),
@@ -29,6 +34,53 @@ pub async fn page(State(app): State<AppState>, viewer: Viewer) -> Response {
 }
 
 type Rows = Vec<(Profile, Vec<(Asset, i64)>)>;
+
+/// Balances, total-in-cents samples (with now as the last), cents per day.
+async fn load(
+    app: &AppState,
+    viewer: &Viewer,
+) -> stableport_core::Result<(Rows, Vec<(i64, i64)>, Vec<(i64, i64)>)> {
+    let (store, customer) = (&app.core.store, viewer.session.customer_id);
+    let rows = balances(app, viewer).await?;
+    let now = crate::time::now();
+    let since = now - CHART_DAYS * DAY;
+    let mut history = in_cents(store.balance_history(customer, since).await?);
+    let current = rows.iter().flat_map(|(_, held)| held);
+    history.push((now, current.map(|(a, u)| usd_cents(*u, *a)).sum()));
+    let today = now - now.rem_euclid(DAY);
+    let mut volume = in_cents(
+        store
+            .daily_volume(customer, today - (CHART_DAYS - 1) * DAY)
+            .await?,
+    );
+    // Every day shows, quiet ones as zero.
+    let days = (0..CHART_DAYS).map(|i| today - (CHART_DAYS - 1 - i) * DAY);
+    volume = days
+        .map(|d| {
+            (
+                d,
+                volume
+                    .iter()
+                    .find(|(at, _)| *at == d)
+                    .map_or(0, |(_, c)| *c),
+            )
+        })
+        .collect();
+    Ok((rows, history, volume))
+}
+
+/// A series summed across assets, each at a dollar, in cents.
+fn in_cents(series: Series) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for (at, asset, units) in series {
+        let cents = usd_cents(units, asset);
+        match out.last_mut() {
+            Some((last, sum)) if *last == at => *sum = sum.saturating_add(cents),
+            _ => out.push((at, cents)),
+        }
+    }
+    out
+}
 
 async fn balances(app: &AppState, viewer: &Viewer) -> stableport_core::Result<Rows> {
     let filter = ProfileFilter {
@@ -129,4 +181,105 @@ fn chart(totals: &BTreeMap<&str, (Asset, i64)>) -> Markup {
             }
         }
     }
+}
+
+/// The total's history as a line, and volume per day as bars.
+fn over_time(history: &[(i64, i64)], volume: &[(i64, i64)]) -> Markup {
+    let cents = |c: i64| format!("{} USD", format_units(c, Asset::Usd));
+    html! {
+        div data-live {
+            h2 { "Total balance over time" }
+            (line(history))
+            details {
+                summary { "Figures" }
+                table {
+                    thead { tr { th scope="col" { "Sampled" } th.num scope="col" { "Total" } } }
+                    tbody { @for (at, c) in history.iter().rev().take(48) { tr { td { (layout::when(*at)) } td.num { (cents(*c)) } } } }
+                }
+            }
+            h2 { "Volume per day" }
+            p.muted { "Conversions and orchestrations created, by their source amount." }
+            (bars(volume))
+            details {
+                summary { "Figures" }
+                table {
+                    thead { tr { th scope="col" { "Day (UTC)" } th.num scope="col" { "Volume" } } }
+                    tbody { @for (day, c) in volume { tr { td { (day_of(*day)) } td.num { (cents(*c)) } } } }
+                }
+            }
+        }
+    }
+}
+
+const WIDE: i64 = 600;
+const HIGH: i64 = 160;
+const LEFT: i64 = 90;
+
+/// A polyline of (time, cents), scaled to the box; the axis is labelled
+/// with the largest figure and zero.
+fn line(points: &[(i64, i64)]) -> Markup {
+    let (first, last) = match (points.first(), points.last()) {
+        (Some(f), Some(l)) if points.len() > 1 => (f.0, l.0),
+        _ => {
+            return html! { p.muted { "No samples yet: the total is sampled every --balance-snapshot-every (1h by default)." } }
+        }
+    };
+    let top = points.iter().map(|p| p.1).max().unwrap_or(0).max(1);
+    let span = (last - first).max(1);
+    let xy = |(at, c): (i64, i64)| {
+        let x = LEFT + i128_scale(at - first, WIDE - LEFT - 10, span);
+        let y = HIGH - 20 - i128_scale(c.max(0), HIGH - 40, top);
+        format!("{x},{y}")
+    };
+    let path: Vec<String> = points.iter().map(|p| xy(*p)).collect();
+    let label = format!(
+        "Total balance from {} to {}",
+        layout::when(first),
+        layout::when(last)
+    );
+    html! {
+        svg.chart role="img" aria-label=(label) width="100%" viewBox=(format!("0 0 {WIDE} {HIGH}")) {
+            text x="0" y="24" { (format_units(top, Asset::Usd)) }
+            text x="0" y=(HIGH - 20) { "0" }
+            line x1=(LEFT) y1=(HIGH - 20) x2=(WIDE - 10) y2=(HIGH - 20) stroke="#4a4a4a" {}
+            polyline points=(path.join(" ")) fill="none" stroke="#0b4f9c" stroke-width="2" {}
+            text x=(LEFT) y=(HIGH - 4) { (day_of(first)) }
+            text x=(WIDE - 10) y=(HIGH - 4) text-anchor="end" { (day_of(last)) }
+        }
+    }
+}
+
+/// One bar per day, scaled to the busiest.
+fn bars(days: &[(i64, i64)]) -> Markup {
+    let top = days.iter().map(|d| d.1).max().unwrap_or(0);
+    if top <= 0 {
+        return html! { p.muted { "Nothing converted in these days." } };
+    }
+    let n = i64::try_from(days.len()).unwrap_or(1).max(1);
+    let slot = (WIDE - LEFT - 10) / n;
+    html! {
+        svg.chart role="img" aria-label="Volume per day, in USD" width="100%" viewBox=(format!("0 0 {WIDE} {HIGH}")) {
+            text x="0" y="24" { (format_units(top, Asset::Usd)) }
+            text x="0" y=(HIGH - 20) { "0" }
+            @for (i, (day, c)) in days.iter().enumerate() {
+                @let i = i64::try_from(i).unwrap_or(0);
+                @let h = i128_scale((*c).max(0), HIGH - 40, top);
+                rect x=(LEFT + i * slot + 2) y=(HIGH - 20 - h) width=(slot - 4) height=(h) fill="#0b4f9c" {
+                    title { (day_of(*day)) ": " (format_units(*c, Asset::Usd)) " USD" }
+                }
+            }
+            text x=(LEFT) y=(HIGH - 4) { (days.first().map(|d| day_of(d.0)).unwrap_or_default()) }
+            text x=(WIDE - 10) y=(HIGH - 4) text-anchor="end" { (days.last().map(|d| day_of(d.0)).unwrap_or_default()) }
+        }
+    }
+}
+
+/// `value * room / whole` without overflow.
+fn i128_scale(value: i64, room: i64, whole: i64) -> i64 {
+    let scaled = i128::from(value) * i128::from(room) / i128::from(whole.max(1));
+    i64::try_from(scaled).unwrap_or(room)
+}
+
+fn day_of(micros: i64) -> String {
+    layout::when(micros).chars().take(10).collect()
 }
