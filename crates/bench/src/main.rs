@@ -72,8 +72,12 @@ enum Scenario {
     /// GET /dashboard/activity, signed in as a VIEWER user of the worker's
     /// own (the page's newest 50 of everything the customer did).
     DashboardActivity,
-    /// GET /dashboard (every profile's balances), signed in likewise.
+    /// GET /dashboard (every profile's balances, the balance samples and
+    /// volume per day of the last 14 days), signed in likewise.
     DashboardOverview,
+    /// GET /dashboard/activity/conversion/{id} of a conversion the worker
+    /// made (its timeline, postings and deliveries), signed in likewise.
+    DashboardDetail,
 }
 
 impl Scenario {
@@ -84,6 +88,7 @@ impl Scenario {
             Scenario::ReadBalances => "read-balances",
             Scenario::DashboardActivity => "dashboard-activity",
             Scenario::DashboardOverview => "dashboard-overview",
+            Scenario::DashboardDetail => "dashboard-detail",
         }
     }
 
@@ -123,13 +128,28 @@ impl Scenario {
             Scenario::ReadBalances => Fixture::ReadBalances {
                 profile: profile.id,
             },
-            Scenario::DashboardActivity | Scenario::DashboardOverview => {
+            Scenario::DashboardActivity
+            | Scenario::DashboardOverview
+            | Scenario::DashboardDetail => {
                 let path = match self {
-                    Scenario::DashboardActivity => "/dashboard/activity",
-                    _ => "/dashboard",
+                    Scenario::DashboardActivity => "/dashboard/activity".to_string(),
+                    Scenario::DashboardOverview => "/dashboard".to_string(),
+                    _ => {
+                        let made = client
+                            .create_conversion(&CreateConversion {
+                                profile_id: profile.id.clone(),
+                                amount: CONVERSION_AMOUNT.to_string(),
+                                source_asset: "USD".to_string(),
+                                target_asset: "USDP".to_string(),
+                                ..Default::default()
+                            })
+                            .await
+                            .context("creating the conversion to look at")?;
+                        format!("/dashboard/activity/conversion/{}", made.id)
+                    }
                 };
                 let email = format!("{nickname}@example.com");
-                Fixture::Page(signed_in(client, &email, path).await?)
+                Fixture::Page(signed_in(client, &email, &path).await?)
             }
         })
     }

@@ -86,10 +86,10 @@ pub struct Config {
     /// Webhooks: deliveries in flight at once, per replica.
     #[arg(long, env = "STABLEPORT_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
     pub webhook_max_in_flight: usize,
-    /// How often every customer's balance totals are sampled for the
-    /// dashboard's balance chart; 0s: never.
-    #[arg(long, env = "STABLEPORT_BALANCE_SNAPSHOT_EVERY", default_value = "1h", value_parser = parse_duration)]
-    pub balance_snapshot_every: Duration,
+    /// How often balance totals and volume are sampled for the dashboard's
+    /// charts (which show them as of the last sample); 0s: never.
+    #[arg(long, env = "STABLEPORT_SAMPLE_EVERY", default_value = "10m", value_parser = parse_duration)]
+    pub sample_every: Duration,
     /// Requests per second allowed per credential and route (429 beyond,
     /// with Retry-After); 0: no limit. Default: off in sandbox mode, 50 in
     /// production (Paxos documents a few tens per endpoint).

@@ -16,8 +16,8 @@ use crate::state::{App, AppState};
 use crate::workers::approver::Approver;
 use crate::workers::checkpointer::Checkpointer;
 use crate::workers::delivery::Delivery;
+use crate::workers::sampler::Sampler;
 use crate::workers::settler::Settler;
-use crate::workers::snapshotter::Snapshotter;
 use crate::workers::Workers;
 
 /// A started server. Dropping it does not stop it; call [`Running::stop`]
@@ -25,7 +25,7 @@ use crate::workers::Workers;
 pub struct Running {
     pub addr: SocketAddr,
     pub bootstrap: Bootstrap,
-    /// Background workers (settler, approver, deliveries, checkpoints, balance samples).
+    /// Background workers (settler, approver, deliveries, checkpoints, chart samples).
     workers: Workers,
     /// The group-commit writers: they finish their queue, then end.
     writers: Vec<JoinHandle<()>>,
@@ -118,8 +118,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         store.clone(),
         config.fiat_account_approval_delay,
     ));
-    if let Some(snapshotter) = Snapshotter::new(store.clone(), config.balance_snapshot_every) {
-        workers.spawn(snapshotter);
+    if let Some(sampler) = Sampler::new(store.clone(), config.sample_every) {
+        workers.spawn(sampler);
     }
     match Delivery::new(store, config) {
         Ok(delivery) => workers.spawn(delivery),

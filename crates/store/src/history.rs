@@ -2,8 +2,6 @@
 //! events and deliveries (the dashboard's detail page), volume per day, and
 //! sampled balance totals (its charts).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use sqlx::Row;
 use stableport_domain::Asset;
@@ -51,17 +49,19 @@ pub trait HistoryStore: Send + Sync {
     /// The journal entries, events and deliveries of the customer's objects
     /// `ids` (another customer's show nothing).
     async fn trail(&self, customer: Uuid, ids: &[Uuid]) -> Result<Trail>;
-    /// Source units of the customer's conversions and orchestrations created
-    /// since `since`, summed per UTC day (the day's start) and asset.
-    async fn daily_volume(&self, customer: Uuid, since: i64) -> Result<Series>;
-    /// Samples every customer's total available per asset at `at`; a replica
-    /// sampling the same `at` adds nothing; a zero total is not written
-    /// (the chart reads it as zero). The number of rows written.
-    async fn snapshot_balances(&self, at: i64) -> Result<u64>;
+    /// Takes the sample at `at`, in one transaction: every customer's total
+    /// available per asset, and the source units of conversions and
+    /// orchestrations created since the sample before. False when it was
+    /// taken already (by another replica).
+    async fn take_sample(&self, at: i64) -> Result<bool>;
     /// When the newest sample was taken.
-    async fn latest_snapshot(&self) -> Result<Option<i64>>;
-    /// The customer's samples since `since`, oldest first.
-    async fn balance_history(&self, customer: Uuid, since: i64) -> Result<Series>;
+    async fn latest_sample(&self) -> Result<Option<i64>>;
+    /// The customer's balance samples since `since`, oldest first, at most
+    /// one per `every` (the newest in each), so a chart reads a few hundred.
+    async fn balance_history(&self, customer: Uuid, since: i64, every: i64) -> Result<Series>;
+    /// Sampled volume per UTC day (the day's start) and asset, from the
+    /// samples taken after `since`.
+    async fn daily_volume(&self, customer: Uuid, since: i64) -> Result<Series>;
 }
 
 #[async_trait]
@@ -71,14 +71,16 @@ impl HistoryStore for SqlStore {
             return Ok(Trail::default());
         }
         let entries = self.entries_of(customer, ids).await?;
+        // No ORDER BY: it would tempt SQLite to walk every event of the
+        // customer in order rather than look up these objects'.
         let mut q = Sql::new(&format!(
             "SELECT {} FROM events e WHERE e.customer_id = ",
             event_columns()
         ));
         q.bind(customer).any_of("e.object_id", ids);
-        q.push(" ORDER BY e.created_at, e.id");
         let rows = q.query().fetch_all(&self.read).await?;
-        let events = rows.iter().map(decode_event).collect::<Result<Vec<_>>>()?;
+        let mut events = rows.iter().map(decode_event).collect::<Result<Vec<_>>>()?;
+        events.sort_by_key(|e| (e.created_at, e.id));
         let deliveries = self.deliveries_of(customer, &events).await?;
         Ok(Trail {
             entries,
@@ -87,67 +89,78 @@ impl HistoryStore for SqlStore {
         })
     }
 
-    async fn daily_volume(&self, customer: Uuid, since: i64) -> Result<Series> {
-        // Integer division by a day: the same in both dialects for BIGINT.
-        let per_day = |table: &str| {
-            format!(
-                "SELECT created_at / {DAY} AS day, source_asset AS asset, \
-                 CAST(SUM(source_units) AS BIGINT) AS units FROM {table} \
-                 WHERE customer_id = $1 AND created_at >= $2 GROUP BY 1, 2"
-            )
-        };
-        let text = format!(
-            "{} UNION ALL {}",
-            per_day("conversions"),
-            per_day("orchestrations")
-        );
-        let rows = sqlx::query(&text)
-            .bind(customer.to_string())
-            .bind(since)
-            .fetch_all(&self.read)
-            .await?;
-        let mut sums: HashMap<(i64, Asset), i64> = HashMap::new();
-        for row in &rows {
-            let day: i64 = row.try_get("day")?;
-            let units: i64 = row.try_get("units")?;
-            let slot = sums
-                .entry((day * DAY, sql::asset(row, "asset")?))
-                .or_default();
-            *slot = slot.saturating_add(units);
+    async fn take_sample(&self, at: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO samples (taken_at) VALUES ($1) ON CONFLICT (taken_at) DO NOTHING",
+        )
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            tx.commit().await?;
+            return Ok(false);
         }
-        let mut series: Series = sums.into_iter().map(|((d, a), u)| (d, a, u)).collect();
-        series.sort();
-        Ok(series)
-    }
-
-    async fn snapshot_balances(&self, at: i64) -> Result<u64> {
-        let done = sqlx::query(
+        let before: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(taken_at) FROM samples WHERE taken_at < $1")
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(
             "INSERT INTO balance_history (customer_id, asset, taken_at, available) \
              SELECT p.customer_id, b.asset, $1, CAST(SUM(b.available) AS BIGINT) \
              FROM balances b JOIN profiles p ON p.id = b.profile_id \
-             WHERE TRUE GROUP BY p.customer_id, b.asset HAVING SUM(b.available) <> 0 \
-             ON CONFLICT (customer_id, taken_at, asset) DO NOTHING",
+             GROUP BY p.customer_id, b.asset HAVING SUM(b.available) <> 0",
         )
         .bind(at)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn latest_snapshot(&self) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT MAX(taken_at) AS at FROM balance_history")
-            .fetch_one(&self.read)
+        let customers: Vec<String> = sqlx::query_scalar("SELECT id FROM customers")
+            .fetch_all(&mut *tx)
             .await?;
-        Ok(row.try_get("at")?)
+        // Per customer, so each reads its own (customer_id, created_at) range.
+        let created = |table: &str| {
+            format!(
+                "SELECT source_asset AS asset, source_units AS units FROM {table} \
+                 WHERE customer_id = $1 AND created_at >= $2 AND created_at < $3"
+            )
+        };
+        let volume = format!(
+            "INSERT INTO volume_history (customer_id, asset, taken_at, units) \
+             SELECT $1, v.asset, $3, CAST(SUM(v.units) AS BIGINT) FROM ({} UNION ALL {}) v \
+             GROUP BY v.asset",
+            created("conversions"),
+            created("orchestrations")
+        );
+        for customer in customers {
+            sqlx::query(&volume)
+                .bind(customer)
+                .bind(before.unwrap_or(0))
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
-    async fn balance_history(&self, customer: Uuid, since: i64) -> Result<Series> {
+    async fn latest_sample(&self) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT MAX(taken_at) FROM samples")
+            .fetch_one(&self.read)
+            .await?)
+    }
+
+    async fn balance_history(&self, customer: Uuid, since: i64, every: i64) -> Result<Series> {
         let rows = sqlx::query(
             "SELECT taken_at, asset, available FROM balance_history \
-             WHERE customer_id = $1 AND taken_at >= $2 ORDER BY taken_at, asset",
+             WHERE customer_id = $1 AND taken_at IN (SELECT MAX(taken_at) FROM samples \
+             WHERE taken_at >= $2 GROUP BY taken_at / $3) ORDER BY taken_at, asset",
         )
         .bind(customer.to_string())
         .bind(since)
+        .bind(every.max(1))
         .fetch_all(&self.read)
         .await?;
         rows.iter()
@@ -156,6 +169,28 @@ impl HistoryStore for SqlStore {
                 Ok((at, sql::asset(r, "asset")?, r.try_get("available")?))
             })
             .collect()
+    }
+
+    async fn daily_volume(&self, customer: Uuid, since: i64) -> Result<Series> {
+        // A sample holds what was created before it: the day of its last
+        // microsecond. Integer division is the same in both dialects.
+        let rows = sqlx::query(&format!(
+            "SELECT (taken_at - 1) / {DAY} AS day, asset, CAST(SUM(units) AS BIGINT) AS units \
+             FROM volume_history WHERE customer_id = $1 AND taken_at > $2 GROUP BY 1, 2"
+        ))
+        .bind(customer.to_string())
+        .bind(since)
+        .fetch_all(&self.read)
+        .await?;
+        let mut series = rows
+            .iter()
+            .map(|r| {
+                let day: i64 = r.try_get("day")?;
+                Ok((day * DAY, sql::asset(r, "asset")?, r.try_get("units")?))
+            })
+            .collect::<Result<Series>>()?;
+        series.sort();
+        Ok(series)
     }
 }
 

@@ -251,19 +251,38 @@ async fn history_is_the_customers_own(db: Scratch) {
     let theirs = store.trail(bob, &[new.id]).await.unwrap();
     assert!(theirs.entries.is_empty() && theirs.events.is_empty());
 
-    let volume = store
-        .daily_volume(alice, NOW - stableport_store::DAY)
-        .await
-        .unwrap();
+    // The first sample holds everything before it; the second only what
+    // came between. Taking one twice (a second replica) writes nothing.
+    assert_eq!(store.latest_sample().await.unwrap(), None);
+    assert!(store.take_sample(NOW + 10).await.unwrap());
+    assert!(!store.take_sample(NOW + 10).await.unwrap());
+    assert_eq!(store.latest_sample().await.unwrap(), Some(NOW + 10));
+    let later = NewConversion {
+        now: NOW + 20,
+        ..conversion(alice, alice_profile, "later")
+    };
+    let mut tx = store.transaction().await.unwrap();
+    tx.insert_conversions(&[&later]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.take_sample(NOW + 30).await.unwrap());
     let day = NOW / stableport_store::DAY * stableport_store::DAY;
-    assert_eq!(volume, [(day, Asset::Usd, units("1", Asset::Usd))]);
+    let volume = store.daily_volume(alice, 0).await.unwrap();
+    assert_eq!(volume, [(day, Asset::Usd, units("2", Asset::Usd))]);
     assert!(store.daily_volume(bob, 0).await.unwrap().is_empty());
-
-    assert_eq!(store.latest_snapshot().await.unwrap(), None);
-    let written = store.snapshot_balances(NOW).await.unwrap();
-    assert_eq!(store.snapshot_balances(NOW).await.unwrap(), 0);
-    assert!(written >= 2);
-    assert_eq!(store.latest_snapshot().await.unwrap(), Some(NOW));
-    let history = store.balance_history(alice, 0).await.unwrap();
-    assert_eq!(history, [(NOW, Asset::Usd, units("12", Asset::Usd))]);
+    let twelve = units("12", Asset::Usd);
+    let history = store.balance_history(alice, 0, 1).await.unwrap();
+    assert_eq!(
+        history,
+        [
+            (NOW + 10, Asset::Usd, twelve),
+            (NOW + 30, Asset::Usd, twelve)
+        ]
+    );
+    // Thinned to one sample per 1,000 µs: the newest of the two.
+    let thinned = store.balance_history(alice, 0, 1_000).await.unwrap();
+    assert_eq!(thinned, [(NOW + 30, Asset::Usd, twelve)]);
+    let seven = units("7", Asset::Usd);
+    let theirs = store.balance_history(bob, 0, 1).await.unwrap();
+    assert_eq!(theirs.len(), 2);
+    assert!(theirs.iter().all(|(_, _, held)| *held == seven));
 }

@@ -1,6 +1,6 @@
 //! Overview: every profile's balances, the customer's totals per asset with
-//! a bar chart of them, the total's history (the snapshot worker's samples)
-//! and volume per day. Charts are SVG drawn with integer arithmetic, each
+//! a bar chart of them, the total's history and volume per day (both from
+//! the sampler's samples, never the activity itself). Charts are SVG drawn with integer arithmetic, each
 //! with its figures in a table for those who do not see it.
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,8 +20,9 @@ use crate::state::AppState;
 /// More profiles than this are listed by the API, not here.
 const MAX_PROFILES: i64 = 200;
 
-/// How far back the charts look.
+/// How far back the charts look, and about how many balance points they draw.
 const CHART_DAYS: i64 = 14;
+const CHART_POINTS: i64 = 200;
 
 pub async fn page(State(app): State<AppState>, viewer: Viewer) -> Response {
     match load(&app, &viewer).await {
@@ -35,7 +36,8 @@ pub async fn page(State(app): State<AppState>, viewer: Viewer) -> Response {
 
 type Rows = Vec<(Profile, Vec<(Asset, i64)>)>;
 
-/// Balances, total-in-cents samples (with now as the last), cents per day.
+/// Balances, total-in-cents samples (with now as the last), sampled cents
+/// per day (quiet days as zero), all from a few hundred rows at most.
 async fn load(
     app: &AppState,
     viewer: &Viewer,
@@ -44,22 +46,19 @@ async fn load(
     let rows = balances(app, viewer).await?;
     let now = crate::time::now();
     let since = now - CHART_DAYS * DAY;
-    let mut history = in_cents(store.balance_history(customer, since).await?);
+    let every = CHART_DAYS * DAY / CHART_POINTS;
+    let mut history = in_cents(store.balance_history(customer, since, every).await?);
     let current = rows.iter().flat_map(|(_, held)| held);
     history.push((now, current.map(|(a, u)| usd_cents(*u, *a)).sum()));
     let today = now - now.rem_euclid(DAY);
-    let mut volume = in_cents(
-        store
-            .daily_volume(customer, today - (CHART_DAYS - 1) * DAY)
-            .await?,
-    );
-    // Every day shows, quiet ones as zero.
-    let days = (0..CHART_DAYS).map(|i| today - (CHART_DAYS - 1 - i) * DAY);
-    volume = days
+    let first = today - (CHART_DAYS - 1) * DAY;
+    let sampled = in_cents(store.daily_volume(customer, first).await?);
+    let days = (0..CHART_DAYS).map(|i| first + i * DAY);
+    let volume = days
         .map(|d| {
             (
                 d,
-                volume
+                sampled
                     .iter()
                     .find(|(at, _)| *at == d)
                     .map_or(0, |(_, c)| *c),
@@ -198,7 +197,7 @@ fn over_time(history: &[(i64, i64)], volume: &[(i64, i64)]) -> Markup {
                 }
             }
             h2 { "Volume per day" }
-            p.muted { "Conversions and orchestrations created, by their source amount." }
+            p.muted { "Conversions and orchestrations created, by their source amount, as of the last sample (every --sample-every)." }
             (bars(volume))
             details {
                 summary { "Figures" }
@@ -221,7 +220,7 @@ fn line(points: &[(i64, i64)]) -> Markup {
     let (first, last) = match (points.first(), points.last()) {
         (Some(f), Some(l)) if points.len() > 1 => (f.0, l.0),
         _ => {
-            return html! { p.muted { "No samples yet: the total is sampled every --balance-snapshot-every (1h by default)." } }
+            return html! { p.muted { "No samples yet: balances are sampled every --sample-every (10 minutes by default)." } }
         }
     };
     let top = points.iter().map(|p| p.1).max().unwrap_or(0).max(1);

@@ -41,10 +41,10 @@ async fn a_second_user_approves_in_the_browser(backend: Backend) {
     let db = TestDb::new(backend).await;
     // Conversions settle after a few seconds, so the page shows them CREATED first.
     // Webhook deliveries are tried once, so a failure shows as FAILED at once.
-    // Balances are sampled every second, so the balance chart has a line.
+    // Charts are sampled every second (each 5 s late), so they fill in.
     let server = TestServer::start_with(&db, |c| {
         c.settlement_delay = Duration::from_secs(6);
-        c.balance_snapshot_every = Duration::from_secs(1);
+        c.sample_every = Duration::from_secs(1);
         c.webhook_retry_max_age = Duration::ZERO;
         c.webhook_poll_interval = Duration::from_millis(100);
     })
