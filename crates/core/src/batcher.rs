@@ -4,6 +4,7 @@
 //! only sent after its transaction's commit reached the disk).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use stableport_domain::Asset;
@@ -51,7 +52,8 @@ impl Batched for NewOrchestration {
     }
 }
 
-type Job<R> = (R, oneshot::Sender<Result<<R as Batched>::Outcome>>);
+/// A request, where its outcome goes, and when it was queued.
+type Job<R> = (R, oneshot::Sender<Result<<R as Batched>::Outcome>>, Instant);
 
 pub struct Batcher<R: Batched> {
     queue: mpsc::Sender<Job<R>>,
@@ -83,7 +85,7 @@ impl<R: Batched> Batcher<R> {
     pub async fn submit(&self, request: R) -> Result<R::Outcome> {
         let (reply, outcome) = oneshot::channel();
         self.queue
-            .send((request, reply))
+            .send((request, reply, Instant::now()))
             .await
             .map_err(|_| CoreError::Internal("the batch writer has stopped".into()))?;
         outcome
@@ -101,8 +103,10 @@ async fn run<R: Batched>(store: Arc<dyn Store>, receiver: Arc<Mutex<mpsc::Receiv
                 return;
             }
         }
-        batch.sort_by_key(|(r, _)| r.balance());
-        let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        observe(&batch);
+        batch.sort_by_key(|(r, _, _)| r.balance());
+        let (requests, replies): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|(r, s, _)| (r, s)).unzip();
         match R::commit(store.as_ref(), &requests).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -123,6 +127,18 @@ async fn run<R: Batched>(store: Arc<dyn Store>, receiver: Arc<Mutex<mpsc::Receiv
                 }
             }
         }
+    }
+}
+
+/// Batch sizes, and how long each request waited for its batch to start.
+fn observe<R: Batched>(batch: &[Job<R>]) {
+    let kind = std::any::type_name::<R>().rsplit("::").next().unwrap_or("");
+    metrics::histogram!("stableport_group_commit_batch_size", "kind" => kind)
+        .record(batch.len() as f64);
+    let waits = metrics::histogram!("stableport_group_commit_wait_seconds", "kind" => kind);
+    let now = Instant::now();
+    for (_, _, queued) in batch {
+        waits.record(now.duration_since(*queued).as_secs_f64());
     }
 }
 

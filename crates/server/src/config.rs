@@ -5,6 +5,33 @@ pub use stableport_core::Settlement;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per line (request lines carry request_id, method,
+    /// route, status, latency_ms and customer_id).
+    Json,
+}
+
+/// Logs to stderr in `format`, filtered by RUST_LOG (default: info, with
+/// sqlx's statements left out). Once per process.
+pub fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Environment {
     /// /v2/sandbox routes exist; generated credentials are printed.
     Sandbox,
@@ -86,6 +113,19 @@ pub struct Config {
     /// Webhooks: deliveries in flight at once, per replica.
     #[arg(long, env = "STABLEPORT_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
     pub webhook_max_in_flight: usize,
+    /// Serve Prometheus metrics at GET /metrics on this address (e.g.
+    /// 127.0.0.1:9090), without a token: keep it off the public network.
+    /// Off by default.
+    #[arg(long, env = "STABLEPORT_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// Logs on stderr as text, or as one JSON object per line.
+    #[arg(
+        long,
+        env = "STABLEPORT_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
     /// How often balance totals and volume are sampled for the dashboard's
     /// charts (which show them as of the last sample); 0s: never.
     #[arg(long, env = "STABLEPORT_SAMPLE_EVERY", default_value = "10m", value_parser = parse_duration)]

@@ -6,7 +6,8 @@
 //! - `state`: what handlers share; `server`: start-up and shutdown;
 //! - `workers`: settlement, approvals, webhook delivery, group commit;
 //! - `outbound`: the guard on addresses customers make us call;
-//! - `cli`: subcommands that use a running server; `bootstrap`: first start.
+//! - `cli`: subcommands that use a running server; `bootstrap`: first start;
+//! - `telemetry`: metrics and the request log.
 
 pub mod api;
 pub mod bootstrap;
@@ -16,6 +17,7 @@ pub mod dashboard;
 pub mod outbound;
 pub mod server;
 pub mod state;
+pub mod telemetry;
 pub mod time;
 pub mod workers;
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use stableport_server::bootstrap::{parse_scopes, save};
 use stableport_server::cli::{limits, listen, users, Database};
-use stableport_server::config::{with_file_values, Config};
+use stableport_server::config::{init_logs, with_file_values, Config, LogFormat};
 use stableport_store::{Store, UserStore};
 use uuid::Uuid;
 
@@ -85,14 +85,12 @@ enum CredentialsCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    // `serve` logs as its settings (a file among them) say; the rest as text.
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logs(LogFormat::Text);
+    }
+    let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Credentials {
             command:
@@ -145,6 +143,7 @@ fn with_config_file(args: Serve) -> anyhow::Result<Config> {
 
 async fn serve(args: Serve) -> anyhow::Result<ExitCode> {
     let config = with_config_file(args)?;
+    init_logs(config.log_format);
     let running = stableport_server::start(config.clone()).await?;
     let b = &running.bootstrap;
     println!(

@@ -24,6 +24,9 @@ use crate::workers::Workers;
 /// or [`Running::shutdown`].
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` is served, with `--metrics-listen`.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics: Option<JoinHandle<()>>,
     pub bootstrap: Bootstrap,
     /// Background workers (settler, approver, deliveries, checkpoints, chart samples).
     workers: Workers,
@@ -37,6 +40,9 @@ impl Running {
     /// Stops serving and every background worker at once, as a crash would.
     pub fn stop(self) {
         self.server.abort();
+        if let Some(metrics) = self.metrics {
+            metrics.abort();
+        }
         for writer in self.writers {
             writer.abort();
         }
@@ -55,6 +61,9 @@ impl Running {
             let _ = writer.await;
         }
         self.workers.stop().await;
+        if let Some(metrics) = self.metrics {
+            metrics.abort();
+        }
     }
 }
 
@@ -105,6 +114,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
+    let metrics = match &config.metrics_listen {
+        Some(at) => Some(listen_for_metrics(at, store.clone()).await?),
+        None => None,
+    };
     let Service {
         router: app,
         state,
@@ -141,10 +154,30 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     });
     Ok(Running {
         addr,
+        metrics_addr: metrics.as_ref().map(|(at, _)| *at),
+        metrics: metrics.map(|(_, task)| task),
         bootstrap,
         workers,
         writers,
         server,
         draining,
     })
+}
+
+/// Serves `GET /metrics` on its own address, apart from the API.
+async fn listen_for_metrics(
+    at: &str,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    crate::telemetry::recorder();
+    let listener = tokio::net::TcpListener::bind(at)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {at}: {e}"))?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, crate::telemetry::router(store)).await {
+            tracing::error!(%e, "the metrics listener stopped");
+        }
+    });
+    Ok((addr, task))
 }

@@ -71,10 +71,11 @@ impl HistoryStore for SqlStore {
             return Ok(Trail::default());
         }
         let entries = self.entries_of(customer, ids).await?;
-        // No ORDER BY: it would tempt SQLite to walk every event of the
-        // customer in order rather than look up these objects'.
+        // The customer is compared as an expression, and there is no ORDER
+        // BY, so no planner walks (or ANDs in) the customer's index of
+        // every event instead of looking up these objects'.
         let mut q = Sql::new(&format!(
-            "SELECT {} FROM events e WHERE e.customer_id = ",
+            "SELECT {} FROM events e WHERE e.customer_id || '' = ",
             event_columns()
         ));
         q.bind(customer).any_of("e.object_id", ids);
@@ -195,31 +196,43 @@ impl HistoryStore for SqlStore {
 }
 
 impl SqlStore {
+    /// Entries, then their postings: two lookups by index, never a join a
+    /// planner without statistics could turn into a scan of every posting.
     async fn entries_of(&self, customer: Uuid, ids: &[Uuid]) -> Result<Vec<LedgerEntry>> {
         let mut q = Sql::new(
-            "SELECT j.id, j.kind, j.reference_id, j.created_at, p.account, p.asset, p.amount \
-             FROM journal_entries j JOIN postings p ON p.entry_id = j.id WHERE j.customer_id = ",
+            "SELECT id, kind, reference_id, created_at FROM journal_entries WHERE customer_id = ",
         );
-        q.bind(customer).any_of("j.reference_id", ids);
-        q.push(" ORDER BY j.created_at, j.id");
+        q.bind(customer).any_of("reference_id", ids);
         let rows = q.query().fetch_all(&self.read).await?;
-        let mut entries: Vec<LedgerEntry> = Vec::new();
-        for row in &rows {
-            let id = sql::uuid(row, "id")?;
-            let line = LedgerLine {
-                account: row.try_get("account")?,
-                asset: sql::asset(row, "asset")?,
-                units: row.try_get("amount")?,
-            };
-            match entries.last_mut() {
-                Some(last) if last.id == id => last.postings.push(line),
-                _ => entries.push(LedgerEntry {
-                    id,
+        let mut entries = rows
+            .iter()
+            .map(|row| {
+                Ok(LedgerEntry {
+                    id: sql::uuid(row, "id")?,
                     kind: row.try_get("kind")?,
                     reference_id: sql::uuid(row, "reference_id")?,
                     created_at: row.try_get("created_at")?,
-                    postings: vec![line],
-                }),
+                    postings: Vec::new(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if entries.is_empty() {
+            return Ok(entries);
+        }
+        entries.sort_by_key(|e| (e.created_at, e.id));
+        // The entries are the customer's: so are their postings.
+        let entry_ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
+        let mut q = Sql::new("SELECT entry_id, account, asset, amount FROM postings WHERE TRUE");
+        q.any_of("entry_id", &entry_ids);
+        for row in q.query().fetch_all(&self.read).await? {
+            let entry = sql::uuid(&row, "entry_id")?;
+            let line = LedgerLine {
+                account: row.try_get("account")?,
+                asset: sql::asset(&row, "asset")?,
+                units: row.try_get("amount")?,
+            };
+            if let Some(e) = entries.iter_mut().find(|e| e.id == entry) {
+                e.postings.push(line);
             }
         }
         Ok(entries)

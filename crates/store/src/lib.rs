@@ -15,6 +15,7 @@ mod identities;
 mod limits;
 mod migrations;
 pub mod model;
+mod ops;
 mod orchestrations;
 mod rules;
 mod sessions;
@@ -45,6 +46,7 @@ pub use history::{HistoryStore, LedgerEntry, LedgerLine, Series, Trail, DAY};
 pub use identities::{Account, AccountFilter, Checks, Identity, IdentityFilter, IdentityStore};
 pub use limits::{Limit, LimitStore};
 pub use model::*;
+pub use ops::{Backlog, Gauges, OpsStore};
 pub use orchestrations::{Legs, OrchestrationStore};
 pub use rules::{
     DepositAddress, DepositInstructions, DepositRecord, DepositTargetFilter, Inserted, Rule,
@@ -167,6 +169,7 @@ pub trait Store:
     + ApprovalStore
     + SessionStore
     + HistoryStore
+    + OpsStore
     + Send
     + Sync
     + 'static

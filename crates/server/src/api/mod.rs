@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
                 "a request handler panicked",
             ))
         }))
+        .layer(axum::middleware::from_fn(crate::telemetry::observe))
         .with_state(state)
 }
 

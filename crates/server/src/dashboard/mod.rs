@@ -94,11 +94,16 @@ impl FromRequestParts<AppState> for Viewer {
         let to_sign_in = || Redirect::to("/dashboard/sign-in").into_response();
         let token = cookie(&parts.headers, COOKIE).ok_or_else(to_sign_in)?;
         match sessions::find(&app.core, &token, time::now()).await {
-            Ok(Some((session, user))) => Ok(Viewer {
-                session,
-                user,
-                sandbox: app.config.is_sandbox(),
-            }),
+            Ok(Some((session, user))) => {
+                if let Some(caller) = parts.extensions.get::<crate::telemetry::Caller>() {
+                    caller.set(session.customer_id);
+                }
+                Ok(Viewer {
+                    session,
+                    user,
+                    sandbox: app.config.is_sandbox(),
+                })
+            }
             Ok(None) => Err(to_sign_in()),
             Err(e) => Err(failure(e)),
         }

@@ -315,6 +315,14 @@ impl Sender {
         if let Some(error) = &error {
             tracing::info!(webhook = %c.webhook.id, event = %c.event_id, attempt = c.attempt, %error, ?next, "webhook delivery failed");
         }
+        let outcome = match next {
+            NextStep::Delivered => "delivered",
+            NextStep::RetryAt(_) => "retry",
+            NextStep::GiveUp => "gave_up",
+        };
+        metrics::counter!("stableport_webhook_attempts_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("stableport_webhook_attempt_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         AttemptResult {
             webhook_id: c.webhook.id,
             event_id: c.event_id,

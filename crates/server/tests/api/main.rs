@@ -13,6 +13,7 @@ mod events;
 mod idempotency;
 mod identities;
 mod openapi;
+mod operations;
 mod orchestrations;
 mod profiles;
 mod reliability;

@@ -28,6 +28,7 @@ on_both_backends!(
     walkthroughs_run_with_curl,
     sigterm_loses_nothing_answered,
     reads_a_config_file_below_the_flags,
+    logs_one_json_object_per_line,
 );
 
 /// SIGTERM under load: the server stops accepting, answers what is in
@@ -113,6 +114,11 @@ struct Server {
 
 impl Server {
     async fn spawn(db: &TestDb, args: &[&str]) -> Server {
+        Server::spawn_logging(db, args, Stdio::null()).await
+    }
+
+    /// The same, its logs (stderr) going to `logs`.
+    async fn spawn_logging(db: &TestDb, args: &[&str], logs: Stdio) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -123,7 +129,7 @@ impl Server {
             .args(["serve", "--listen", &listen, "--database-url", &db.url])
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(logs)
             .kill_on_drop(true)
             .spawn()
             .expect("spawn stableport serve");
@@ -512,4 +518,70 @@ async fn reads_a_config_file_below_the_flags(backend: Backend) {
         stderr.contains("unknown key \"settlement_dealy\""),
         "{stderr}"
     );
+}
+
+/// `--log-format json`: every line a JSON object; each request's line has
+/// its id (the client's X-Request-Id), route, status, latency and customer;
+/// no secret or token appears anywhere.
+async fn logs_one_json_object_per_line(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stderr.log");
+    let file = std::fs::File::create(&path).unwrap();
+    let server = Server::spawn_logging(&db, &["--log-format", "json"], file.into()).await;
+    let secret = server.printed("client_secret:").unwrap();
+    let id = server.printed("client_id:").unwrap();
+    let customer = server.printed("customer_id:").unwrap();
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/oauth2/token", server.url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let listed = http
+        .get(format!("{}/v2/profiles", server.url))
+        .bearer_auth(&token)
+        .header("X-Request-Id", "op-trace-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let refused = http
+        .get(format!("{}/v2/profiles", server.url))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    server.crash().await;
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let request = |id: &str| lines.iter().find(|l| l["request_id"] == id).cloned();
+    let listed = request("op-trace-42").expect("the request's line");
+    assert_eq!(listed["route"], "/v2/profiles");
+    assert_eq!(listed["method"], "GET");
+    assert_eq!(listed["status"], 200);
+    assert_eq!(listed["customer_id"], customer.as_str());
+    assert!(listed["latency_ms"].as_f64().unwrap() >= 0.0);
+    let denied = lines
+        .iter()
+        .find(|l| l["status"] == 401)
+        .expect("the refused request's line");
+    assert_eq!(denied["customer_id"], "");
+    for needle in [secret.as_str(), token.as_str(), "not-a-token"] {
+        assert!(!text.contains(needle), "the log holds a secret: {needle}");
+    }
 }

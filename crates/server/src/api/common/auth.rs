@@ -181,6 +181,9 @@ impl FromRequestParts<AppState> for Auth {
                 return Err(Problem::too_many_requests(limiter.rate(), &route, wait));
             }
         }
+        if let Some(caller) = parts.extensions.get::<crate::telemetry::Caller>() {
+            caller.set(claims.cus);
+        }
         Ok(Auth {
             customer: claims.cus,
             user: acting.user_id,
