@@ -126,6 +126,18 @@ pub struct Config {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+    /// Events older than this are deleted (never one with a delivery still
+    /// pending); 0s keeps them forever. Units: s, m, h, d.
+    #[arg(long, env = "STABLEPORT_RETAIN_EVENTS", default_value = "90d", value_parser = parse_duration)]
+    pub retain_events: Duration,
+    /// Finished webhook deliveries older than this are deleted (at the
+    /// latest with their event); 0s keeps them forever.
+    #[arg(long, env = "STABLEPORT_RETAIN_DELIVERIES", default_value = "30d", value_parser = parse_duration)]
+    pub retain_deliveries: Duration,
+    /// Delivery attempts older than this are deleted (never those of a
+    /// pending delivery); 0s keeps them forever.
+    #[arg(long, env = "STABLEPORT_RETAIN_ATTEMPTS", default_value = "30d", value_parser = parse_duration)]
+    pub retain_attempts: Duration,
     /// How often balance totals and volume are sampled for the dashboard's
     /// charts (which show them as of the last sample); 0s: never.
     #[arg(long, env = "STABLEPORT_SAMPLE_EVERY", default_value = "10m", value_parser = parse_duration)]
@@ -161,6 +173,16 @@ impl Config {
         match self.settlement_mode {
             SettlementMode::Auto => Settlement::After(self.settlement_delay),
             SettlementMode::Manual => Settlement::Manual,
+        }
+    }
+
+    /// How long events, deliveries and attempts are kept (0s: forever).
+    pub fn retention(&self) -> crate::workers::pruner::Retention {
+        let keep = |d: Duration| Some(d).filter(|d| !d.is_zero());
+        crate::workers::pruner::Retention {
+            events: keep(self.retain_events),
+            deliveries: keep(self.retain_deliveries),
+            attempts: keep(self.retain_attempts),
         }
     }
 
@@ -236,14 +258,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(split);
     let n: u64 = number
         .parse()
-        .map_err(|_| format!("invalid duration {text:?}: expected e.g. 0s, 250ms, 1s, 2m"))?;
+        .map_err(|_| format!("invalid duration {text:?}: expected e.g. 0s, 250ms, 1s, 2m, 90d"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
         "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+        "d" => Ok(Duration::from_secs(n.saturating_mul(86_400))),
         _ => Err(format!(
-            "invalid duration unit in {text:?}: use ms, s, m or h"
+            "invalid duration unit in {text:?}: use ms, s, m, h or d"
         )),
     }
 }
@@ -259,7 +282,8 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("1.5s").is_err());
         assert!(parse_duration("s").is_err());
-        assert!(parse_duration("3d").is_err());
+        assert_eq!(parse_duration("90d"), Ok(Duration::from_secs(90 * 86_400)));
+        assert!(parse_duration("3w").is_err());
     }
 }
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use stableport_server::bootstrap::{parse_scopes, save};
-use stableport_server::cli::{limits, listen, users, Database};
+use stableport_server::cli::{backup, limits, listen, users, Database};
 use stableport_server::config::{init_logs, with_file_values, Config, LogFormat};
 use stableport_store::{Store, UserStore};
 use uuid::Uuid;
@@ -35,6 +35,8 @@ enum Command {
     Users(users::UsersArgs),
     /// Check that the ledger conserves every asset; exits 1 on any discrepancy.
     Audit(Database),
+    /// Copy a SQLite database consistently while the server runs.
+    Backup(backup::BackupArgs),
     /// Manage the webhooks of a running server (create, list, get, delete, test, …).
     Webhooks {
         #[command(flatten)]
@@ -105,6 +107,7 @@ async fn main() -> ExitCode {
         Command::Limits(args) => limits::run(args).await,
         Command::Users(args) => users::run(args).await,
         Command::Audit(db) => audit(&db.database_url).await,
+        Command::Backup(args) => backup::run(args).await,
         Command::Webhooks { remote, command } => listen::webhooks(&remote, command).await,
         Command::Listen(args) => listen::listen(args).await,
     };

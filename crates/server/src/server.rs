@@ -16,6 +16,7 @@ use crate::state::{App, AppState};
 use crate::workers::approver::Approver;
 use crate::workers::checkpointer::Checkpointer;
 use crate::workers::delivery::Delivery;
+use crate::workers::pruner::Pruner;
 use crate::workers::sampler::Sampler;
 use crate::workers::settler::Settler;
 use crate::workers::Workers;
@@ -133,6 +134,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     ));
     if let Some(sampler) = Sampler::new(store.clone(), config.sample_every) {
         workers.spawn(sampler);
+    }
+    if let Some(pruner) = Pruner::new(store.clone(), config.retention()) {
+        workers.spawn(pruner);
     }
     match Delivery::new(store, config) {
         Ok(delivery) => workers.spawn(delivery),

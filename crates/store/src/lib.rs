@@ -46,7 +46,7 @@ pub use history::{HistoryStore, LedgerEntry, LedgerLine, Series, Trail, DAY};
 pub use identities::{Account, AccountFilter, Checks, Identity, IdentityFilter, IdentityStore};
 pub use limits::{Limit, LimitStore};
 pub use model::*;
-pub use ops::{Backlog, Gauges, OpsStore};
+pub use ops::{Backlog, Cutoffs, Gauges, OpsStore, Pruned};
 pub use orchestrations::{Legs, OrchestrationStore};
 pub use rules::{
     DepositAddress, DepositInstructions, DepositRecord, DepositTargetFilter, Inserted, Rule,

@@ -1,11 +1,12 @@
 //! Work done off the request path, on every replica: settlement and
 //! orchestration steps, fiat account approval, webhook delivery, SQLite
-//! checkpoints, chart samples, each a [`Worker`]. (The group-commit writers belong to the
+//! checkpoints, chart samples, retention, each a [`Worker`]. (The group-commit writers belong to the
 //! operations layer, `stableport_core::batcher`.)
 
 pub mod approver;
 pub mod checkpointer;
 pub mod delivery;
+pub mod pruner;
 pub mod sampler;
 pub mod settler;
 

@@ -29,6 +29,7 @@ on_both_backends!(
     sigterm_loses_nothing_answered,
     reads_a_config_file_below_the_flags,
     logs_one_json_object_per_line,
+    backs_up_while_serving_and_the_copy_audits,
 );
 
 /// SIGTERM under load: the server stops accepting, answers what is in
@@ -584,4 +585,108 @@ async fn logs_one_json_object_per_line(backend: Backend) {
     for needle in [secret.as_str(), token.as_str(), "not-a-token"] {
         assert!(!text.contains(needle), "the log holds a secret: {needle}");
     }
+}
+
+/// A backup taken while conversions are being made is consistent: the
+/// restored copy passes the audit and holds what was answered before it.
+/// SQLite: `stableport backup`. PostgreSQL: the README's pg_dump recipe
+/// (and `stableport backup` says to use it).
+async fn backs_up_while_serving_and_the_copy_audits(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = Server::spawn(&db, &["--settlement-delay", "0s"]).await;
+    let client = server.login().await;
+    let profile = client.profile("default").await.unwrap().id;
+    client.deposit(&profile, "USD", "1000").await.unwrap();
+    let before = CreateConversion {
+        profile_id: profile.clone(),
+        amount: "1".into(),
+        source_asset: "USD".into(),
+        target_asset: "USDC".into(),
+        ref_id: Some("before-backup".into()),
+        ..Default::default()
+    };
+    client.create_conversion(&before).await.unwrap();
+    let busy = Arc::new(AtomicBool::new(true));
+    let load = {
+        let (client, profile, busy) = (client.clone(), profile.clone(), busy.clone());
+        tokio::spawn(async move {
+            while busy.load(Ordering::Relaxed) {
+                let request = CreateConversion {
+                    profile_id: profile.clone(),
+                    amount: "0.01".into(),
+                    source_asset: "USD".into(),
+                    target_asset: "PYUSD".into(),
+                    ..Default::default()
+                };
+                client.create_conversion(&request).await.unwrap();
+            }
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let restored = match backend {
+        Backend::Sqlite => {
+            let copy = dir.path().join("copy.db");
+            let copy_text = copy.to_str().unwrap();
+            let (ok, out, err) =
+                cli(&["backup", "--database-url", &db.url, "--to", copy_text]).await;
+            assert!(ok, "{out}{err}");
+            assert!(out.contains("stableport audit"), "{out}");
+            let (again, _, err) =
+                cli(&["backup", "--database-url", &db.url, "--to", copy_text]).await;
+            assert!(!again && err.contains("exists"), "never overwrites: {err}");
+            format!("sqlite://{copy_text}")
+        }
+        Backend::Postgres => {
+            let (ok, _, err) = cli(&["backup", "--database-url", &db.url, "--to", "x.db"]).await;
+            assert!(!ok && err.contains("pg_dump"), "{err}");
+            pg_dump_and_restore(&db.url, &dir.path().join("stableport.dump")).await
+        }
+    };
+    busy.store(false, Ordering::Relaxed);
+    load.await.unwrap();
+    let (ok, out, err) = cli(&["audit", "--database-url", &restored]).await;
+    assert!(ok, "the restored copy audits: {out}{err}");
+    assert!(out.contains("ledger is sound"), "{out}");
+    let copy = stableport_store::open(&restored).await.unwrap();
+    let answered: Option<String> =
+        sqlx::query_scalar("SELECT id FROM conversions WHERE ref_id = 'before-backup'")
+            .fetch_optional(copy.pool())
+            .await
+            .unwrap();
+    assert!(
+        answered.is_some(),
+        "what was answered before the backup is in it"
+    );
+}
+
+/// The README's recipe: pg_dump in its custom format, pg_restore into a new
+/// database. The new database's URL.
+async fn pg_dump_and_restore(url: &str, dump: &std::path::Path) -> String {
+    let dumped = Command::new("pg_dump")
+        .args(["--format=custom", "--file", dump.to_str().unwrap(), url])
+        .output()
+        .await
+        .expect("pg_dump is installed (.ci/run installs PostgreSQL)");
+    assert!(
+        dumped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dumped.stderr)
+    );
+    let target = TestDb::new(Backend::Postgres).await;
+    let restored = Command::new("pg_restore")
+        .args([
+            "--no-owner",
+            "--dbname",
+            &target.url,
+            dump.to_str().unwrap(),
+        ])
+        .output()
+        .await
+        .expect("pg_restore is installed");
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    target.url.clone()
 }

@@ -44,6 +44,7 @@ on_both_backends!(
     refuses_bad_webhooks,
     refuses_private_targets_in_production,
     listen_forwards_deliveries,
+    prunes_what_is_old_and_keeps_what_is_pending,
 );
 
 // ---------------------------------------------------------------------------
@@ -1271,4 +1272,77 @@ async fn listen_forwards_deliveries(backend: Backend) {
     }
     assert!(rest.iter().any(|l| l.contains("deleted")), "{rest:?}");
     assert!(client.webhooks(&[]).await.unwrap().items.is_empty());
+}
+
+/// Retention: with 2 s kept, old events, their finished deliveries and
+/// attempts go; an event whose delivery is still PENDING (retrying), that
+/// delivery and its attempts stay; so does anything young.
+async fn prunes_what_is_old_and_keeps_what_is_pending(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start_with(&db, |c| {
+        fast(c);
+        // The unreachable consumer's delivery stays PENDING, retried in an hour.
+        c.webhook_retry_first_delay = Duration::from_secs(3600);
+        c.retain_events = Duration::from_secs(2);
+        c.retain_deliveries = Duration::from_secs(2);
+        c.retain_attempts = Duration::from_secs(2);
+    })
+    .await;
+    let client = server.client().await;
+    let consumer = Consumer::start().await;
+    let ok = webhook(
+        &client,
+        "ok",
+        &consumer.url("/ok"),
+        &["conversion.created"],
+        100,
+    )
+    .await;
+    let down = webhook(
+        &client,
+        "down",
+        "http://127.0.0.1:1/down",
+        &["conversion.settled"],
+        100,
+    )
+    .await;
+    let profile = funded_profile(&client, "USD", "10").await;
+    convert(&client, &profile, "old").await;
+    wait_delivery(&client, &ok.id, "DELIVERED").await;
+    eventually("the unreachable consumer tried once", || async {
+        attempts(&client, &down.id).await.len() == 1
+    })
+    .await;
+    let types = || async {
+        let listed = client.events(&ListEvents::default()).await.unwrap();
+        listed
+            .events
+            .into_iter()
+            .map(|e| e.kind)
+            .collect::<Vec<_>>()
+    };
+    assert!(types().await.contains(&"conversion.created".to_string()));
+
+    eventually("the delivered event pruned", || async {
+        !types().await.contains(&"conversion.created".to_string())
+    })
+    .await;
+    // Attempts are a little younger than their event: a pass or two later.
+    eventually("the finished delivery and its attempt pruned", || async {
+        deliveries(&client, &ok.id).await.is_empty() && attempts(&client, &ok.id).await.is_empty()
+    })
+    .await;
+    let pending = deliveries(&client, &down.id).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].status, "PENDING");
+    assert_eq!(attempts(&client, &down.id).await.len(), 1);
+    assert!(types().await.contains(&"conversion.settled".to_string()));
+
+    convert(&client, &profile, "young").await;
+    let young = types().await;
+    assert_eq!(
+        young.iter().filter(|t| *t == "conversion.created").count(),
+        1,
+        "{young:?}"
+    );
 }
