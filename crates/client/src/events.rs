@@ -27,7 +27,7 @@ pub struct Event {
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventList {
     pub events: Vec<Event>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_cursor: Option<String>,
 }
 
@@ -124,14 +124,14 @@ pub struct Webhook {
     pub rate_limit: u32,
     /// ACTIVE or DELETED.
     pub status: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer_auth: Option<ConsumerAuth>,
     /// The signing secret: only in the response that creates the webhook.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     pub created_at: String,
     pub updated_at: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
 }
 
@@ -144,15 +144,15 @@ pub struct Delivery {
     /// PENDING, DELIVERED, FAILED (retries exhausted) or CANCELLED (webhook deleted).
     pub status: String,
     pub attempts: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_status_code: Option<u16>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     pub created_at: String,
     pub updated_at: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<String>,
 }
 
@@ -164,10 +164,10 @@ pub struct DeliveryAttempt {
     pub event_id: String,
     pub attempt: i64,
     /// None when no response came (timeout, refused connection, …).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_code: Option<u16>,
     pub latency_ms: i64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub created_at: String,
 }

@@ -53,7 +53,7 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Value>,
 }
 
@@ -71,11 +71,11 @@ pub struct Profile {
     pub nickname: String,
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Balance {
     pub asset: String,
     pub available: String,
@@ -87,7 +87,7 @@ pub struct List<T> {
     /// Paxos names most lists `items`; orchestrations come as `orchestrations`.
     #[serde(alias = "orchestrations")]
     pub items: Vec<T>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_cursor: Option<String>,
 }
 
@@ -117,19 +117,19 @@ pub struct Conversion {
     pub source_asset: String,
     pub target_asset: String,
     pub status: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_id: Option<String>,
     pub identity_id: String,
     pub account_id: String,
     pub created_at: String,
     pub updated_at: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settled_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient_profile_id: Option<String>,
 }
 
@@ -635,7 +635,7 @@ pub struct FiatNetworkInstructions {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct WireInstructions {
     pub account_number: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fiat_account_owner_address: Option<MailingAddress>,
     pub routing_details: WireRoutingDetails,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -648,7 +648,7 @@ pub struct WireRoutingDetails {
     pub routing_number_type: String,
     pub routing_number: String,
     pub bank_name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_address: Option<MailingAddress>,
 }
 
@@ -674,17 +674,17 @@ pub struct CreateFiatAccount {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct FiatAccount {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     pub fiat_account_owner: FiatAccountOwner,
     pub fiat_network_instructions: FiatNetworkInstructions,
     /// PENDING, APPROVED or REJECTED.
     pub status: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
     pub created_at: String,
     pub updated_at: String,
@@ -813,7 +813,7 @@ pub struct CryptoDestinationAddress {
     pub status: String,
     pub created_at: String,
     pub bookmarked: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub travelrule_metadata: Option<TravelruleMetadata>,
 }
 
@@ -826,7 +826,7 @@ struct CryptoAddressResponse {
 #[derive(Debug, Clone, Deserialize)]
 pub struct CryptoAddressList {
     pub addresses: Vec<CryptoDestinationAddress>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_cursor: Option<String>,
 }
 

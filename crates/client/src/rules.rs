@@ -12,23 +12,23 @@ use crate::{Client, List, Result};
 /// A rule's source as the API shows it: what was generated for it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct RuleSourceCrypto {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct RuleSourceFiat {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deposit_instructions_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memo_id: Option<String>,
 }
 
@@ -44,12 +44,12 @@ pub struct RuleSource {
 pub struct Rule {
     pub id: String,
     pub ref_id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nickname: Option<String>,
     pub profile_id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     pub status: String,
     pub source_asset: String,
@@ -67,7 +67,7 @@ struct RuleEnvelope {
 #[derive(Debug, Clone, Deserialize)]
 pub struct RuleList {
     pub rules: Vec<Rule>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_cursor: Option<String>,
 }
 
@@ -115,14 +115,14 @@ pub struct DepositAddress {
     pub profile_id: String,
     pub customer_id: String,
     pub crypto_network: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
     pub address: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     pub conversion_target_asset: String,
     pub compatible_crypto_networks: Vec<String>,
@@ -134,15 +134,15 @@ pub struct FiatDepositInstructions {
     pub id: String,
     pub profile_id: String,
     pub identity_id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_id: Option<String>,
     pub status: String,
     pub memo_id: String,
     pub fiat_network_instructions: Value,
     pub fiat_account_owner: Value,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
     pub created_at: String,
 }
@@ -151,7 +151,7 @@ pub struct FiatDepositInstructions {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct DepositOutcome {
     pub transfer_id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orchestration_id: Option<String>,
     pub duplicate: bool,
 }

@@ -4,6 +4,45 @@
 pub use stableport_core::Settlement;
 use std::time::Duration;
 
+/// Where the master key that seals secrets at rest comes from: the
+/// environment (or the flag, which `ps` would show), or a file.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct KeySource {
+    /// The master key, 64 hex digits (`openssl rand -hex 32`); prefer the
+    /// environment variable or --master-key-file.
+    #[arg(
+        id = "master_key",
+        long = "master-key",
+        env = "STABLEPORT_MASTER_KEY",
+        hide_env_values = true
+    )]
+    pub key: Option<String>,
+    /// A file holding the master key.
+    #[arg(
+        id = "master_key_file",
+        long = "master-key-file",
+        env = "STABLEPORT_MASTER_KEY_FILE",
+        conflicts_with = "master_key"
+    )]
+    pub file: Option<std::path::PathBuf>,
+}
+
+impl KeySource {
+    /// The key given, if any; an unreadable file or a malformed key is an error.
+    pub fn load(&self) -> anyhow::Result<Option<stableport_store::MasterKey>> {
+        let text = match (&self.key, &self.file) {
+            (Some(key), _) => key.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("cannot read the master key file {}: {e}", path.display())
+            })?,
+            (None, None) => return Ok(None),
+        };
+        stableport_store::MasterKey::parse(&text)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!(e))
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -113,6 +152,8 @@ pub struct Config {
     /// Webhooks: deliveries in flight at once, per replica.
     #[arg(long, env = "STABLEPORT_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
     pub webhook_max_in_flight: usize,
+    #[command(flatten)]
+    pub master_key: KeySource,
     /// Serve Prometheus metrics at GET /metrics on this address (e.g.
     /// 127.0.0.1:9090), without a token: keep it off the public network.
     /// Off by default.

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use stableport_server::bootstrap::{parse_scopes, save};
-use stableport_server::cli::{backup, limits, listen, users, Database};
+use stableport_server::cli::{backup, keys, limits, listen, money, users, Database};
 use stableport_server::config::{init_logs, with_file_values, Config, LogFormat};
 use stableport_store::{Store, UserStore};
 use uuid::Uuid;
@@ -37,6 +37,16 @@ enum Command {
     Audit(Database),
     /// Copy a SQLite database consistently while the server runs.
     Backup(backup::BackupArgs),
+    /// Re-encrypt the secrets at rest under a new master key (servers stopped).
+    RotateKey(keys::RotateKeyArgs),
+    /// Convert on a running server: `stableport convert 100 USD PYUSD [--wait]`.
+    Convert(money::ConvertArgs),
+    /// Start an orchestration on a running server (to the profile itself unless --to-*).
+    Orchestrate(money::OrchestrateArgs),
+    /// A profile's balances on a running server.
+    Balances(money::Common),
+    /// Sandbox: credit a profile on a running server.
+    Deposit(money::DepositArgs),
     /// Manage the webhooks of a running server (create, list, get, delete, test, …).
     Webhooks {
         #[command(flatten)]
@@ -108,6 +118,11 @@ async fn main() -> ExitCode {
         Command::Users(args) => users::run(args).await,
         Command::Audit(db) => audit(&db.database_url).await,
         Command::Backup(args) => backup::run(args).await,
+        Command::RotateKey(args) => keys::rotate(args).await,
+        Command::Convert(args) => money::convert(args).await,
+        Command::Orchestrate(args) => money::orchestrate(args).await,
+        Command::Balances(args) => money::balances(args).await,
+        Command::Deposit(args) => money::deposit(args).await,
         Command::Webhooks { remote, command } => listen::webhooks(&remote, command).await,
         Command::Listen(args) => listen::listen(args).await,
     };

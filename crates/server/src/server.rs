@@ -109,7 +109,16 @@ pub async fn service(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Se
 /// Opens the database, prepares the bootstrap customer and credential,
 /// starts the background workers and begins serving.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let opened = Arc::new(stableport_store::open(&config.database_url).await?);
+    let mut opened = stableport_store::open(&config.database_url).await?;
+    let key = config.master_key.load()?;
+    let sealed = opened.unlock(key.as_ref()).await?;
+    match &key {
+        Some(k) if sealed > 0 => tracing::info!(sealed, key = %k.id(), "sealed plain secrets under the master key"),
+        Some(_) => {}
+        None if config.is_sandbox() => {}
+        None => tracing::warn!("no master key: webhook secrets and consumer credentials are stored in plain text (set STABLEPORT_MASTER_KEY)"),
+    }
+    let opened = Arc::new(opened);
     let store: Arc<dyn Store> = opened.clone();
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

@@ -27,6 +27,7 @@ use stableport_domain::{DeliveryStatus, WebhookStatus};
 use uuid::Uuid;
 
 use crate::model::{Order, Page, TimeRange};
+use crate::sealed::Sealer;
 use crate::sql::{self, Sql, Val};
 use crate::{Backend, Result, SqlStore, StoreError, Tx};
 
@@ -359,22 +360,38 @@ pub(crate) fn decode_event(row: &AnyRow) -> Result<Event> {
     })
 }
 
-fn decode_webhook(row: &AnyRow) -> Result<Webhook> {
+/// A webhook row, its secret and consumer credentials opened.
+fn decode_webhook(row: &AnyRow, sealer: &Sealer) -> Result<Webhook> {
     let types: String = row.try_get("event_types")?;
+    let id = sql::uuid(row, "id")?;
+    let auth: Option<String> = row.try_get("auth")?;
+    let auth = auth
+        .map(|a| sealer.open(&a, &auth_context(id)))
+        .transpose()?;
+    let secret: String = row.try_get("secret")?;
     Ok(Webhook {
-        id: sql::uuid(row, "id")?,
+        id,
         customer_id: sql::uuid(row, "customer_id")?,
         name: row.try_get("name")?,
         url: row.try_get("url")?,
         event_types: types.split_whitespace().map(str::to_string).collect(),
-        auth: ConsumerAuth::from_stored(row.try_get("auth")?)?,
+        auth: ConsumerAuth::from_stored(auth)?,
         rate_limit: row.try_get("rate_limit")?,
-        secret: row.try_get("secret")?,
+        secret: sealer.open(&secret, &secret_context(id))?,
         status: known_status(row, WebhookStatus::parse)?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         deleted_at: row.try_get("deleted_at")?,
     })
+}
+
+/// What a webhook's sealed values are bound to.
+pub(crate) fn secret_context(id: Uuid) -> String {
+    format!("webhooks.secret/{id}")
+}
+
+pub(crate) fn auth_context(id: Uuid) -> String {
+    format!("webhooks.auth/{id}")
 }
 
 pub(crate) fn decode_delivery(row: &AnyRow) -> Result<Delivery> {
@@ -499,7 +516,9 @@ impl EventStore for SqlStore {
         .bind(id.to_string())
         .fetch_optional(&self.read)
         .await?;
-        row.as_ref().map(decode_webhook).transpose()
+        row.as_ref()
+            .map(|r| decode_webhook(r, &self.sealer))
+            .transpose()
     }
 
     async fn list_webhooks(&self, customer: Uuid, f: &WebhookFilter) -> Result<Vec<Webhook>> {
@@ -515,7 +534,9 @@ impl EventStore for SqlStore {
         }
         q.page(&f.page);
         let rows = q.query().fetch_all(&self.read).await?;
-        rows.iter().map(decode_webhook).collect()
+        rows.iter()
+            .map(|r| decode_webhook(r, &self.sealer))
+            .collect()
     }
 
     async fn create_test_event(
@@ -842,7 +863,7 @@ impl Tx {
         q.push(" ORDER BY id").push(lock_suffix(self.backend));
         let rows = q.query().fetch_all(&mut *self.inner).await?;
         rows.iter()
-            .map(|row| Ok((decode_webhook(row)?, row.try_get("rate_tat")?)))
+            .map(|row| Ok((decode_webhook(row, &self.sealer)?, row.try_get("rate_tat")?)))
             .collect()
     }
 
@@ -1000,9 +1021,12 @@ impl Tx {
             w.name.clone().into(),
             w.url.clone().into(),
             w.event_types.join(" ").into(),
-            w.auth.to_stored().into(),
+            w.auth
+                .to_stored()
+                .map(|a| self.sealer.seal(&a, &auth_context(w.id)))
+                .into(),
             w.rate_limit.into(),
-            w.secret.clone().into(),
+            self.sealer.seal(&w.secret, &secret_context(w.id)).into(),
             w.status.as_str().into(),
             w.created_at.into(),
             w.updated_at.into(),
@@ -1037,6 +1061,7 @@ impl Tx {
 /// when it is not ACTIVE.
 async fn delete_webhook_in(
     tx: &mut Transaction<'static, Any>,
+    sealer: &Sealer,
     customer: Uuid,
     id: Uuid,
     now: i64,
@@ -1076,12 +1101,12 @@ async fn delete_webhook_in(
     .bind(id.to_string())
     .fetch_one(&mut **tx)
     .await?;
-    decode_webhook(&row)
+    decode_webhook(&row, sealer)
 }
 
 impl Tx {
     pub async fn delete_webhook(&mut self, customer: Uuid, id: Uuid, now: i64) -> Result<Webhook> {
-        delete_webhook_in(&mut self.inner, customer, id, now).await
+        delete_webhook_in(&mut self.inner, &self.sealer, customer, id, now).await
     }
 
     /// Moves a PENDING webhook to `to` (subscribed when ACTIVE); false when
@@ -1105,7 +1130,7 @@ impl Tx {
         .fetch_optional(&mut *self.inner)
         .await?;
         let Some(row) = row else { return Ok(false) };
-        let webhook = decode_webhook(&row)?;
+        let webhook = decode_webhook(&row, &self.sealer)?;
         if to == WebhookStatus::Active {
             self.subscribe(&webhook).await?;
         }
@@ -1120,6 +1145,8 @@ impl Tx {
         .bind(id.to_string())
         .fetch_optional(&mut *self.inner)
         .await?;
-        row.as_ref().map(decode_webhook).transpose()
+        row.as_ref()
+            .map(|r| decode_webhook(r, &self.sealer))
+            .transpose()
     }
 }

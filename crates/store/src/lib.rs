@@ -18,6 +18,7 @@ pub mod model;
 mod ops;
 mod orchestrations;
 mod rules;
+mod sealed;
 mod sessions;
 mod sql;
 mod store;
@@ -52,6 +53,7 @@ pub use rules::{
     DepositAddress, DepositInstructions, DepositRecord, DepositTargetFilter, Inserted, Rule,
     RuleFilter, RuleSource, RuleStore,
 };
+pub use sealed::{MasterKey, Sealer};
 pub use sessions::{Session, SessionStore, SignIns};
 pub use store::SqlStore;
 pub use transfers::{Fee, TransferStore};
@@ -74,6 +76,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A sealed secret and no master key, or another one.
+    #[error("{0}")]
+    Locked(String),
 }
 
 impl StoreError {

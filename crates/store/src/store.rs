@@ -6,6 +6,7 @@ use stableport_domain::{Asset, ConversionStatus};
 use uuid::Uuid;
 
 use crate::model::*;
+use crate::sealed::{Sealer, SIGNING_KEY};
 use crate::sql::{self, Sql, CONVERSION_COLUMNS, PROFILE_COLUMNS};
 use crate::{migrations, Backend, Result, Store, StoreError, Tx};
 
@@ -13,6 +14,8 @@ pub struct SqlStore {
     pub(crate) backend: Backend,
     pub(crate) write: AnyPool,
     pub(crate) read: AnyPool,
+    /// Seals secrets at rest; keyless until [`SqlStore::unlock`].
+    pub(crate) sealer: Sealer,
 }
 
 impl SqlStore {
@@ -29,6 +32,7 @@ impl SqlStore {
             backend,
             write,
             read,
+            sealer: Sealer::default(),
         })
     }
 
@@ -66,14 +70,14 @@ impl Store for SqlStore {
 
     async fn signing_key(&self, candidate: &str) -> Result<String> {
         sqlx::query("INSERT INTO server_keys (name, value) VALUES ('signing', $1) ON CONFLICT (name) DO NOTHING")
-            .bind(candidate)
+            .bind(self.sealer.seal(candidate, SIGNING_KEY))
             .execute(&self.write)
             .await?;
-        Ok(
+        let stored: String =
             sqlx::query_scalar("SELECT value FROM server_keys WHERE name = 'signing'")
                 .fetch_one(&self.write)
-                .await?,
-        )
+                .await?;
+        self.sealer.open(&stored, SIGNING_KEY)
     }
 
     async fn first_customer(&self) -> Result<Option<Uuid>> {
@@ -274,7 +278,11 @@ impl Store for SqlStore {
     }
 
     async fn transaction(&self) -> Result<Tx> {
-        Ok(Tx::new(self.begin().await?, self.backend))
+        Ok(Tx::new(
+            self.begin().await?,
+            self.backend,
+            self.sealer.clone(),
+        ))
     }
 
     async fn conversion(&self, customer: Uuid, id: Uuid) -> Result<Option<Conversion>> {

@@ -12,20 +12,23 @@ use uuid::Uuid;
 
 use crate::batch::{self, LedgerRows, Refused};
 use crate::model::{Conversion, NewConversion, Transfer};
+use crate::sealed::Sealer;
 use crate::sql::{self, Sql, CONVERSION_COLUMNS};
 use crate::{Backend, Result};
 
 pub struct Tx {
     pub(crate) inner: Transaction<'static, Any>,
     pub(crate) backend: Backend,
+    pub(crate) sealer: Sealer,
     rows: LedgerRows,
 }
 
 impl Tx {
-    pub(crate) fn new(inner: Transaction<'static, Any>, backend: Backend) -> Tx {
+    pub(crate) fn new(inner: Transaction<'static, Any>, backend: Backend, sealer: Sealer) -> Tx {
         Tx {
             inner,
             backend,
+            sealer,
             rows: LedgerRows::default(),
         }
     }

@@ -29,7 +29,7 @@ pub struct Remote {
         global = true
     )]
     pub server: String,
-    /// OAuth2 client id of a credential with events:read_event and events:write_webhook.
+    /// OAuth2 client id of a credential with the scopes the command needs.
     #[arg(long, env = "STABLEPORT_CLIENT_ID", global = true)]
     pub client_id: Option<String>,
     #[arg(
@@ -42,7 +42,7 @@ pub struct Remote {
 }
 
 impl Remote {
-    async fn login(&self) -> anyhow::Result<Client> {
+    pub(crate) async fn login(&self) -> anyhow::Result<Client> {
         let (Some(id), Some(secret)) = (&self.client_id, &self.client_secret) else {
             anyhow::bail!(
                 "--client-id and --client-secret (or STABLEPORT_CLIENT_ID and STABLEPORT_CLIENT_SECRET) are required"

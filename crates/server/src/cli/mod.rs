@@ -2,8 +2,10 @@
 //! those an operator runs against the database.
 
 pub mod backup;
+pub mod keys;
 pub mod limits;
 pub mod listen;
+pub mod money;
 pub mod users;
 
 /// The database an operator's subcommand works on.

@@ -30,6 +30,8 @@ on_both_backends!(
     reads_a_config_file_below_the_flags,
     logs_one_json_object_per_line,
     backs_up_while_serving_and_the_copy_audits,
+    money_calls_from_the_command_line,
+    seals_secrets_under_the_master_key,
 );
 
 /// SIGTERM under load: the server stops accepting, answers what is in
@@ -689,4 +691,272 @@ async fn pg_dump_and_restore(url: &str, dump: &std::path::Path) -> String {
         String::from_utf8_lossy(&restored.stderr)
     );
     target.url.clone()
+}
+
+/// `stableport deposit`, `convert --wait`, `orchestrate --wait` and
+/// `balances` against a live server, as an operator types them; their JSON
+/// is the API's objects, judged against the spec like any response.
+async fn money_calls_from_the_command_line(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = Server::spawn(&db, &["--settlement-delay", "1s"]).await;
+    let id = server.printed("client_id:").unwrap();
+    let secret = server.printed("client_secret:").unwrap();
+    let remote = [
+        "--server",
+        &server.url,
+        "--client-id",
+        &id,
+        "--client-secret",
+        &secret,
+    ];
+    let run = |args: Vec<&str>| {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(remote.iter().map(|a| a.to_string()));
+        async move {
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            cli(&refs).await
+        }
+    };
+
+    let (ok, out, err) = run(vec!["deposit", "100", "usd", "--json"]).await;
+    assert!(ok, "{out}{err}");
+    let deposited: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(deposited["asset"], "USD");
+
+    let (ok, out, err) = run(vec!["convert", "25", "USD", "PYUSD", "--wait", "--json"]).await;
+    assert!(ok, "{out}{err}");
+    let conversion: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(conversion["status"], "SETTLED");
+    assert!(
+        err.contains("waiting") && err.contains("SETTLED after"),
+        "progress: {err}"
+    );
+    let id = conversion["id"].as_str().unwrap();
+    judged_body(&format!("/v2/conversion/stablecoins/{id}"), &out);
+
+    let (ok, out, err) = run(vec!["orchestrate", "5", "USD", "USDC", "--wait", "--json"]).await;
+    assert!(ok, "{out}{err}");
+    let orchestration: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(orchestration["status"], "COMPLETED", "{orchestration}");
+    let id = orchestration["id"].as_str().unwrap();
+    judged_body(&format!("/v2/orchestration/orchestrations/{id}"), &out);
+
+    let (ok, out, err) = run(vec!["balances", "--json"]).await;
+    assert!(ok, "{out}{err}");
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    let held = |asset: &str| {
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["asset"] == asset)
+            .unwrap()["available"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        (
+            held("USD").as_str(),
+            held("PYUSD").as_str(),
+            held("USDC").as_str()
+        ),
+        ("70", "25", "5")
+    );
+    let (ok, out, _) = run(vec!["balances"]).await;
+    assert!(
+        ok && out.contains("PYUSD") && out.contains("AVAILABLE"),
+        "{out}"
+    );
+
+    // A refusal is the API's problem, said plainly, and a failing exit.
+    let (ok, out, err) = run(vec!["convert", "1000", "USD", "USDC"]).await;
+    assert!(!ok, "{out}");
+    assert!(err.contains("422") || err.contains("insufficient"), "{err}");
+}
+
+/// The CLI's JSON judged as the API's answer to `GET path` would be.
+fn judged_body(path: &str, body: &str) {
+    let seen = stableport_client::Observed {
+        method: "GET",
+        path,
+        status: 200,
+        content_type: Some("application/json"),
+        body: body.as_bytes(),
+    };
+    common::judge(&seen, &std::sync::Mutex::default());
+}
+
+const OPS_SECRET: &str = "ops-secret-0123456789abcdef";
+const KEY_ONE: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+const KEY_TWO: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+
+/// A consumer that keeps the headers and body of every request.
+async fn recording_consumer() -> (
+    String,
+    Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, axum::body::Bytes)>>>,
+) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let app = axum::Router::new().fallback(
+        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push((headers, body));
+                "ok"
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (url, seen)
+}
+
+/// `stableport serve` that must refuse to start: its stderr.
+async fn refused_start(db: &TestDb, args: &[&str]) -> String {
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                &db.url,
+            ])
+            .args(args)
+            .output(),
+    )
+    .await
+    .expect("it stops at once")
+    .unwrap();
+    assert!(!out.status.success(), "it must not start");
+    String::from_utf8_lossy(&out.stderr).into()
+}
+
+/// Secrets at rest: plain rows are sealed when a key is first given; a
+/// missing or wrong key is refused at start; `rotate-key` re-seals under a
+/// new key; through all of it deliveries carry the consumer's API key and a
+/// signature made with the secret shown at creation.
+async fn seals_secrets_under_the_master_key(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let fixed = ["--client-id", "ops", "--client-secret", OPS_SECRET];
+    let (url, seen) = recording_consumer().await;
+    let server = Server::spawn(&db, &fixed).await;
+    let client = judged(&server.url)
+        .login("ops", OPS_SECRET, None)
+        .await
+        .unwrap();
+    let hook = client
+        .create_webhook(&stableport_client::CreateWebhook {
+            name: "sealed".into(),
+            url: url.clone(),
+            event_types: vec!["conversion.created".into()],
+            rate_limit: None,
+            consumer_auth: Some(stableport_client::ConsumerAuth {
+                api_key: Some(stableport_client::ApiKeyAuth {
+                    header_name: "X-Consumer-Key".into(),
+                    value: Some("consumer-key-value-42".into()),
+                }),
+                oauth: None,
+            }),
+        })
+        .await
+        .unwrap();
+    let secret = hook.secret.clone().unwrap();
+    server.crash().await;
+    let stored = || async {
+        let store = db.store().await;
+        let (secret, auth): (String, String) = sqlx::query_as("SELECT secret, auth FROM webhooks")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let signing: String =
+            sqlx::query_scalar("SELECT value FROM server_keys WHERE name = 'signing'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        (secret, auth, signing)
+    };
+    assert_eq!(stored().await.0, secret, "plain before any key");
+
+    // A key given: sealed at start, and deliveries still work.
+    let one = [&fixed[..], &["--master-key", KEY_ONE]].concat();
+    let server = Server::spawn(&db, &one).await;
+    let (s, a, k) = stored().await;
+    for value in [&s, &a, &k] {
+        assert!(value.starts_with("sp-enc:v1:"), "{value}");
+    }
+    assert!(!s.contains(&secret) && !a.contains("consumer-key-value-42"));
+    let delivered = |n: usize| {
+        let seen = seen.clone();
+        async move {
+            for _ in 0..200 {
+                if seen.lock().unwrap().len() >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("delivery {n} never came");
+        }
+    };
+    let send_test = |url: String| {
+        let hook = hook.id.clone();
+        async move {
+            let client = judged(&url).login("ops", OPS_SECRET, None).await.unwrap();
+            let kind = Some("conversion.created");
+            client.test_webhook(&hook, kind).await.unwrap();
+        }
+    };
+    send_test(server.url.clone()).await;
+    delivered(1).await;
+    server.crash().await;
+
+    // No key, or another key: refused at start, saying why.
+    let err = refused_start(&db, &fixed).await;
+    assert!(
+        err.contains("encrypted") && err.contains("STABLEPORT_MASTER_KEY"),
+        "{err}"
+    );
+    let wrong = [&fixed[..], &["--master-key", KEY_TWO]].concat();
+    let err = refused_start(&db, &wrong).await;
+    assert!(err.contains("not the given key"), "{err}");
+
+    // Rotation to a new key in a file; the server then starts with that file.
+    let dir = tempfile::tempdir().unwrap();
+    let two = dir.path().join("master.key");
+    std::fs::write(&two, format!("{KEY_TWO}\n")).unwrap();
+    let two_text = two.to_str().unwrap();
+    let (ok, out, err) = cli(&[
+        "rotate-key",
+        "--database-url",
+        &db.url,
+        "--master-key",
+        KEY_ONE,
+        "--new-key-file",
+        two_text,
+    ])
+    .await;
+    assert!(ok && out.contains("re-encrypted 3 secrets"), "{out}{err}");
+    let err = refused_start(&db, &one).await;
+    assert!(
+        err.contains("not the given key"),
+        "the old key no longer opens them: {err}"
+    );
+    let rotated = [&fixed[..], &["--master-key-file", two_text]].concat();
+    let server = Server::spawn(&db, &rotated).await;
+    send_test(server.url.clone()).await;
+    delivered(2).await;
+    server.crash().await;
+
+    let now = chrono::Utc::now().timestamp();
+    for (headers, body) in seen.lock().unwrap().iter() {
+        assert_eq!(headers["x-consumer-key"], "consumer-key-value-42");
+        let signed = headers["stableport-signature"].to_str().unwrap();
+        assert_eq!(
+            stableport_client::signature::verify(&secret, signed, body, now, 300),
+            Ok(())
+        );
+    }
 }
