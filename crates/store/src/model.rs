@@ -68,6 +68,18 @@ pub struct Page {
     pub by: SortKey,
 }
 
+impl Page {
+    /// The first `limit` rows, newest first by creation.
+    pub fn newest(limit: i64) -> Page {
+        Page {
+            order: Order::Desc,
+            limit,
+            after: None,
+            by: SortKey::CreatedAt,
+        }
+    }
+}
+
 /// The time a list is ordered (and paged) by, ties broken by id.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SortKey {

@@ -10,9 +10,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use stableport_domain::amount::format_units;
 use stableport_domain::Asset;
-use stableport_store::{
-    ConversionFilter, OrchestrationFilter, Order, Page, SortKey, TimeRange, TransferFilter,
-};
+use stableport_store::{ConversionFilter, OrchestrationFilter, Page, TimeRange, TransferFilter};
 use uuid::Uuid;
 
 use super::{failure, layout, Viewer};
@@ -100,12 +98,7 @@ fn day(text: &str, days: i64) -> Option<Option<i64>> {
 }
 
 fn newest() -> Page {
-    Page {
-        order: Order::Desc,
-        limit: SHOWN as i64 + 1,
-        after: None,
-        by: SortKey::CreatedAt,
-    }
+    Page::newest(SHOWN as i64 + 1)
 }
 
 /// The newest rows matching the filters, and where older ones continue

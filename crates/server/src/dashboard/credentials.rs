@@ -71,12 +71,7 @@ async fn render(
         approved: true,
         disabled: true,
         client_ids: Vec::new(),
-        page: Page {
-            order: Order::Desc,
-            limit: 200,
-            after: None,
-            by: SortKey::CreatedAt,
-        },
+        page: Page::newest(200),
     };
     let users = UserFilter {
         include_disabled: true,

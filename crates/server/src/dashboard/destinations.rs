@@ -14,7 +14,7 @@ use stableport_domain::network::CryptoNetwork;
 use stableport_domain::Role;
 use stableport_store::{
     CryptoAddress, CryptoAddressFields, CryptoAddressFilter, DepositAddress, DepositInstructions,
-    DepositTargetFilter, FiatAccount, FiatAccountFilter, NewCryptoAddress, Order, Page, SortKey,
+    DepositTargetFilter, FiatAccount, FiatAccountFilter, NewCryptoAddress, Page,
 };
 
 use super::{csrf_refusal, failure, layout, status_of, Viewer};
@@ -25,12 +25,7 @@ use crate::time;
 const SHOWN: i64 = 100;
 
 fn newest() -> Page {
-    Page {
-        order: Order::Desc,
-        limit: SHOWN,
-        after: None,
-        by: SortKey::CreatedAt,
-    }
+    Page::newest(SHOWN)
 }
 
 /// Who may add destinations: not a viewer only.

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
 use stableport_domain::amount::format_units;
-use stableport_store::{Delivery, Event, LedgerEntry, Order, Page, SortKey, Trail, WebhookFilter};
+use stableport_store::{Delivery, Event, LedgerEntry, Page, Trail, WebhookFilter};
 use uuid::Uuid;
 
 use super::{failure, layout, Viewer};
@@ -121,12 +121,7 @@ async fn webhook_names(
 ) -> stableport_core::Result<HashMap<Uuid, String>> {
     let filter = WebhookFilter {
         statuses: Vec::new(),
-        page: Page {
-            order: Order::Desc,
-            limit: 100,
-            after: None,
-            by: SortKey::CreatedAt,
-        },
+        page: Page::newest(100),
     };
     let hooks = app.core.store.list_webhooks(customer, &filter).await?;
     Ok(hooks.into_iter().map(|w| (w.id, w.name)).collect())

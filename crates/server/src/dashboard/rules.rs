@@ -15,23 +15,14 @@ use stableport_core::Created;
 use stableport_domain::network::{CryptoNetwork, FiatNetwork};
 use stableport_domain::{Asset, DestinationStatus, Role};
 use stableport_store::{
-    CryptoAddress, CryptoAddressFilter, FiatAccount, FiatAccountFilter, Order, Page, Rule,
-    RuleFilter, RuleSource, SortKey,
+    CryptoAddress, CryptoAddressFilter, FiatAccount, FiatAccountFilter, Page, Rule, RuleFilter,
+    RuleSource,
 };
 use uuid::Uuid;
 
 use super::{csrf_refusal, failure, layout, status_of, Viewer};
 use crate::state::AppState;
 use crate::time;
-
-fn newest(limit: i64) -> Page {
-    Page {
-        order: Order::Desc,
-        limit,
-        after: None,
-        by: SortKey::CreatedAt,
-    }
-}
 
 /// Who may create rules: not a viewer only.
 fn may_add(viewer: &Viewer) -> bool {
@@ -62,7 +53,7 @@ async fn load(app: &AppState, viewer: &Viewer) -> stableport_core::Result<Loaded
         source_asset: None,
         destination_asset: None,
         ids: Vec::new(),
-        page: newest(200),
+        page: Page::newest(200),
     };
     let crypto = CryptoAddressFilter {
         ids: Vec::new(),
@@ -71,14 +62,14 @@ async fn load(app: &AppState, viewer: &Viewer) -> stableport_core::Result<Loaded
         nicknames: Vec::new(),
         bookmarked: None,
         created_at: Default::default(),
-        page: newest(100),
+        page: Page::newest(100),
     };
     let fiat = FiatAccountFilter {
         ids: Vec::new(),
         ref_ids: Vec::new(),
         created_at: Default::default(),
         include_deleted: false,
-        page: newest(100),
+        page: Page::newest(100),
     };
     let approved = |s: DestinationStatus| s == DestinationStatus::Approved;
     let mut crypto = store.list_crypto_addresses(customer, &crypto).await?;

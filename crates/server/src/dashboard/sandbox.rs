@@ -14,23 +14,13 @@ use stableport_domain::amount::format_units;
 use stableport_domain::network::CryptoNetwork;
 use stableport_domain::{Amount, Asset, ConversionStatus, TransferStatus};
 use stableport_store::{
-    Conversion, ConversionFilter, Order, Page, Profile, ProfileFilter, SortKey, Transfer,
-    TransferFilter,
+    Conversion, ConversionFilter, Order, Page, Profile, ProfileFilter, Transfer, TransferFilter,
 };
 use uuid::Uuid;
 
 use super::{csrf_refusal, failure, layout, status_of, Viewer};
 use crate::state::AppState;
 use crate::time;
-
-fn newest(limit: i64) -> Page {
-    Page {
-        order: Order::Desc,
-        limit,
-        after: None,
-        by: SortKey::CreatedAt,
-    }
-}
 
 fn not_sandbox(app: &AppState) -> Option<Response> {
     (!app.config.is_sandbox()).then(|| {
@@ -57,7 +47,7 @@ async fn load(app: &AppState, viewer: &Viewer) -> stableport_core::Result<Lists>
         include_deactivated: false,
         page: Page {
             order: Order::Asc,
-            ..newest(200)
+            ..Page::newest(200)
         },
     };
     let conversions = ConversionFilter {
@@ -65,7 +55,7 @@ async fn load(app: &AppState, viewer: &Viewer) -> stableport_core::Result<Lists>
         ref_id: None,
         created_at: Default::default(),
         updated_at: Default::default(),
-        page: newest(200),
+        page: Page::newest(200),
     };
     let conversions = store.list_conversions(customer, &conversions).await?;
     let withdrawals = TransferFilter {
@@ -82,7 +72,7 @@ async fn load(app: &AppState, viewer: &Viewer) -> stableport_core::Result<Lists>
         statuses: vec![TransferStatus::Pending.as_str().to_string()],
         created_at: Default::default(),
         updated_at: Default::default(),
-        page: newest(100),
+        page: Page::newest(100),
     };
     Ok(Lists {
         profiles: store.list_profiles(customer, &profiles).await?,

@@ -10,8 +10,7 @@ use serde::Deserialize;
 use stableport_core::webhooks;
 use stableport_domain::{DeliveryStatus, Role};
 use stableport_store::{
-    AttemptFilter, Delivery, DeliveryAttempt, DeliveryFilter, Order, Page, SortKey, Webhook,
-    WebhookFilter,
+    AttemptFilter, Delivery, DeliveryAttempt, DeliveryFilter, Page, Webhook, WebhookFilter,
 };
 use uuid::Uuid;
 
@@ -22,12 +21,7 @@ use crate::time;
 const RECENT: i64 = 10;
 
 fn recent() -> Page {
-    Page {
-        order: Order::Desc,
-        limit: RECENT,
-        after: None,
-        by: SortKey::CreatedAt,
-    }
+    Page::newest(RECENT)
 }
 
 /// Who may send test events and redeliver.
