@@ -8,6 +8,8 @@
 //! (after the warmup) are counted.
 
 mod bank;
+mod plot;
+mod report;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,7 +19,9 @@ use clap::{Parser, ValueEnum};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use stableport_client::{Client, CreateConversion, CreateOrchestration, OrchestrationDestination};
+use stableport_client::{
+    Client, CreateConversion, CreateOrchestration, ListConversions, OrchestrationDestination,
+};
 use tokio::task::JoinSet;
 
 /// How many distinct error messages are kept (and how many are reported).
@@ -29,10 +33,16 @@ const MAX_DISTINCT_ERRORS: usize = 5;
     version,
     about = "Load generator for a Stableport server"
 )]
-struct Cli {
-    /// Server root, without /v2.
-    #[arg(long, env = "STABLEPORT_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
+pub(crate) struct Cli {
+    /// Server root, without /v2; several, comma-separated, spread the
+    /// workers over replicas (worker i goes to the i-th modulo their count).
+    #[arg(
+        long,
+        env = "STABLEPORT_URL",
+        default_value = "http://127.0.0.1:8080",
+        value_delimiter = ','
+    )]
+    url: Vec<String>,
     #[arg(long, env = "STABLEPORT_CLIENT_ID")]
     client_id: String,
     #[arg(long, env = "STABLEPORT_CLIENT_SECRET", hide_env_values = true)]
@@ -60,7 +70,10 @@ struct Cli {
 /// What the workers do. To add one: a variant here, its fixture in
 /// `Fixture`, and arms in `Scenario::setup` and `Fixture::request`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Scenario {
+pub(crate) enum Scenario {
+    /// GET /health: no authentication, no database; the baseline of the
+    /// HTTP stack and this load generator.
+    Health,
     /// POST /v2/conversion/stablecoins, USD -> USDP "1.00", one funded profile per worker.
     CreateConversion,
     /// POST /v2/orchestration/orchestrations, USD -> USDP "1.00" into the same
@@ -69,6 +82,14 @@ enum Scenario {
     /// GET /v2/profiles/{id}/balances of the worker's profile: an
     /// authenticated read.
     ReadBalances,
+    /// GET /v2/conversion/stablecoins/{id} of a conversion the worker made.
+    ReadConversion,
+    /// GET /v2/conversion/stablecoins?limit=100: a page of the customer's
+    /// newest 100 (setup makes at least 100).
+    ListConversions,
+    /// Per worker, in turn: four reads (balances, its conversion, balances,
+    /// its conversion) then one create-conversion.
+    Mixed,
     /// GET /dashboard/activity, signed in as a VIEWER user of the worker's
     /// own (the page's newest 50 of everything the customer did).
     DashboardActivity,
@@ -81,8 +102,12 @@ enum Scenario {
 }
 
 impl Scenario {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
+            Scenario::Health => "health",
+            Scenario::ReadConversion => "read-conversion",
+            Scenario::ListConversions => "list-conversions",
+            Scenario::Mixed => "mixed",
             Scenario::CreateConversion => "create-conversion",
             Scenario::CreateOrchestration => "create-orchestration",
             Scenario::ReadBalances => "read-balances",
@@ -92,8 +117,19 @@ impl Scenario {
         }
     }
 
-    /// Prepares what worker `worker` of run `run` needs.
-    async fn setup(self, client: &Client, run: &str, worker: u32) -> anyhow::Result<Fixture> {
+    /// Prepares what worker `worker` of `workers` in run `run` needs.
+    async fn setup(
+        self,
+        client: &Client,
+        run: &str,
+        worker: u32,
+        workers: u32,
+    ) -> anyhow::Result<Fixture> {
+        if self == Scenario::Health {
+            return Ok(Fixture::Health {
+                url: format!("{}/health", client.base()),
+            });
+        }
         let nickname = format!("bench-{run}-{worker}");
         let profile = client
             .create_profile(&nickname, Some("stableport-bench"))
@@ -103,15 +139,40 @@ impl Scenario {
             .deposit(&profile.id, "USD", FUNDING_USD)
             .await
             .with_context(|| format!("funding profile {} with {FUNDING_USD} USD", profile.id))?;
+        let conversion = CreateConversion {
+            profile_id: profile.id.clone(),
+            amount: CONVERSION_AMOUNT.to_string(),
+            source_asset: "USD".to_string(),
+            target_asset: "USDP".to_string(),
+            ..Default::default()
+        };
+        let made = |count: u32| {
+            let (client, conversion) = (client.clone(), conversion.clone());
+            async move {
+                let mut last = String::new();
+                for _ in 0..count {
+                    last = (client.create_conversion(&conversion).await)
+                        .context("creating a conversion to read")?
+                        .id;
+                }
+                anyhow::Ok(last)
+            }
+        };
         Ok(match self {
+            Scenario::Health => unreachable!("answered above"),
             Scenario::CreateConversion => Fixture::CreateConversion {
-                request: CreateConversion {
-                    profile_id: profile.id,
-                    amount: CONVERSION_AMOUNT.to_string(),
-                    source_asset: "USD".to_string(),
-                    target_asset: "USDP".to_string(),
-                    ..Default::default()
-                },
+                request: conversion,
+            },
+            Scenario::ReadConversion => Fixture::ReadConversion { id: made(1).await? },
+            Scenario::ListConversions => {
+                made(100u32.div_ceil(workers)).await?;
+                Fixture::ListConversions
+            }
+            Scenario::Mixed => Fixture::Mixed {
+                read: made(1).await?,
+                profile: profile.id,
+                create: conversion,
+                turn: AtomicU64::new(0),
             },
             Scenario::CreateOrchestration => Fixture::CreateOrchestration {
                 request: CreateOrchestration::new(
@@ -163,6 +224,19 @@ const CONVERSION_AMOUNT: &str = "1.00";
 /// One worker's state for its scenario (one per worker: size does not matter).
 #[allow(clippy::large_enum_variant)]
 enum Fixture {
+    Health {
+        url: String,
+    },
+    ReadConversion {
+        id: String,
+    },
+    ListConversions,
+    Mixed {
+        read: String,
+        profile: String,
+        create: CreateConversion,
+        turn: AtomicU64,
+    },
     CreateConversion {
         request: CreateConversion,
     },
@@ -237,6 +311,36 @@ impl Fixture {
     /// One request; `Err` carries the message to report.
     async fn request(&self, client: &Client) -> Result<(), String> {
         match self {
+            Fixture::Health { url } => {
+                let answer = client.http().get(url).send().await;
+                let answer = answer.map_err(|e| e.to_string())?;
+                match answer.status().as_u16() {
+                    200 => answer.bytes().await.map(drop).map_err(|e| e.to_string()),
+                    other => Err(format!("{url} answered {other}")),
+                }
+            }
+            Fixture::ReadConversion { id } => done(client.conversion(id).await),
+            Fixture::ListConversions => {
+                let query = ListConversions {
+                    limit: Some(100),
+                    ..Default::default()
+                };
+                match client.list_conversions(&query).await {
+                    Ok(page) if page.items.len() == 100 => Ok(()),
+                    Ok(page) => Err(format!("a page of {} instead of 100", page.items.len())),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Fixture::Mixed {
+                read,
+                profile,
+                create,
+                turn,
+            } => match turn.fetch_add(1, Ordering::Relaxed) % 5 {
+                0 | 2 => done(client.balances(profile, &[]).await),
+                1 | 3 => done(client.conversion(read).await),
+                _ => done(client.create_conversion(create).await),
+            },
             Fixture::CreateConversion { request } => client
                 .create_conversion(request)
                 .await
@@ -278,6 +382,10 @@ impl Fixture {
             }
         }
     }
+}
+
+fn done<T>(answer: Result<T, stableport_client::Error>) -> Result<(), String> {
+    answer.map(drop).map_err(|e| e.to_string())
 }
 
 /// What one worker saw inside the measurement window.
@@ -343,7 +451,7 @@ fn percentile(sorted: &[u64], per_mille: usize) -> u64 {
     sorted[rank - 1]
 }
 
-struct Report {
+pub(crate) struct Report {
     scenario: Scenario,
     concurrency: u32,
     warmup: Duration,
@@ -364,7 +472,7 @@ fn ms(nanos: u64) -> f64 {
 }
 
 impl Report {
-    fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         let sorted = &self.tally.latencies;
         let completed = sorted.len() as u64;
         let seconds = self.elapsed.as_secs_f64();
@@ -496,23 +604,40 @@ fn run_id() -> String {
     format!("{:x}{:x}", nanos & 0xffff_ffff_ffff, std::process::id())
 }
 
-async fn run(cli: Cli) -> anyhow::Result<Report> {
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<Report> {
     ensure!(!cli.duration.is_zero(), "--duration must be more than 0");
     let setup_start = Instant::now();
-    let client = Client::new(&cli.url)
-        .login(&cli.client_id, &cli.client_secret, None)
-        .await
-        .with_context(|| format!("logging in to {}", cli.url))?;
+    let mut clients = Vec::with_capacity(cli.url.len());
+    for url in &cli.url {
+        let client = Client::new(url)
+            .login(&cli.client_id, &cli.client_secret, None)
+            .await
+            .with_context(|| format!("logging in to {url}"))?;
+        clients.push(client);
+    }
+    ensure!(!clients.is_empty(), "--url names no server");
+    let client_of = |worker: u32| clients[worker as usize % clients.len()].clone();
     let run = run_id();
     let mut setups = JoinSet::new();
     for worker in 0..cli.concurrency {
-        let (client, run, scenario) = (client.clone(), run.clone(), cli.scenario);
-        setups.spawn(async move { (worker, scenario.setup(&client, &run, worker).await) });
+        let (client, run, scenario, workers) = (
+            client_of(worker),
+            run.clone(),
+            cli.scenario,
+            cli.concurrency,
+        );
+        setups.spawn(async move {
+            let fixture = scenario.setup(&client, &run, worker, workers).await;
+            (worker, fixture)
+        });
     }
     let mut fixtures = Vec::with_capacity(cli.concurrency as usize);
     while let Some(joined) = setups.join_next().await {
         let (worker, fixture) = joined.context("setup task panicked")?;
-        fixtures.push(fixture.with_context(|| format!("setting up worker {worker}"))?);
+        fixtures.push((
+            worker,
+            fixture.with_context(|| format!("setting up worker {worker}"))?,
+        ));
     }
     let setup = setup_start.elapsed();
 
@@ -520,8 +645,8 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
     let measure_from = start + cli.warmup;
     let until = measure_from + cli.duration;
     let mut workers = JoinSet::new();
-    for fixture in fixtures {
-        workers.spawn(worker(client.clone(), fixture, measure_from, until));
+    for (n, fixture) in fixtures {
+        workers.spawn(worker(client_of(n), fixture, measure_from, until));
     }
     // CPU is sampled at the window's edges; the workers keep running meanwhile.
     tokio::time::sleep_until(measure_from.into()).await;
@@ -565,6 +690,16 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("report") {
+        let cli = report::ReportCli::parse_from(std::env::args().skip(1));
+        return match report::run(cli).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("stableport-bench report: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if std::env::args().nth(1).as_deref() == Some("bank") {
         let cli = bank::BankCli::parse_from(std::env::args().skip(1));
         return match bank::run(cli).await {

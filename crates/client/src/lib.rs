@@ -249,6 +249,11 @@ impl Client {
         &self.base
     }
 
+    /// The HTTP client underneath, for calls outside /v2 (e.g. /health).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Client credentials grant; `scope` None asks for all the client holds.
     pub async fn token(
         &self,
