@@ -2,6 +2,7 @@
 //! `--metrics-listen` only) and one log line per request, each carrying the
 //! request's `X-Request-Id`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -24,6 +25,10 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 const BATCH_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
+/// Whether [`recorder`] was installed: until then every metric goes to
+/// metrics' no-op recorder, and the request path skips building labels.
+static RECORDING: AtomicBool = AtomicBool::new(false);
+
 /// The process's recorder, installed on first use and shared by every
 /// server in the process (the tests run several).
 pub fn recorder() -> &'static PrometheusHandle {
@@ -40,6 +45,7 @@ pub fn recorder() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed; /metrics shows only gauges");
         }
+        RECORDING.store(true, Ordering::Relaxed);
         handle
     })
 }
@@ -66,26 +72,26 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable_id(v))
         .map_or_else(|| Uuid::new_v4().to_string(), str::to_string);
-    // Unmatched paths share one label: a scan must not grow the series.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_string();
-    let method = request.method().as_str().to_string();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let caller = Caller::default();
     request.extensions_mut().insert(caller.clone());
     let mut response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    let labels = [
-        ("method", method.clone()),
-        ("route", route.clone()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("stableport_http_requests_total", &labels).increment(1);
-    metrics::histogram!("stableport_http_request_duration_seconds", &labels)
-        .record(elapsed.as_secs_f64());
+    // Unmatched paths share one label: a scan must not grow the series.
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    // Label strings are built only when something records them.
+    if RECORDING.load(Ordering::Relaxed) {
+        let labels = [
+            ("method", method.as_str().to_string()),
+            ("route", route.to_string()),
+            ("status", status.to_string()),
+        ];
+        metrics::counter!("stableport_http_requests_total", &labels).increment(1);
+        metrics::histogram!("stableport_http_request_duration_seconds", &labels)
+            .record(elapsed.as_secs_f64());
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
