@@ -47,11 +47,16 @@ const COLUMNS: &str = "id, customer_id, profile_id, identity_id, account_id, ref
      source_transfer_id, destination_transfer_id, metadata, created_at, updated_at";
 
 fn select() -> String {
+    format!("{} WHERE customer_id = ", select_from())
+}
+
+/// Orchestrations with their legs' statuses, before any condition.
+fn select_from() -> String {
     format!(
         "SELECT {COLUMNS}, \
          (SELECT t.status FROM transfers t WHERE t.id = o.source_transfer_id) AS source_transfer_status, \
          (SELECT t.status FROM transfers t WHERE t.id = o.destination_transfer_id) AS destination_transfer_status \
-         FROM orchestrations o WHERE customer_id = "
+         FROM orchestrations o"
     )
 }
 
@@ -301,14 +306,54 @@ impl Tx {
             .bind(limit)
             .fetch_all(&mut *self.inner)
             .await?;
-        let mut claimed = Vec::with_capacity(due.len());
-        for (customer, id) in due {
-            let customer = parse_uuid(&customer, "customer_id")?;
-            if let Some(o) = self.orchestration(customer, parse_uuid(&id, "id")?).await? {
-                claimed.push(o);
+        let ids = (due.iter())
+            .map(|(_, id)| parse_uuid(id, "id"))
+            .collect::<Result<Vec<_>>>()?;
+        // The claimed rows in one read, then back in claim (due) order.
+        let mut claimed = Vec::with_capacity(ids.len());
+        for run in sql::runs(&ids) {
+            let mut q = Sql::new(&format!("{} WHERE 1 = 1", select_from()));
+            q.any_of("id", run);
+            for row in q
+                .query_on(self.sqlite())
+                .fetch_all(&mut *self.inner)
+                .await?
+            {
+                claimed.push(decode(&row)?);
             }
         }
+        let order: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        claimed.sort_by_key(|o: &Orchestration| order.get(&o.id).copied());
         Ok(claimed)
+    }
+
+    /// Moves PROCESSING orchestrations to `to` in one statement per run;
+    /// the ids that were PROCESSING (and so moved).
+    pub async fn move_orchestrations(
+        &mut self,
+        ids: &[Uuid],
+        to: OrchestrationStatus,
+        now: i64,
+    ) -> Result<Vec<Uuid>> {
+        let mut moved = Vec::with_capacity(ids.len());
+        for run in sql::runs(ids) {
+            let mut q = Sql::new("UPDATE orchestrations SET status = ");
+            q.bind(to.as_str())
+                .push(", fail_reason = NULL, next_step_at = NULL, updated_at = ")
+                .bind(now)
+                .push(" WHERE status = ")
+                .bind(OrchestrationStatus::Processing.as_str())
+                .any_of("id", run)
+                .push(" RETURNING id");
+            for row in q
+                .query_on(self.sqlite())
+                .fetch_all(&mut *self.inner)
+                .await?
+            {
+                moved.push(sql::uuid(&row, "id")?);
+            }
+        }
+        Ok(moved)
     }
 
     /// Moves a PROCESSING orchestration to `to`; false when it was not.
@@ -363,6 +408,34 @@ impl Tx {
         .fetch_optional(&mut *self.inner)
         .await?;
         row.as_ref().map(sql::transfer).transpose()
+    }
+
+    /// Sets the status of these transfers, one statement per run; the
+    /// transfers as changed.
+    pub async fn set_transfers_status(
+        &mut self,
+        ids: &[Uuid],
+        status: TransferStatus,
+        now: i64,
+    ) -> Result<Vec<Transfer>> {
+        let mut changed = Vec::with_capacity(ids.len());
+        for run in sql::runs(ids) {
+            let mut q = Sql::new("UPDATE transfers SET status = ");
+            q.bind(status.as_str())
+                .push(", updated_at = ")
+                .bind(now)
+                .push(" WHERE 1 = 1")
+                .any_of("id", run)
+                .push(&format!(" RETURNING {TRANSFER_COLUMNS}"));
+            for row in q
+                .query_on(self.sqlite())
+                .fetch_all(&mut *self.inner)
+                .await?
+            {
+                changed.push(sql::transfer(&row)?);
+            }
+        }
+        Ok(changed)
     }
 }
 

@@ -3,7 +3,9 @@
 
 use stableport_domain::address::tx_hash;
 use stableport_domain::orchestration::OrchestrationStatus;
-use stableport_domain::{ledger, Account, Asset, TransferKind, TransferStatus};
+use std::collections::{BTreeMap, HashSet};
+
+use stableport_domain::{ledger, Account, Asset, Posting, TransferKind, TransferStatus};
 use stableport_store::{Destination, Orchestration, Refused, Store, Transfer, Tx};
 use uuid::Uuid;
 
@@ -25,14 +27,101 @@ async fn advance_in(tx: &mut Tx, store: &dyn Store, now: i64, limit: i64) -> Res
     // the global order first: one delivery after another would take them in
     // claim order, and deadlock with a create taking them sorted.
     tx.lock_balances(due.iter().flat_map(balance_keys)).await?;
-    let mut finished = 0;
-    for o in &due {
+    let (to_profiles, others): (Vec<_>, Vec<_>) =
+        (due.iter()).partition(|o| matches!(o.destination, Destination::Profile(_)));
+    let (mut finished, refused) = deliver_to_profiles(tx, &to_profiles, now).await?;
+    for o in refused.into_iter().chain(others) {
         let blocker = blocker(store, o).await?;
         if deliver(tx, o, blocker, now).await? {
             finished += 1;
         }
     }
     Ok(finished)
+}
+
+/// Orchestrations into profiles, in bulk: their credits summed per balance
+/// in one statement, then moved, their legs completed, each with its entry
+/// and event. Those whose balance would pass its maximum are handed back,
+/// to go one by one (the ones that still fit complete, the rest fail).
+async fn deliver_to_profiles<'a>(
+    tx: &mut Tx,
+    due: &[&'a Orchestration],
+    now: i64,
+) -> Result<(usize, Vec<&'a Orchestration>)> {
+    let postings: Vec<Vec<Posting>> = due.iter().map(|o| completed_postings(o)).collect();
+    let mut sums: BTreeMap<(Uuid, Asset), Option<i64>> = BTreeMap::new();
+    for p in postings.iter().flatten() {
+        if let Some(profile) = p.account.profile_id() {
+            let sum = sums.entry((profile, p.asset)).or_insert(Some(0));
+            *sum = sum.and_then(|s| s.checked_add(p.units));
+        }
+    }
+    // A sum past i64 cannot fit a balance either: those go one by one.
+    let changes: Vec<(Uuid, Asset, i64)> = (sums.iter())
+        .filter_map(|(&(profile, asset), sum)| sum.map(|units| (profile, asset, units)))
+        .collect();
+    let applied = tx.change_balances(&changes).await?;
+    let fits: HashSet<(Uuid, Asset)> = (changes.iter().zip(applied))
+        .filter(|(_, ok)| *ok)
+        .map(|(&(profile, asset, _), _)| (profile, asset))
+        .collect();
+    let fit = |ps: &Vec<Posting>| {
+        (ps.iter()).all(|p| {
+            p.account
+                .profile_id()
+                .is_none_or(|pr| fits.contains(&(pr, p.asset)))
+        })
+    };
+    let (bulk, refused): (Vec<_>, Vec<_>) = (due.iter().zip(postings)).partition(|(_, ps)| fit(ps));
+    let ids: Vec<Uuid> = bulk.iter().map(|(o, _)| o.id).collect();
+    let moved = tx
+        .move_orchestrations(&ids, OrchestrationStatus::Completed, now)
+        .await?;
+    if moved.len() != ids.len() {
+        // Claimed rows cannot move under us; if they did, undo it all.
+        return Err(CoreError::Internal(
+            "a claimed orchestration moved during its delivery".into(),
+        ));
+    }
+    let legs: Vec<Uuid> = bulk
+        .iter()
+        .map(|(o, _)| o.destination_transfer.id)
+        .collect();
+    for leg in tx
+        .set_transfers_status(&legs, TransferStatus::Completed, now)
+        .await?
+    {
+        transfers::announce(tx, &leg);
+    }
+    for (o, postings) in &bulk {
+        let kind = "orchestration.completed";
+        tx.entry(o.customer_id, kind, o.id, postings.clone(), now);
+        let status = OrchestrationStatus::Completed;
+        tx.event(
+            o.customer_id,
+            kind,
+            o.id,
+            super::event(o.id, &o.ref_id, o.rule_id, status),
+            now,
+        );
+    }
+    Ok((bulk.len(), refused.into_iter().map(|(o, _)| *o).collect()))
+}
+
+/// The postings of a delivered orchestration.
+fn completed_postings(o: &Orchestration) -> Vec<Posting> {
+    let to = match &o.destination {
+        Destination::Profile(p) => Account::Profile(*p),
+        Destination::Fiat { .. } => Account::Bank("WIRE"),
+        Destination::Crypto { network, .. } => Account::Chain(*network),
+    };
+    ledger::orchestration_completed(
+        o.source_asset,
+        o.source_units,
+        o.destination_asset,
+        o.destination_units,
+        to,
+    )
 }
 
 /// Sandbox: lets a PROCESSING orchestration held for manual release go now.
@@ -108,19 +197,7 @@ async fn deliver(
     let mut failure = blocker;
     let mut postings = Vec::new();
     if failure.is_none() {
-        let to = match &o.destination {
-            Destination::Profile(p) => Account::Profile(*p),
-            Destination::Fiat { .. } => Account::Bank("WIRE"),
-            Destination::Crypto { network, .. } => Account::Chain(*network),
-        };
-        let (source, units) = (o.source_asset, o.source_units);
-        postings = ledger::orchestration_completed(
-            source,
-            units,
-            o.destination_asset,
-            o.destination_units,
-            to,
-        );
+        postings = completed_postings(o);
         if let Err(Refused::Limit | Refused::Insufficient { .. }) = tx.apply(&postings).await? {
             failure = Some("the destination profile's balance would exceed its maximum".into());
         }

@@ -19,9 +19,13 @@ use crate::config::Settlement;
 /// under 50 ms, 512 no faster but p99 65 ms.
 const BATCH: i64 = 256;
 
-/// Orchestrations are delivered one statement set each, so fewer per
-/// transaction keep the write lock short.
-const DELIVERIES: i64 = 32;
+/// Orchestrations into profiles are delivered in bulk, a few statements per
+/// batch, so they take the settlement's batch size.
+const DELIVERIES: i64 = BATCH;
+
+/// Withdrawals go one statement set each: fewer per transaction keep the
+/// write lock short.
+const WITHDRAWALS: i64 = 32;
 
 pub struct Settler {
     store: Arc<dyn Store>,
@@ -57,12 +61,12 @@ impl Worker for Settler {
                 tracing::error!(%e, "orchestration step failed; will retry");
                 0
             });
-        let sent = (withdrawals::advance(self.store.as_ref(), now, DELIVERIES).await)
+        let sent = (withdrawals::advance(self.store.as_ref(), now, WITHDRAWALS).await)
             .unwrap_or_else(|e| {
                 tracing::error!(%e, "withdrawal step failed; will retry");
                 0
             });
-        if settled as i64 == BATCH || delivered as i64 == DELIVERIES || sent as i64 == DELIVERIES {
+        if settled as i64 == BATCH || delivered as i64 == DELIVERIES || sent as i64 == WITHDRAWALS {
             Step::Busy
         } else {
             Step::Idle

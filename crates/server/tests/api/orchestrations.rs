@@ -23,6 +23,7 @@ on_both_backends!(
     finishes_each_once_across_replicas,
     holds_until_released_in_manual_mode,
     completes_after_a_restart,
+    delivers_in_bulk_and_fails_only_what_passes_the_maximum,
 );
 
 const ETH_ADDRESS: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
@@ -1010,5 +1011,67 @@ async fn completes_after_a_restart(backend: Backend) {
         .unwrap()
         .items;
     assert_eq!(credits.len(), 1, "delivered exactly once");
+    db.assert_ledger_sound().await;
+}
+
+/// Deliveries into profiles go in bulk, their credits summed per balance.
+/// When a sum would pass the balance's maximum, those orchestrations go one
+/// by one: the one that still fits completes, the other fails and is
+/// refunded; one into another profile, due in the same batch, completes.
+async fn delivers_in_bulk_and_fails_only_what_passes_the_maximum(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let delay =
+        |c: &mut stableport_server::Config| c.settlement_delay = std::time::Duration::from_secs(1);
+    let server = TestServer::start_with(&db, delay).await;
+    let client = server.client().await;
+    let source = funded_profile(&client, "USD", "100").await;
+    // USDP's maximum is 40,000,000,000 (4e18 units of 8 decimals), a deposit's
+    // 1,000,000,000: 40 deposits leave room for 10.
+    let full = funded_profile(&client, "USDP", "999999990").await;
+    for _ in 0..39 {
+        client.deposit(&full, "USDP", "1000000000").await.unwrap();
+    }
+    let other = client.create_profile("other", None).await.unwrap().id;
+    let send = |ref_id: &'static str, to: String| {
+        let client = client.clone();
+        let source = source.clone();
+        async move {
+            let request =
+                CreateOrchestration::new(ref_id, &source, "USD", "USDP", "6", To::profile(&to));
+            client.create_orchestration(&request).await.unwrap()
+        }
+    };
+    let made = vec![
+        send("fits-a", full.clone()).await,
+        send("fits-b", full.clone()).await,
+        send("elsewhere", other.clone()).await,
+    ];
+    let mut ended = Vec::new();
+    for o in &made {
+        eventually("delivered or failed", || async {
+            let status = client.orchestration(&o.id).await.unwrap().status;
+            status == "COMPLETED" || status == "FAILED"
+        })
+        .await;
+        ended.push(client.orchestration(&o.id).await.unwrap());
+    }
+    let statuses: Vec<&str> = ended.iter().map(|o| o.status.as_str()).collect();
+    assert_eq!(statuses[2], "COMPLETED", "{statuses:?}");
+    let mut into_full = vec![statuses[0], statuses[1]];
+    into_full.sort_unstable();
+    assert_eq!(into_full, ["COMPLETED", "FAILED"], "{ended:?}");
+    let failed = ended.iter().find(|o| o.status == "FAILED").unwrap();
+    assert!(
+        failed
+            .fail_reason
+            .as_ref()
+            .map_or("", |r| r.detail.as_str())
+            .contains("exceed its maximum"),
+        "{failed:?}"
+    );
+    assert_eq!(available(&client, &full, "USDP").await, "39999999996");
+    assert_eq!(available(&client, &other, "USDP").await, "6");
+    // 18 left, the failed one's 6 refunded.
+    assert_eq!(available(&client, &source, "USD").await, "88");
     db.assert_ledger_sound().await;
 }
