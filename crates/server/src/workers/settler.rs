@@ -20,8 +20,10 @@ use crate::config::Settlement;
 const BATCH: i64 = 256;
 
 /// Orchestrations into profiles are delivered in bulk, a few statements per
-/// batch, so they take the settlement's batch size.
-const DELIVERIES: i64 = BATCH;
+/// batch. Measured on SQLite at 64 clients creating orchestrations: 64 per
+/// batch gave ~2,050/s with p99 59 ms (as one by one with 32 did, at
+/// ~1,800/s); 256 gave ~2,400/s but p99 90 ms, holding the writer longer.
+const DELIVERIES: i64 = 64;
 
 /// Withdrawals go one statement set each: fewer per transaction keep the
 /// write lock short.
