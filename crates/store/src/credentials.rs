@@ -5,9 +5,10 @@ use async_trait::async_trait;
 use sqlx::Row;
 use uuid::Uuid;
 
+use crate::acting::CHANNEL;
 use crate::model::{Credential, Page};
 use crate::sql::{self, Sql};
-use crate::{Result, SqlStore};
+use crate::{Backend, Result, SqlStore};
 
 /// Who a credential acts for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +83,7 @@ impl CredentialStore for SqlStore {
         .bind(c.user_id.map(|u| u.to_string()))
         .execute(&self.write)
         .await?;
-        Ok(())
+        self.credentials_changed().await
     }
 
     async fn credential(&self, client_id: &str) -> Result<Option<Credential>> {
@@ -116,6 +117,21 @@ impl CredentialStore for SqlStore {
     }
 
     async fn credential_acting(&self, client_id: &str) -> Result<Option<Acting>> {
+        let (remembered, epoch) = self.remembered.get(client_id);
+        if let Some(acting) = remembered {
+            return Ok(acting);
+        }
+        let acting = self.acting_now(client_id).await?;
+        if let Some(epoch) = epoch {
+            self.remembered.remember(client_id, acting, epoch);
+        }
+        Ok(acting)
+    }
+}
+
+impl SqlStore {
+    /// Who the client acts for, asked of the database.
+    async fn acting_now(&self, client_id: &str) -> Result<Option<Acting>> {
         let row = sqlx::query(
             "SELECT c.user_id FROM credentials c LEFT JOIN users u ON u.id = c.user_id \
              WHERE c.client_id = $1 AND c.disabled_at IS NULL AND u.disabled_at IS NULL",
@@ -129,6 +145,18 @@ impl CredentialStore for SqlStore {
             })
         })
         .transpose()
+    }
+
+    /// After a committed change to credentials or users: forgets who
+    /// clients act for, here and on every server (PostgreSQL: NOTIFY).
+    pub(crate) async fn credentials_changed(&self) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query(&format!("NOTIFY {CHANNEL}"))
+                .execute(&self.write)
+                .await?;
+        }
+        self.remembered.changed();
+        Ok(())
     }
 }
 
@@ -149,7 +177,21 @@ impl crate::Tx {
         .bind(client_id)
         .fetch_optional(&mut *self.inner)
         .await?;
+        self.credentials_change().await?;
         row.as_ref().map(decode).transpose()
+    }
+
+    /// Marks this transaction as changing credentials or users: on
+    /// PostgreSQL every server is told with its commit, and this one
+    /// forgets after it.
+    pub(crate) async fn credentials_change(&mut self) -> Result<()> {
+        if self.backend == Backend::Postgres && !self.credentials_changed {
+            sqlx::query(&format!("NOTIFY {CHANNEL}"))
+                .execute(&mut *self.inner)
+                .await?;
+        }
+        self.credentials_changed = true;
+        Ok(())
     }
 
     pub async fn credential_of(

@@ -4,6 +4,7 @@
 //! differs (connection set-up, transaction start, row claiming) lives in
 //! `sqlite.rs` and `postgres.rs`.
 
+mod acting;
 mod approvals;
 mod batch;
 mod credentials;

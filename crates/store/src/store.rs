@@ -1,10 +1,15 @@
 //! The SQL implementation of [`Store`].
 
+use std::str::FromStr;
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Row, Transaction};
 use stableport_domain::{Asset, ConversionStatus};
 use uuid::Uuid;
 
+use crate::acting::Remembered;
 use crate::model::*;
 use crate::sealed::{Sealer, SIGNING_KEY};
 use crate::sql::{self, Sql, CONVERSION_COLUMNS, PROFILE_COLUMNS};
@@ -16,6 +21,24 @@ pub struct SqlStore {
     pub(crate) read: AnyPool,
     /// Seals secrets at rest; keyless until [`SqlStore::unlock`].
     pub(crate) sealer: Sealer,
+    /// Who each client acts for, between changes to credentials or users.
+    pub(crate) remembered: Arc<Remembered>,
+}
+
+/// How this store learns that another server changed credentials.
+fn remembered_for(backend: Backend, url: &str) -> Result<Arc<Remembered>> {
+    Ok(match backend {
+        Backend::Postgres => Remembered::notified(url),
+        Backend::Sqlite => {
+            let options = SqliteConnectOptions::from_str(url)?;
+            let file = options.get_filename();
+            if url.contains("mode=memory") || file.as_os_str() == ":memory:" {
+                Arc::new(Remembered::local())
+            } else {
+                Arc::new(Remembered::file(file))
+            }
+        }
+    })
 }
 
 impl SqlStore {
@@ -33,6 +56,7 @@ impl SqlStore {
             write,
             read,
             sealer: Sealer::default(),
+            remembered: remembered_for(backend, url)?,
         })
     }
 
@@ -282,6 +306,7 @@ impl Store for SqlStore {
             self.begin().await?,
             self.backend,
             self.sealer.clone(),
+            self.remembered.clone(),
         ))
     }
 

@@ -5,11 +5,13 @@
 //! makes is the caller's decision.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use sqlx::{Any, Transaction};
 use stableport_domain::{Asset, ConversionStatus, Posting};
 use uuid::Uuid;
 
+use crate::acting::Remembered;
 use crate::batch::{self, LedgerRows, Refused};
 use crate::model::{Conversion, NewConversion, Transfer};
 use crate::sealed::Sealer;
@@ -21,15 +23,26 @@ pub struct Tx {
     pub(crate) backend: Backend,
     pub(crate) sealer: Sealer,
     rows: LedgerRows,
+    remembered: Arc<Remembered>,
+    /// Credentials or users changed: what is remembered of them is
+    /// forgotten once this commits.
+    pub(crate) credentials_changed: bool,
 }
 
 impl Tx {
-    pub(crate) fn new(inner: Transaction<'static, Any>, backend: Backend, sealer: Sealer) -> Tx {
+    pub(crate) fn new(
+        inner: Transaction<'static, Any>,
+        backend: Backend,
+        sealer: Sealer,
+        remembered: Arc<Remembered>,
+    ) -> Tx {
         Tx {
             inner,
             backend,
             sealer,
             rows: LedgerRows::default(),
+            remembered,
+            credentials_changed: false,
         }
     }
 
@@ -38,7 +51,11 @@ impl Tx {
         std::mem::take(&mut self.rows)
             .insert(&mut self.inner)
             .await?;
-        Ok(self.inner.commit().await?)
+        self.inner.commit().await?;
+        if self.credentials_changed {
+            self.remembered.changed();
+        }
+        Ok(())
     }
 
     /// Records a journal entry with its postings (already applied to balances).

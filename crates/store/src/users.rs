@@ -104,6 +104,7 @@ impl UserStore for SqlStore {
         .bind(id.to_string())
         .fetch_optional(&self.write)
         .await?;
+        self.credentials_changed().await?;
         row.as_ref().map(decode).transpose()
     }
 }
