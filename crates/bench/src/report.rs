@@ -59,6 +59,11 @@ pub struct ReportCli {
         default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     )]
     font: PathBuf,
+    /// The webhook delivery benchmark (`cargo build --release -p
+    /// stableport-server --example webhook_bench`); its rows are left out
+    /// when it is missing.
+    #[arg(long, default_value = "target/release/examples/webhook_bench")]
+    webhook_bench: PathBuf,
 }
 
 /// The scenarios of the medians table, in its order.
@@ -253,7 +258,7 @@ impl Drop for Server {
 }
 
 fn remove_sqlite(file: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", "-credentials"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }
 }
@@ -461,6 +466,8 @@ struct Results {
     /// (backend, scenario) -> one point per run.
     runs: Vec<(String, Scenario, Vec<Point>)>,
     pgbench_runs: Vec<f64>,
+    /// (backend, deliveries per second) per run.
+    webhook_runs: Vec<(String, f64)>,
     sqlite3_runs: Vec<f64>,
     /// (backend, scenario, clients) -> point.
     sweep: Vec<(String, Scenario, u32, Point)>,
@@ -534,12 +541,15 @@ pub async fn run(r: ReportCli) -> anyhow::Result<()> {
                 .starts
                 .push((backend.clone(), server.started_in, server.idle_rss_kib));
             for scenario in SCENARIOS {
-                bar.set_message(format!(
-                    "run {run}/{}: {backend} {} x{}",
-                    r.runs,
-                    scenario.name(),
-                    r.clients
-                ));
+                say(
+                    &bar,
+                    format!(
+                        "run {run}/{}: {backend} {} x{}",
+                        r.runs,
+                        scenario.name(),
+                        r.clients
+                    ),
+                );
                 let point =
                     measure_on(&server, &secret, scenario, r.clients, r.warmup, r.duration).await?;
                 results.add_run(backend, scenario, point);
@@ -547,28 +557,46 @@ pub async fn run(r: ReportCli) -> anyhow::Result<()> {
             }
         }
         if let Some(pgbench) = &pgbench {
-            bar.set_message(format!(
-                "run {run}/{}: pgbench tpcb-like x{}",
-                r.runs, r.clients
-            ));
+            say(
+                &bar,
+                format!("run {run}/{}: pgbench tpcb-like x{}", r.runs, r.clients),
+            );
             results
                 .pgbench_runs
                 .push(pgbench.run(r.clients, r.duration)?);
             bar.inc(1);
-            bar.set_message(format!("run {run}/{}: 1 replica, then 3", r.runs));
+            say(&bar, format!("run {run}/{}: 1 replica, then 3", r.runs));
             results.replicas.push(replicas(&r, &secret).await?);
             bar.inc(1);
         }
-        bar.set_message(format!("run {run}/{}: sqlite3 durable commits", r.runs));
+        say(
+            &bar,
+            format!("run {run}/{}: sqlite3 durable commits", r.runs),
+        );
         results.sqlite3_runs.push(sqlite3_commits()?);
         bar.inc(1);
+        if r.webhook_bench.exists() {
+            for backend in &r.backends {
+                say(
+                    &bar,
+                    format!("run {run}/{}: {backend} webhook deliveries", r.runs),
+                );
+                results
+                    .webhook_runs
+                    .push((backend.clone(), webhook_deliveries(&r, backend)?));
+                bar.inc(1);
+            }
+        }
     }
 
     for backend in &r.backends {
         let server = Server::start(&r, backend, r.port, &secret).await?;
         for &clients in &r.sweep {
             for scenario in SWEPT {
-                bar.set_message(format!("sweep: {backend} {} x{clients}", scenario.name()));
+                say(
+                    &bar,
+                    format!("sweep: {backend} {} x{clients}", scenario.name()),
+                );
                 let warmup = Duration::from_secs(1);
                 let point = measure_on(
                     &server,
@@ -588,7 +616,7 @@ pub async fn run(r: ReportCli) -> anyhow::Result<()> {
     }
     if let Some(pgbench) = &pgbench {
         for &clients in &r.sweep {
-            bar.set_message(format!("sweep: pgbench x{clients}"));
+            say(&bar, format!("sweep: pgbench x{clients}"));
             results
                 .pgbench_sweep
                 .push((clients, pgbench.run(clients, r.sweep_duration)?));
@@ -599,9 +627,64 @@ pub async fn run(r: ReportCli) -> anyhow::Result<()> {
     write(&r, &results)
 }
 
+/// The step now running: on the bar, or one line each when stderr is no
+/// terminal (a CI log), where indicatif draws nothing.
+fn say(bar: &ProgressBar, message: String) {
+    if bar.is_hidden() {
+        let at = bar.elapsed().as_secs();
+        let (done, all) = (bar.position() + 1, bar.length().unwrap_or(0));
+        eprintln!("{:02}:{:02} [{done}/{all}] {message}", at / 60, at % 60);
+    }
+    bar.set_message(message);
+}
+
+/// A burst of 3,000 sandbox deposits to 10 customers x 10 webhooks (each
+/// limited to 100/s), as BENCHMARKS.md's "Webhooks" measured it first:
+/// deliveries per second from the first event to the last receipt.
+fn webhook_deliveries(r: &ReportCli, backend: &str) -> anyhow::Result<f64> {
+    let database = match backend {
+        "postgres" => format!("{}/postgres", r.pg_url.trim_end_matches('/')),
+        _ => "sqlite".to_string(),
+    };
+    let out = Command::new(&r.webhook_bench)
+        .args([
+            "--scenario",
+            "throughput",
+            "--events",
+            "3000",
+            "--customers",
+            "10",
+        ])
+        .args([
+            "--webhooks",
+            "10",
+            "--concurrency",
+            "32",
+            "--database-url",
+            &database,
+        ])
+        .output()
+        .with_context(|| format!("running {}", r.webhook_bench.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "webhook_bench: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .find_map(|l| l.strip_prefix("throughput: "))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .context("webhook_bench printed no throughput")
+}
+
 fn plan_size(r: &ReportCli, with_pg: bool) -> u64 {
     let backends = r.backends.len() as u64;
-    let per_run = backends * SCENARIOS.len() as u64 + 1 + if with_pg { 2 } else { 0 };
+    let webhooks = if r.webhook_bench.exists() {
+        backends
+    } else {
+        0
+    };
+    let per_run = backends * SCENARIOS.len() as u64 + 1 + webhooks + if with_pg { 2 } else { 0 };
     let sweep = r.sweep.len() as u64 * (backends * SWEPT.len() as u64 + u64::from(with_pg));
     per_run * u64::from(r.runs) + sweep
 }
@@ -900,6 +983,11 @@ fn estimate_minutes(r: &ReportCli) -> u64 {
     let window = (r.duration + r.warmup).as_secs() + 2;
     let per_run = (r.backends.len() * SCENARIOS.len()) as u64 * window
         + if with_pg { window * 3 } else { 0 }
+        + if r.webhook_bench.exists() {
+            15 * r.backends.len() as u64
+        } else {
+            0
+        }
         + 5;
     let sweep = r.sweep.len() as u64
         * ((r.backends.len() * SWEPT.len()) as u64 + u64::from(with_pg))

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use stableport_store::{Profile, ProfileKind, Tx};
+use stableport_store::{Balance, Profile, ProfileKind, Tx};
 use uuid::Uuid;
 
 use crate::{in_tx, Core, CoreError, Result};
@@ -45,6 +45,17 @@ pub async fn find(core: &Core, customer: Uuid, profile: ProfileRef) -> Result<Pr
         ProfileRef::Id(id) => core.store.profile(customer, id).await?,
     };
     found.ok_or_else(|| not_found(profile, customer))
+}
+
+/// The balances of the caller's active profile, by asset, or NotFound (a
+/// deactivated profile is hidden, as Paxos hides them).
+pub async fn balances(core: &Core, customer: Uuid, profile: ProfileRef) -> Result<Vec<Balance>> {
+    let id = match profile {
+        ProfileRef::Id(id) => id,
+        ProfileRef::Default => find(core, customer, profile).await?.id,
+    };
+    (core.store.active_profile_balances(customer, id).await?)
+        .ok_or_else(|| not_found(profile, customer))
 }
 
 /// The caller's profile, which must be active: NotFound or Invalid.

@@ -203,6 +203,14 @@ pub trait Store:
         now: i64,
     ) -> Result<Profile>;
     async fn balances(&self, profile: Uuid) -> Result<Vec<Balance>>;
+    /// The balances of the customer's active profile `id`, by asset; None
+    /// when the customer has no such active profile. One query: a read's
+    /// ownership check and its answer together.
+    async fn active_profile_balances(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Vec<Balance>>>;
     /// Every non-zero balance of the customer's active profiles, in one
     /// query: (profile, balance), ordered by profile and asset.
     async fn customer_balances(&self, customer: Uuid) -> Result<Vec<(Uuid, Balance)>>;

@@ -278,6 +278,37 @@ impl Store for SqlStore {
         Ok(balances)
     }
 
+    async fn active_profile_balances(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Vec<Balance>>> {
+        let rows = sqlx::query(
+            "SELECT b.asset, b.available FROM profiles p \
+             LEFT JOIN balances b ON b.profile_id = p.id \
+             WHERE p.customer_id = $1 AND p.id = $2 AND p.deactivated_at IS NULL",
+        )
+        .bind(customer.to_string())
+        .bind(id.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut balances = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // A profile without balance rows comes as one row of NULLs.
+            if row.try_get::<Option<String>, _>("asset")?.is_some() {
+                balances.push(Balance {
+                    asset: sql::asset(row, "asset")?,
+                    available: row.try_get("available")?,
+                });
+            }
+        }
+        balances.sort_by_key(|b| b.asset);
+        Ok(Some(balances))
+    }
+
     async fn customer_balances(&self, customer: Uuid) -> Result<Vec<(Uuid, Balance)>> {
         let rows = sqlx::query(
             "SELECT b.profile_id, b.asset, b.available FROM balances b \

@@ -12,7 +12,7 @@ use crate::api::common::auth::{scope, Auth};
 use crate::api::common::extract::{parse_uuid, JsonBody, Params};
 use crate::api::common::fields::bool_param;
 use crate::api::common::fields::many;
-use crate::api::common::owned::{owned_profile, visible_profile};
+use crate::api::common::owned::{owned_profile, profile_ref, visible_profile};
 use crate::api::common::pagination::ListBody;
 use crate::api::common::pagination::{self, Defaults};
 use crate::api::common::problem::{ApiResult, Problem};
@@ -213,11 +213,8 @@ pub async fn balances(
         .into_iter()
         .map(parse_asset)
         .collect::<ApiResult<Vec<_>>>()?;
-    let profile = owned_profile(&app, &auth, "profile_id", &id).await?;
-    let items: Vec<BalanceBody> = app
-        .core
-        .store
-        .balances(profile.id)
+    let profile = profile_ref("profile_id", &id)?;
+    let items: Vec<BalanceBody> = profiles::balances(&app.core, auth.customer, profile)
         .await?
         .into_iter()
         .filter(|b| wanted.is_empty() || wanted.contains(&b.asset))
