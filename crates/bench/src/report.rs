@@ -339,6 +339,9 @@ struct Pgbench {
     admin: String,
     url: String,
     name: String,
+    /// PostgreSQL refuses connections past max_connections: pgbench's
+    /// clients stop below it.
+    max_clients: u32,
 }
 
 impl Pgbench {
@@ -357,10 +360,18 @@ impl Pgbench {
             "pgbench -i: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Ok(Pgbench { admin, url, name })
+        let max_connections: u32 = psql(&admin, "SHOW max_connections")?.parse().unwrap_or(100);
+        let max_clients = max_connections.saturating_sub(10).max(1);
+        Ok(Pgbench {
+            admin,
+            url,
+            name,
+            max_clients,
+        })
     }
 
     fn run(&self, clients: u32, duration: Duration) -> anyhow::Result<f64> {
+        let clients = clients.min(self.max_clients);
         let (c, t) = (clients.to_string(), duration.as_secs().max(1).to_string());
         let out = Command::new(pgbench_bin())
             .args([
@@ -472,6 +483,8 @@ struct Results {
     /// (backend, scenario, clients) -> point.
     sweep: Vec<(String, Scenario, u32, Point)>,
     pgbench_sweep: Vec<(u32, f64)>,
+    /// The most clients pgbench could have (PostgreSQL's max_connections).
+    pgbench_max: Option<u32>,
     /// Per run: one replica's create-conversion rate, then three's.
     replicas: Vec<(f64, f64)>,
     /// (backend, start, idle RSS KiB) per server started.
@@ -532,6 +545,7 @@ pub async fn run(r: ReportCli) -> anyhow::Result<()> {
     } else {
         None
     };
+    results.pgbench_max = pgbench.as_ref().map(|p| p.max_clients);
     let secret = secret();
 
     for run in 1..=r.runs {
@@ -803,7 +817,12 @@ fn throughput_series(results: &Results, backend: &str) -> Vec<Series> {
         .collect();
     if backend == "postgres" && !results.pgbench_sweep.is_empty() {
         all.push(Series {
-            name: "pgbench tpcb-like".into(),
+            name: match results.pgbench_max {
+                Some(max) if results.pgbench_sweep.iter().any(|(c, _)| *c > max) => {
+                    format!("pgbench tpcb-like (at most {max} clients)")
+                }
+                _ => "pgbench tpcb-like".into(),
+            },
             points: results
                 .pgbench_sweep
                 .iter()
@@ -1121,6 +1140,9 @@ fn sweep(md: &mut String, r: &ReportCli, results: &Results, plots: &[(String, St
         if pgbench {
             md.push_str(" pgbench tps |");
         }
+        let capped = results
+            .pgbench_max
+            .filter(|max| r.sweep.iter().any(|c| c > max));
         md.push_str("\n|---|");
         md.push_str(&"---|".repeat(SWEPT.len() + 1 + usize::from(pgbench)));
         md.push('\n');
@@ -1148,10 +1170,15 @@ fn sweep(md: &mut String, r: &ReportCli, results: &Results, plots: &[(String, St
             );
             if pgbench {
                 let tps = results.pgbench_sweep.iter().find(|(c, _)| *c == clients);
+                let tps = tps.map(|(c, t)| (c, t, capped.filter(|max| c > max)));
                 let _ = write!(
                     md,
                     " {} |",
-                    tps.map(|(_, t)| format!("{t:.0}")).unwrap_or_default()
+                    tps.map(|(_, t, cap)| match cap {
+                        Some(max) => format!("{t:.0} ({max} clients)"),
+                        None => format!("{t:.0}"),
+                    })
+                    .unwrap_or_default()
                 );
             }
             md.push('\n');
