@@ -620,10 +620,15 @@ pub async fn run(r: ReportCli) -> anyhow::Result<()> {
                     warmup,
                     r.sweep_duration,
                 )
-                .await?;
-                results
-                    .sweep
-                    .push((backend.clone(), scenario, clients, point));
+                .await;
+                // One point lost must not lose the run: it is left out.
+                match point {
+                    Ok(point) => (results.sweep).push((backend.clone(), scenario, clients, point)),
+                    Err(e) => bar.println(format!(
+                        "left out: {backend} {} x{clients}: {e:#}",
+                        scenario.name()
+                    )),
+                }
                 bar.inc(1);
             }
         }
@@ -631,9 +636,10 @@ pub async fn run(r: ReportCli) -> anyhow::Result<()> {
     if let Some(pgbench) = &pgbench {
         for &clients in &r.sweep {
             say(&bar, format!("sweep: pgbench x{clients}"));
-            results
-                .pgbench_sweep
-                .push((clients, pgbench.run(clients, r.sweep_duration)?));
+            match pgbench.run(clients, r.sweep_duration) {
+                Ok(tps) => results.pgbench_sweep.push((clients, tps)),
+                Err(e) => bar.println(format!("left out: pgbench x{clients}: {e:#}")),
+            }
             bar.inc(1);
         }
     }
