@@ -638,7 +638,7 @@ pub async fn run(r: ReportCli) -> anyhow::Result<()> {
             say(&bar, format!("sweep: pgbench x{clients}"));
             match pgbench.run(clients, r.sweep_duration) {
                 Ok(tps) => results.pgbench_sweep.push((clients, tps)),
-                Err(e) => bar.println(format!("left out: pgbench x{clients}: {e:#}")),
+                Err(e) => note(&bar, format!("left out: pgbench x{clients}: {e:#}")),
             }
             bar.inc(1);
         }
@@ -695,6 +695,14 @@ fn webhook_deliveries(r: &ReportCli, backend: &str) -> anyhow::Result<f64> {
         .find_map(|l| l.strip_prefix("throughput: "))
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         .context("webhook_bench printed no throughput")
+}
+
+/// A line above the bar (indicatif prints nothing when it is hidden).
+fn note(bar: &ProgressBar, line: String) {
+    match bar.is_hidden() {
+        true => eprintln!("{line}"),
+        false => bar.println(line),
+    }
 }
 
 fn plan_size(r: &ReportCli, with_pg: bool) -> u64 {
