@@ -624,10 +624,10 @@ pub async fn run(r: ReportCli) -> anyhow::Result<()> {
                 // One point lost must not lose the run: it is left out.
                 match point {
                     Ok(point) => (results.sweep).push((backend.clone(), scenario, clients, point)),
-                    Err(e) => bar.println(format!(
-                        "left out: {backend} {} x{clients}: {e:#}",
-                        scenario.name()
-                    )),
+                    Err(e) => note(
+                        &bar,
+                        format!("left out: {backend} {} x{clients}: {e:#}", scenario.name()),
+                    ),
                 }
                 bar.inc(1);
             }
