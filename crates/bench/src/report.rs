@@ -988,6 +988,18 @@ fn markdown(r: &ReportCli, results: &Results, plots: &[(String, String, String)]
             median(results.pgbench_runs.clone())
         );
     }
+    for backend in &r.backends {
+        let runs = webhook_runs(results, backend);
+        if !runs.is_empty() {
+            let each: Vec<String> = runs.iter().map(|d| format!("{d:.0}")).collect();
+            let _ = writeln!(
+                md,
+                "| webhook deliveries (burst, 10 x 10 webhooks) | {backend} | {} | {:.0} | | | | |",
+                each.join(" / "),
+                median(runs)
+            );
+        }
+    }
     if !results.sqlite3_runs.is_empty() {
         let each: Vec<String> = results
             .sqlite3_runs
@@ -1009,6 +1021,13 @@ fn markdown(r: &ReportCli, results: &Results, plots: &[(String, String, String)]
     );
     sweep(&mut md, r, results, plots);
     md
+}
+
+fn webhook_runs(results: &Results, backend: &str) -> Vec<f64> {
+    (results.webhook_runs.iter())
+        .filter(|(b, _)| b == backend)
+        .map(|(_, deliveries)| *deliveries)
+        .collect()
 }
 
 fn estimate_minutes(r: &ReportCli) -> u64 {
@@ -1103,6 +1122,17 @@ fn targets(md: &mut String, r: &ReportCli, results: &Results) {
             "| {backend}: orchestrations created at the conversion rate, and delivered (backlog at the window's end, time to drain it) | {ratio:.2} x; {due:.0} due, drained in {drain:.1} s | {} |",
             yes(ratio >= 0.9 && drain < 5.0)
         );
+    }
+    for (backend, before) in [("sqlite", 3592.0), ("postgres", 4109.0)] {
+        let runs = webhook_runs(results, backend);
+        if !runs.is_empty() {
+            let ratio = median(runs) / before;
+            let _ = writeln!(
+                md,
+                "| {backend}: webhook deliveries at twice the rate first measured ({before:.0}/s, \"Webhooks\" below) | {ratio:.2} x | {} |",
+                yes(ratio >= 2.0)
+            );
+        }
     }
     for backend in &r.backends {
         let starts: Vec<_> = results
