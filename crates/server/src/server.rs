@@ -82,8 +82,6 @@ pub struct Service {
 /// `store`. Spawns only the group-commit writers.
 pub async fn service(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Service> {
     let keys = Keys::new(&store.signing_key(&random_hex(32)).await?);
-    // Parse Paxos's spec once, now, rather than on the first error answered.
-    tokio::task::spawn_blocking(crate::api::common::spec::json_problems).await?;
     let bootstrap = bootstrap::prepare(store.as_ref(), &config).await?;
     let (mut core, writers) = Core::start(store, config.settlement());
     core.fees = stableport_core::fees::Fees {

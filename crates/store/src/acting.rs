@@ -4,9 +4,9 @@
 //! Any change to credentials or users forgets everything: at once in this
 //! process, and on other servers through the backend's signal. On
 //! PostgreSQL that is a NOTIFY sent with the change's commit; on a SQLite
-//! file, a token file beside it, rewritten after the commit and read before
-//! each use (a few microseconds, against a query's hand-off to SQLite's
-//! thread). An answer is also kept for one second at most: that bounds what
+//! file, a token file beside it, rewritten in place after the commit and
+//! read before each use through a file handle kept open (one `pread`,
+//! against a query's hand-off to SQLite's thread). An answer is also kept for one second at most: that bounds what
 //! a lost signal can cost (a crash between a commit and its signal).
 
 use std::collections::HashMap;
@@ -37,13 +37,33 @@ struct Known {
     /// Bumped by each forgetting: an answer read before it is not kept.
     epoch: u64,
     /// The token file's content when last read (SQLite files).
-    token: Option<Vec<u8>>,
+    token: Option<Token>,
+    /// The token file, open once it exists.
+    file: Option<std::fs::File>,
 }
+
+/// A token file's content: 16 bytes when whole; a read that races a
+/// rewrite may see fewer, which only forgets once more.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Token([u8; 16], usize);
 
 impl Known {
     fn forget(&mut self) {
         self.acting.clear();
         self.epoch += 1;
+    }
+
+    /// The token file's content; empty while it does not exist.
+    fn read_token(&mut self, path: &std::path::Path) -> Token {
+        use std::os::unix::fs::FileExt;
+        if self.file.is_none() {
+            self.file = std::fs::File::open(path).ok();
+        }
+        let mut token = Token([0; 16], 0);
+        if let Some(file) = &self.file {
+            token.1 = file.read_at(&mut token.0, 0).unwrap_or(0);
+        }
+        token
     }
 }
 
@@ -96,14 +116,15 @@ impl Remembered {
     /// The answer remembered for `client_id`, if still good; and, when a
     /// fresh answer may be remembered, the epoch to pass to [`remember`].
     pub(crate) fn get(&self, client_id: &str) -> (Option<Option<Acting>>, Option<u64>) {
-        let token = match &self.signal {
-            Signal::Notify { live, .. } if !live.load(Ordering::Acquire) => return (None, None),
-            Signal::File(path) => Some(std::fs::read(path).unwrap_or_default()),
-            _ => None,
-        };
+        if let Signal::Notify { live, .. } = &self.signal {
+            if !live.load(Ordering::Acquire) {
+                return (None, None);
+            }
+        }
         let mut known = lock(&self.known);
-        if let Some(token) = token {
-            if known.token.as_ref() != Some(&token) {
+        if let Signal::File(path) = &self.signal {
+            let token = known.read_token(path);
+            if known.token != Some(token) {
                 known.forget();
                 known.token = Some(token);
             }
@@ -129,7 +150,8 @@ impl Remembered {
 
     /// After a change to credentials or users committed: forget here, and
     /// tell other servers on the same file (PostgreSQL's NOTIFY went with
-    /// the commit).
+    /// the commit). The file is rewritten in place, never replaced: the
+    /// others read it through handles they keep open.
     pub(crate) fn changed(&self) {
         lock(&self.known).forget();
         if let Signal::File(path) = &self.signal {
@@ -213,6 +235,23 @@ mod tests {
             None,
             "forgotten after the other server's change"
         );
+    }
+
+    #[test]
+    fn every_change_is_seen_through_the_open_token_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            Remembered::file(&dir.path().join("x.db")),
+            Remembered::file(&dir.path().join("x.db")),
+        );
+        b.changed();
+        for _ in 0..3 {
+            let (_, epoch) = a.get("client");
+            a.remember("client", ME, epoch.unwrap());
+            assert_eq!(a.get("client").0, Some(ME));
+            b.changed();
+            assert_eq!(a.get("client").0, None, "each rewrite is seen");
+        }
     }
 
     #[test]

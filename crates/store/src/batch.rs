@@ -178,79 +178,102 @@ impl LedgerRows {
         self.transfers.push(transfer);
     }
 
+    /// Writes every row recorded. On SQLite the statements go as one
+    /// script: one hand-off to SQLite's thread instead of one per statement.
     pub async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
         let sqlite = is_sqlite(tx);
-        insert_transfers(tx, sqlite, &self.transfers).await?;
-        insert_entries(tx, sqlite, &self.entries).await?;
-        insert_events(tx, sqlite, &self.events).await
+        let chunk = |rows: usize| if sqlite { rows.max(1) } else { 0 };
+        let mut statements = transfer_statements(&self.transfers, chunk(self.transfers.len()));
+        statements.extend(entry_statements(&self.entries, chunk(self.entries.len())));
+        statements.extend(event_statements(&self.events, chunk(self.events.len())));
+        if sqlite {
+            if let Some(script) = Sql::script(statements) {
+                script
+                    .query_on(true)
+                    .persistent(false)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            return Ok(());
+        }
+        for statement in statements {
+            statement.query_on(false).execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 }
 
-async fn insert_transfers(
-    tx: &mut Transaction<'static, Any>,
-    sqlite: bool,
-    transfers: &[Transfer],
-) -> Result<()> {
-    for chunk in runs(transfers) {
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES "
-        ));
-        for (i, t) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.row(transfer_values(t));
-        }
-        sql.query_on(sqlite).execute(&mut **tx).await?;
+/// `rows` in chunks of `size`, or in runs of few shapes when `size` is 0
+/// (statements prepared once and kept: PostgreSQL).
+fn chunks<T>(rows: &[T], size: usize) -> Vec<&[T]> {
+    match size {
+        0 => runs(rows),
+        size => rows.chunks(size.min(MAX_ROWS)).collect(),
     }
-    Ok(())
+}
+
+/// Rows per statement at most: SQLite binds at most 32,766 values in one.
+const MAX_ROWS: usize = 1024;
+
+fn transfer_statements(transfers: &[Transfer], size: usize) -> Vec<Sql> {
+    let insert = format!("INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES ");
+    let rows = |chunk: &[Transfer]| chunk.iter().map(transfer_values).collect();
+    chunks(transfers, size)
+        .into_iter()
+        .map(|chunk| values(&insert, rows(chunk)))
+        .collect()
+}
+
+/// `insert` followed by one parenthesised row of values each.
+fn values(insert: &str, rows: Vec<Vec<Val>>) -> Sql {
+    let mut sql = Sql::new(insert);
+    for (i, row) in rows.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.row(row);
+    }
+    sql
 }
 
 /// Journal entries, then all their postings.
-async fn insert_entries(
-    tx: &mut Transaction<'static, Any>,
-    sqlite: bool,
-    entries: &[Entry],
-) -> Result<()> {
-    for chunk in runs(entries) {
-        let mut sql = Sql::new(
-            "INSERT INTO journal_entries (id, customer_id, kind, reference_id, created_at) VALUES ",
-        );
-        for (i, e) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.row(vec![
-                e.id.into(),
-                e.customer.into(),
-                e.kind.into(),
-                e.reference.into(),
-                e.at.into(),
-            ]);
-        }
-        sql.query_on(sqlite).execute(&mut **tx).await?;
-    }
+fn entry_statements(entries: &[Entry], size: usize) -> Vec<Sql> {
+    let insert =
+        "INSERT INTO journal_entries (id, customer_id, kind, reference_id, created_at) VALUES ";
+    let mut statements: Vec<Sql> = chunks(entries, size)
+        .into_iter()
+        .map(|chunk| {
+            let rows = chunk.iter().map(|e| {
+                vec![
+                    e.id.into(),
+                    e.customer.into(),
+                    e.kind.into(),
+                    e.reference.into(),
+                    e.at.into(),
+                ]
+            });
+            values(insert, rows.collect())
+        })
+        .collect();
     let postings: Vec<(Uuid, &Posting)> = entries
         .iter()
         .flat_map(|e| e.postings.iter().map(move |p| (e.id, p)))
         .collect();
-    for chunk in runs(&postings) {
-        let mut sql = Sql::new("INSERT INTO postings (entry_id, account, asset, amount) VALUES ");
-        for (i, (entry, p)) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
+    let insert = "INSERT INTO postings (entry_id, account, asset, amount) VALUES ";
+    let size = if size == 0 { 0 } else { postings.len().max(1) };
+    statements.extend(chunks(&postings, size).into_iter().map(|chunk| {
+        let rows = chunk.iter().map(|(entry, p)| {
             let account: Account = p.account;
-            sql.row(vec![
+            vec![
                 (*entry).into(),
                 account.key().into(),
                 p.asset.code().into(),
                 Val::Int(p.units),
-            ]);
-        }
-        sql.query_on(sqlite).execute(&mut **tx).await?;
-    }
-    Ok(())
+            ]
+        });
+        values(insert, rows.collect())
+    }));
+    statements
 }
 
 /// The start of the outbox fan-out statement, built once.
@@ -266,41 +289,34 @@ static FAN_OUT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// Events, and the outbox fan-out: one delivery per active webhook
 /// subscribed to the event's type, committed with the event itself.
-async fn insert_events(
-    tx: &mut Transaction<'static, Any>,
-    sqlite: bool,
-    events: &[Event],
-) -> Result<()> {
-    for chunk in runs(events) {
+fn event_statements(events: &[Event], size: usize) -> Vec<Sql> {
+    let insert =
+        "INSERT INTO events (id, customer_id, type, object_id, payload, created_at) VALUES ";
+    let mut statements = Vec::new();
+    for chunk in chunks(events, size) {
         let ids: Vec<Uuid> = chunk.iter().map(|_| stableport_domain::new_id()).collect();
-        let mut sql = Sql::new(
-            "INSERT INTO events (id, customer_id, type, object_id, payload, created_at) VALUES ",
-        );
-        for (i, (e, id)) in chunk.iter().zip(&ids).enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.row(vec![
+        let rows = chunk.iter().zip(&ids).map(|(e, id)| {
+            vec![
                 (*id).into(),
                 e.customer.into(),
                 e.kind.into(),
                 e.object.into(),
                 e.payload.clone().into(),
                 e.at.into(),
-            ]);
-        }
-        sql.query_on(sqlite).execute(&mut **tx).await?;
-        let mut sql = Sql::new(&FAN_OUT);
+            ]
+        });
+        statements.push(values(insert, rows.collect()));
+        let mut fan_out = Sql::new(&FAN_OUT);
         for (i, id) in ids.iter().enumerate() {
             if i > 0 {
-                sql.push(", ");
+                fan_out.push(", ");
             }
-            sql.bind(*id);
+            fan_out.bind(*id);
         }
-        sql.push(")");
-        sql.query_on(sqlite).execute(&mut **tx).await?;
+        fan_out.push(")");
+        statements.push(fan_out);
     }
-    Ok(())
+    statements
 }
 
 /// Applies many balance changes on distinct (profile, asset) pairs in one

@@ -1,9 +1,14 @@
 //! What differs between the two backends.
 
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Executor};
+
+use crate::acting::Remembered;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -69,6 +74,26 @@ impl Backend {
                 Ok((pool.clone(), pool))
             }
         }
+    }
+}
+
+impl Backend {
+    /// How a store learns that another server changed credentials: a
+    /// NOTIFY on PostgreSQL, a token file beside a SQLite file, nothing for
+    /// an in-memory database (no one else can reach it).
+    pub(crate) fn remembered(self, url: &str) -> Result<Arc<Remembered>, sqlx::Error> {
+        Ok(match self {
+            Backend::Postgres => Remembered::notified(url),
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)?;
+                let file = options.get_filename();
+                if url.contains("mode=memory") || file.as_os_str() == ":memory:" {
+                    Arc::new(Remembered::local())
+                } else {
+                    Arc::new(Remembered::file(file))
+                }
+            }
+        })
     }
 }
 

@@ -335,8 +335,7 @@ impl Tx {
         to: OrchestrationStatus,
         now: i64,
     ) -> Result<Vec<Uuid>> {
-        let mut moved = Vec::with_capacity(ids.len());
-        for run in sql::runs(ids) {
+        let statement = |run: &[Uuid]| {
             let mut q = Sql::new("UPDATE orchestrations SET status = ");
             q.bind(to.as_str())
                 .push(", fail_reason = NULL, next_step_at = NULL, updated_at = ")
@@ -345,15 +344,10 @@ impl Tx {
                 .bind(OrchestrationStatus::Processing.as_str())
                 .any_of("id", run)
                 .push(" RETURNING id");
-            for row in q
-                .query_on(self.sqlite())
-                .fetch_all(&mut *self.inner)
-                .await?
-            {
-                moved.push(sql::uuid(&row, "id")?);
-            }
-        }
-        Ok(moved)
+            q
+        };
+        self.update_in_runs(ids, statement, |row| sql::uuid(row, "id"))
+            .await
     }
 
     /// Moves a PROCESSING orchestration to `to`; false when it was not.
@@ -418,8 +412,7 @@ impl Tx {
         status: TransferStatus,
         now: i64,
     ) -> Result<Vec<Transfer>> {
-        let mut changed = Vec::with_capacity(ids.len());
-        for run in sql::runs(ids) {
+        let statement = |run: &[Uuid]| {
             let mut q = Sql::new("UPDATE transfers SET status = ");
             q.bind(status.as_str())
                 .push(", updated_at = ")
@@ -427,15 +420,9 @@ impl Tx {
                 .push(" WHERE 1 = 1")
                 .any_of("id", run)
                 .push(&format!(" RETURNING {TRANSFER_COLUMNS}"));
-            for row in q
-                .query_on(self.sqlite())
-                .fetch_all(&mut *self.inner)
-                .await?
-            {
-                changed.push(sql::transfer(&row)?);
-            }
-        }
-        Ok(changed)
+            q
+        };
+        self.update_in_runs(ids, statement, sql::transfer).await
     }
 }
 

@@ -116,6 +116,25 @@ impl Sql {
         self
     }
 
+    /// The statements one after another, as one script run in a single
+    /// round trip (SQLite: PostgreSQL takes one statement per query).
+    /// Placeholders are numbered on through the whole script.
+    pub fn script(statements: Vec<Sql>) -> Option<Sql> {
+        let mut statements = statements.into_iter();
+        let mut script = statements.next()?;
+        for next in statements {
+            script.text.push_str("; ");
+            let mut at = 0;
+            for (mark, arg) in next.marks.iter().zip(next.args) {
+                script.text.push_str(&next.text[at..mark.start]);
+                script.bind(arg);
+                at = mark.end;
+            }
+            script.text.push_str(&next.text[at..]);
+        }
+        Some(script)
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         self.query_on(false)
     }
@@ -416,6 +435,25 @@ mod tests {
             q.positional(),
             "SELECT * FROM t WHERE a = ? AND b IN (?, ?) LIMIT ?"
         );
+    }
+
+    #[test]
+    fn a_script_numbers_placeholders_on_through_its_statements() {
+        let mut a = Sql::new("INSERT INTO t VALUES ");
+        a.row(vec![1.into(), "x".into()]);
+        let mut b = Sql::new("DELETE FROM t WHERE a = ");
+        b.bind(2).push(" AND b = ").bind("y");
+        let script = Sql::script(vec![a, b]).unwrap();
+        assert_eq!(
+            script.text,
+            "INSERT INTO t VALUES ($1, $2); DELETE FROM t WHERE a = $3 AND b = $4"
+        );
+        assert_eq!(script.args.len(), 4);
+        assert_eq!(
+            script.positional(),
+            "INSERT INTO t VALUES (?, ?); DELETE FROM t WHERE a = ? AND b = ?"
+        );
+        assert!(Sql::script(Vec::new()).is_none());
     }
 
     #[test]

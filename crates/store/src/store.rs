@@ -1,10 +1,8 @@
 //! The SQL implementation of [`Store`].
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Row, Transaction};
 use stableport_domain::{Asset, ConversionStatus};
 use uuid::Uuid;
@@ -25,22 +23,6 @@ pub struct SqlStore {
     pub(crate) remembered: Arc<Remembered>,
 }
 
-/// How this store learns that another server changed credentials.
-fn remembered_for(backend: Backend, url: &str) -> Result<Arc<Remembered>> {
-    Ok(match backend {
-        Backend::Postgres => Remembered::notified(url),
-        Backend::Sqlite => {
-            let options = SqliteConnectOptions::from_str(url)?;
-            let file = options.get_filename();
-            if url.contains("mode=memory") || file.as_os_str() == ":memory:" {
-                Arc::new(Remembered::local())
-            } else {
-                Arc::new(Remembered::file(file))
-            }
-        }
-    })
-}
-
 impl SqlStore {
     pub async fn open(url: &str) -> Result<SqlStore> {
         let backend = Backend::from_url(url).ok_or_else(|| {
@@ -56,7 +38,7 @@ impl SqlStore {
             write,
             read,
             sealer: Sealer::default(),
-            remembered: remembered_for(backend, url)?,
+            remembered: backend.remembered(url)?,
         })
     }
 

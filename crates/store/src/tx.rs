@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use stableport_domain::{Asset, ConversionStatus, Posting};
 use uuid::Uuid;
@@ -217,8 +218,7 @@ impl Tx {
             ConversionStatus::Cancelled => "cancelled_at",
             ConversionStatus::Created => "updated_at",
         };
-        let mut moved = HashSet::new();
-        for run in sql::runs(ids) {
+        let statement = |run: &[Uuid]| {
             let mut q = Sql::new("UPDATE conversions SET status = ");
             q.bind(to.as_str())
                 .push(", settle_after = NULL, updated_at = ")
@@ -227,15 +227,32 @@ impl Tx {
             q.push(" WHERE status = ")
                 .bind(ConversionStatus::Created.as_str());
             q.any_of("id", run).push(" RETURNING id");
+            q
+        };
+        let moved = self.update_in_runs(ids, statement, |row| sql::uuid(row, "id"));
+        Ok(moved.await?.into_iter().collect())
+    }
+
+    /// Runs `statement` (an UPDATE ... RETURNING over the ids it is given)
+    /// on `ids` in runs of few shapes, and decodes every row it returns.
+    pub(crate) async fn update_in_runs<T>(
+        &mut self,
+        ids: &[Uuid],
+        statement: impl Fn(&[Uuid]) -> Sql,
+        decode: impl Fn(&AnyRow) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for run in sql::runs(ids) {
+            let q = statement(run);
             for row in q
                 .query_on(self.sqlite())
                 .fetch_all(&mut *self.inner)
                 .await?
             {
-                moved.insert(sql::uuid(&row, "id")?);
+                out.push(decode(&row)?);
             }
         }
-        Ok(moved)
+        Ok(out)
     }
 
     /// Leaves a conversion CREATED but out of the settler's way (its

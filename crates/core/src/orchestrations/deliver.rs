@@ -93,19 +93,11 @@ async fn deliver_to_profiles<'a>(
     {
         transfers::announce(tx, &leg);
     }
-    for (o, postings) in &bulk {
-        let kind = "orchestration.completed";
-        tx.entry(o.customer_id, kind, o.id, postings.clone(), now);
-        let status = OrchestrationStatus::Completed;
-        tx.event(
-            o.customer_id,
-            kind,
-            o.id,
-            super::event(o.id, &o.ref_id, o.rule_id, status),
-            now,
-        );
+    let done = bulk.len();
+    for (o, postings) in bulk {
+        record_end(tx, o, OrchestrationStatus::Completed, postings, now);
     }
-    Ok((bulk.len(), refused.into_iter().map(|(o, _)| *o).collect()))
+    Ok((done, refused.into_iter().map(|(o, _)| *o).collect()))
 }
 
 /// The postings of a delivered orchestration.
@@ -216,19 +208,25 @@ async fn deliver(
         postings = refund(tx, o, now).await?;
     }
     finish_leg(tx, o, failure.is_none(), now).await?;
+    record_end(tx, o, status, postings, now);
+    Ok(true)
+}
+
+/// The journal entry and event of a delivery that ended in `status`.
+fn record_end(
+    tx: &mut Tx,
+    o: &Orchestration,
+    status: OrchestrationStatus,
+    postings: Vec<Posting>,
+    now: i64,
+) {
     let kind = match status {
         OrchestrationStatus::Completed => "orchestration.completed",
         _ => "orchestration.failed",
     };
     tx.entry(o.customer_id, kind, o.id, postings, now);
-    tx.event(
-        o.customer_id,
-        kind,
-        o.id,
-        super::event(o.id, &o.ref_id, o.rule_id, status),
-        now,
-    );
-    Ok(true)
+    let payload = super::event(o.id, &o.ref_id, o.rule_id, status);
+    tx.event(o.customer_id, kind, o.id, payload, now);
 }
 
 /// A failed delivery's source goes back to its profile; its postings.

@@ -1,24 +1,27 @@
-//! Paxos's OpenAPI spec and our own document, built into the binary.
+//! Paxos's OpenAPI spec and our own document, built into the binary (as
+//! JSON, converted from the YAML by build.rs) and parsed on first use.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-const PAXOS_SPEC: &str = include_str!("../../../../../spec/paxos-v2-openapi-full.yaml");
-const OUR_SPEC: &str = include_str!("../../../../../spec/stableport-openapi.yaml");
+const PAXOS_SPEC: &str = include_str!(concat!(env!("OUT_DIR"), "/paxos-spec.json"));
+const OUR_SPEC: &str = include_str!(concat!(env!("OUT_DIR"), "/our-spec.json"));
+/// `(METHOD, /v2 path, status)`, read off Paxos's spec by build.rs.
+const JSON_PROBLEMS: &[(&str, &str, u16)] = include!(concat!(env!("OUT_DIR"), "/json_problems.rs"));
 pub const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
 /// Paxos's public v2 spec as published.
 pub fn paxos_spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(|| serde_norway::from_str(PAXOS_SPEC).expect("Paxos's spec parses"))
+    SPEC.get_or_init(|| serde_json::from_str(PAXOS_SPEC).expect("Paxos's spec parses"))
 }
 
 /// Our additions as written.
 pub fn our_spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(|| serde_norway::from_str(OUR_SPEC).expect("our spec parses"))
+    SPEC.get_or_init(|| serde_json::from_str(OUR_SPEC).expect("our spec parses"))
 }
 
 /// Where Paxos's spec lists an error of an operation as `application/json`
@@ -27,29 +30,9 @@ pub fn our_spec() -> &'static Value {
 pub fn json_problems() -> &'static HashSet<(String, String, u16)> {
     static TABLE: OnceLock<HashSet<(String, String, u16)>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut table = HashSet::new();
-        let paths = paxos_spec()["paths"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        for (path, item) in paths {
-            for method in METHODS {
-                let responses = item[method]["responses"]
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default();
-                for (status, response) in responses {
-                    let content = &response["content"];
-                    let json_only = content.get("application/json").is_some()
-                        && content.get("application/problem+json").is_none();
-                    if let (true, Ok(status)) = (json_only, status.parse::<u16>()) {
-                        let key = normalize(&format!("/v2{path}"));
-                        table.insert((method.to_ascii_uppercase(), key, status));
-                    }
-                }
-            }
-        }
-        table
+        (JSON_PROBLEMS.iter())
+            .map(|&(method, path, status)| (method.to_string(), normalize(path), status))
+            .collect()
     })
 }
 
