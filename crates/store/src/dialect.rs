@@ -1,5 +1,6 @@
 //! What differs between the two backends.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Executor};
 
 use crate::acting::Remembered;
+use crate::inline::Inline;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -82,19 +84,34 @@ impl Backend {
     /// NOTIFY on PostgreSQL, a token file beside a SQLite file, nothing for
     /// an in-memory database (no one else can reach it).
     pub(crate) fn remembered(self, url: &str) -> Result<Arc<Remembered>, sqlx::Error> {
-        Ok(match self {
-            Backend::Postgres => Remembered::notified(url),
-            Backend::Sqlite => {
-                let options = SqliteConnectOptions::from_str(url)?;
-                let file = options.get_filename();
-                if url.contains("mode=memory") || file.as_os_str() == ":memory:" {
-                    Arc::new(Remembered::local())
-                } else {
-                    Arc::new(Remembered::file(file))
-                }
-            }
+        Ok(match (self, sqlite_file(url)?) {
+            (Backend::Postgres, _) => Remembered::notified(url),
+            (Backend::Sqlite, Some(file)) => Arc::new(Remembered::file(&file)),
+            (Backend::Sqlite, None) => Arc::new(Remembered::local()),
         })
     }
+
+    /// The reads made on the caller's thread: a SQLite file's only (an
+    /// in-memory database lives in sqlx's connections alone).
+    pub(crate) fn inline(self, url: &str) -> Result<Option<Inline>, sqlx::Error> {
+        Ok(match self {
+            Backend::Sqlite => sqlite_file(url)?.map(|file| Inline::new(&file)),
+            Backend::Postgres => None,
+        })
+    }
+}
+
+/// The file of a SQLite URL; None for an in-memory database or another backend.
+fn sqlite_file(url: &str) -> Result<Option<PathBuf>, sqlx::Error> {
+    if Backend::from_url(url) != Some(Backend::Sqlite) {
+        return Ok(None);
+    }
+    let options = SqliteConnectOptions::from_str(url)?;
+    let file = options.get_filename();
+    if url.contains("mode=memory") || file.as_os_str() == ":memory:" {
+        return Ok(None);
+    }
+    Ok(Some(file.to_path_buf()))
 }
 
 /// Creates the file when it does not exist yet.

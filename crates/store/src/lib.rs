@@ -13,6 +13,7 @@ mod dialect;
 mod events;
 mod history;
 mod identities;
+mod inline;
 mod limits;
 mod migrations;
 pub mod model;
@@ -75,6 +76,9 @@ pub enum StoreError {
     NotPending(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite reads made on the caller's thread.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
     /// A sealed secret and no master key, or another one.
@@ -93,6 +97,10 @@ impl StoreError {
                 Some("40P01" | "40001" | "55P03" | "5" | "6" | "261" | "262" | "517" | "773")
             ),
             StoreError::Database(sqlx::Error::PoolTimedOut) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
             _ => false,
         }
     }

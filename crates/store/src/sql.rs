@@ -56,6 +56,17 @@ impl From<Option<String>> for Val {
     }
 }
 
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Val::Int(v) => v.to_sql(),
+            Val::Text(v) => v.to_sql(),
+            Val::OptInt(v) => v.to_sql(),
+            Val::OptText(v) => v.to_sql(),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Sql {
     text: String,
@@ -160,6 +171,14 @@ impl Sql {
         q
     }
 
+    /// The statement as SQLite reads it (`?` placeholders), and its values.
+    pub(crate) fn for_sqlite(&self) -> (&str, &[Val]) {
+        (
+            self.sqlite_text.get_or_init(|| self.positional()),
+            &self.args,
+        )
+    }
+
     fn positional(&self) -> String {
         let mut out = String::with_capacity(self.text.len());
         let mut at = 0;
@@ -211,44 +230,84 @@ impl Sql {
     }
 }
 
+/// A value a column decodes into, through either driver.
+pub trait Column:
+    Sized + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + rusqlite::types::FromSql
+{
+}
+impl<T> Column for T where
+    T: Sized + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + rusqlite::types::FromSql
+{
+}
+
+/// A row's columns by name: sqlx's rows, and the rows of the SQLite
+/// reads run on the caller's thread (`inline`), decode alike.
+pub trait Columns {
+    fn value<T: Column>(&self, column: &str) -> Result<T>;
+}
+
+impl Columns for AnyRow {
+    fn value<T: Column>(&self, column: &str) -> Result<T> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn value<T: Column>(&self, column: &str) -> Result<T> {
+        Ok(self.get(column)?)
+    }
+}
+
 pub fn parse_uuid(text: &str, column: &str) -> Result<Uuid> {
     Uuid::parse_str(text)
         .map_err(|_| StoreError::Corrupt(format!("{column} {text:?} is not a UUID")))
 }
 
-pub fn uuid(row: &AnyRow, column: &str) -> Result<Uuid> {
-    parse_uuid(&row.try_get::<String, _>(column)?, column)
+pub fn uuid<R: Columns>(row: &R, column: &str) -> Result<Uuid> {
+    parse_uuid(&row.value::<String>(column)?, column)
 }
 
-pub fn opt_uuid(row: &AnyRow, column: &str) -> Result<Option<Uuid>> {
-    let text: Option<String> = row.try_get(column)?;
+pub fn opt_uuid<R: Columns>(row: &R, column: &str) -> Result<Option<Uuid>> {
+    let text: Option<String> = row.value(column)?;
     text.map(|t| parse_uuid(&t, column)).transpose()
 }
 
-pub fn asset(row: &AnyRow, column: &str) -> Result<Asset> {
-    let text: String = row.try_get(column)?;
+pub fn asset<R: Columns>(row: &R, column: &str) -> Result<Asset> {
+    let text: String = row.value(column)?;
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("{column} {text:?} is not an asset")))
+}
+
+/// A balance row, or None for the row of NULLs a LEFT JOIN gives a
+/// profile without balances.
+pub fn balance_or_none<R: Columns>(row: &R) -> Result<Option<Balance>> {
+    if row.value::<Option<String>>("asset")?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Balance {
+        asset: asset(row, "asset")?,
+        available: row.value("available")?,
+    }))
 }
 
 pub const PROFILE_COLUMNS: &str =
     "id, customer_id, nickname, description, kind, created_at, updated_at, deactivated_at, account_id";
 
-pub fn profile(row: &AnyRow) -> Result<Profile> {
-    let kind: String = row.try_get("kind")?;
+pub fn profile<R: Columns>(row: &R) -> Result<Profile> {
+    let kind: String = row.value("kind")?;
     Ok(Profile {
         id: uuid(row, "id")?,
         customer_id: uuid(row, "customer_id")?,
-        nickname: row.try_get("nickname")?,
-        description: row.try_get("description")?,
+        nickname: row.value("nickname")?,
+        description: row.value("description")?,
         kind: if kind == "DEFAULT" {
             ProfileKind::Default
         } else {
             ProfileKind::Normal
         },
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        deactivated: row.try_get::<Option<i64>, _>("deactivated_at")?.is_some(),
+        created_at: row.value("created_at")?,
+        updated_at: row.value("updated_at")?,
+        deactivated: row.value::<Option<i64>>("deactivated_at")?.is_some(),
         account_id: opt_uuid(row, "account_id")?,
     })
 }
@@ -257,27 +316,27 @@ pub const CONVERSION_COLUMNS: &str = "id, customer_id, profile_id, recipient_pro
      target_asset, source_units, target_units, status, ref_id, identity_id, account_id, metadata, created_at, \
      updated_at, settled_at, cancelled_at";
 
-pub fn conversion(row: &AnyRow) -> Result<Conversion> {
-    let status: String = row.try_get("status")?;
+pub fn conversion<R: Columns>(row: &R) -> Result<Conversion> {
+    let status: String = row.value("status")?;
     Ok(Conversion {
         id: uuid(row, "id")?,
         customer_id: uuid(row, "customer_id")?,
         profile_id: uuid(row, "profile_id")?,
         recipient_profile_id: opt_uuid(row, "recipient_profile_id")?,
-        amount: row.try_get("amount")?,
+        amount: row.value("amount")?,
         source_asset: asset(row, "source_asset")?,
         target_asset: asset(row, "target_asset")?,
-        source_units: row.try_get("source_units")?,
-        target_units: row.try_get("target_units")?,
+        source_units: row.value("source_units")?,
+        target_units: row.value("target_units")?,
         status: status.parse().map_err(StoreError::Corrupt)?,
-        ref_id: row.try_get("ref_id")?,
-        identity_id: row.try_get("identity_id")?,
-        account_id: row.try_get("account_id")?,
-        metadata: row.try_get("metadata")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        settled_at: row.try_get("settled_at")?,
-        cancelled_at: row.try_get("cancelled_at")?,
+        ref_id: row.value("ref_id")?,
+        identity_id: row.value("identity_id")?,
+        account_id: row.value("account_id")?,
+        metadata: row.value("metadata")?,
+        created_at: row.value("created_at")?,
+        updated_at: row.value("updated_at")?,
+        settled_at: row.value("settled_at")?,
+        cancelled_at: row.value("cancelled_at")?,
     })
 }
 
@@ -340,39 +399,39 @@ pub fn transfer_values(t: &Transfer) -> Vec<Val> {
 }
 
 /// A column stored from a fixed set, read back into its enum.
-fn known<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
-    let value: String = row.try_get(column)?;
+fn known<T, R: Columns>(row: &R, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    let value: String = row.value(column)?;
     parse(&value).ok_or_else(|| StoreError::Corrupt(format!("{column} {value:?} is not known")))
 }
 
-pub fn transfer(row: &AnyRow) -> Result<Transfer> {
+pub fn transfer<R: Columns>(row: &R) -> Result<Transfer> {
     Ok(Transfer {
         id: uuid(row, "id")?,
         customer_id: uuid(row, "customer_id")?,
         profile_id: uuid(row, "profile_id")?,
-        identity_id: row.try_get("identity_id")?,
-        account_id: row.try_get("account_id")?,
-        ref_id: row.try_get("ref_id")?,
+        identity_id: row.value("identity_id")?,
+        account_id: row.value("account_id")?,
+        ref_id: row.value("ref_id")?,
         kind: known(row, "type", TransferKind::parse)?,
         direction: known(row, "direction", Direction::parse)?,
         status: known(row, "status", TransferStatus::parse)?,
         asset: asset(row, "asset")?,
-        units: row.try_get("units")?,
-        crypto_network: row.try_get("crypto_network")?,
-        crypto_tx_hash: row.try_get("crypto_tx_hash")?,
-        destination_address: row.try_get("destination_address")?,
-        fiat_account_id: row.try_get("fiat_account_id")?,
-        memo: row.try_get("memo")?,
-        group_id: row.try_get("group_id")?,
-        metadata: row.try_get("metadata")?,
-        fee_units: row.try_get("fee_units")?,
-        balance: match row.try_get::<Option<String>, _>("balance_asset")? {
+        units: row.value("units")?,
+        crypto_network: row.value("crypto_network")?,
+        crypto_tx_hash: row.value("crypto_tx_hash")?,
+        destination_address: row.value("destination_address")?,
+        fiat_account_id: row.value("fiat_account_id")?,
+        memo: row.value("memo")?,
+        group_id: row.value("group_id")?,
+        metadata: row.value("metadata")?,
+        fee_units: row.value("fee_units")?,
+        balance: match row.value::<Option<String>>("balance_asset")? {
             None => None,
-            Some(_) => Some((asset(row, "balance_asset")?, row.try_get("balance_units")?)),
+            Some(_) => Some((asset(row, "balance_asset")?, row.value("balance_units")?)),
         },
-        next_step_at: row.try_get("next_step_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        next_step_at: row.value("next_step_at")?,
+        created_at: row.value("created_at")?,
+        updated_at: row.value("updated_at")?,
     })
 }
 

@@ -8,6 +8,7 @@ use stableport_domain::{Asset, ConversionStatus};
 use uuid::Uuid;
 
 use crate::acting::Remembered;
+use crate::inline::Inline;
 use crate::model::*;
 use crate::sealed::{Sealer, SIGNING_KEY};
 use crate::sql::{self, Sql, CONVERSION_COLUMNS, PROFILE_COLUMNS};
@@ -21,6 +22,25 @@ pub struct SqlStore {
     pub(crate) sealer: Sealer,
     /// Who each client acts for, between changes to credentials or users.
     pub(crate) remembered: Arc<Remembered>,
+    /// Reads on the caller's thread (SQLite files).
+    pub(crate) inline: Option<Inline>,
+}
+
+/// Every row of `$q` on the read side, decoded by `$decode` (generic over
+/// the row type): on the caller's thread for a SQLite file, else through
+/// sqlx's read pool. The one place the two read paths part.
+macro_rules! read_rows {
+    ($store:expr, $q:expr, $decode:expr) => {
+        match &$store.inline {
+            Some(inline) => inline.rows(&$q, |row| $decode(row)),
+            None => ($q.query_on($store.backend == Backend::Sqlite))
+                .fetch_all(&$store.read)
+                .await?
+                .iter()
+                .map(|row| $decode(row))
+                .collect(),
+        }
+    };
 }
 
 impl SqlStore {
@@ -39,6 +59,7 @@ impl SqlStore {
             read,
             sealer: Sealer::default(),
             remembered: backend.remembered(url)?,
+            inline: backend.inline(url)?,
         })
     }
 
@@ -265,28 +286,20 @@ impl Store for SqlStore {
         customer: Uuid,
         id: Uuid,
     ) -> Result<Option<Vec<Balance>>> {
-        let rows = sqlx::query(
+        let mut q = Sql::new(
             "SELECT b.asset, b.available FROM profiles p \
              LEFT JOIN balances b ON b.profile_id = p.id \
-             WHERE p.customer_id = $1 AND p.id = $2 AND p.deactivated_at IS NULL",
-        )
-        .bind(customer.to_string())
-        .bind(id.to_string())
-        .fetch_all(&self.read)
-        .await?;
+             WHERE p.customer_id = ",
+        );
+        q.bind(customer)
+            .push(" AND p.id = ")
+            .bind(id)
+            .push(" AND p.deactivated_at IS NULL");
+        let rows: Vec<Option<Balance>> = read_rows!(self, q, sql::balance_or_none)?;
         if rows.is_empty() {
             return Ok(None);
         }
-        let mut balances = Vec::with_capacity(rows.len());
-        for row in &rows {
-            // A profile without balance rows comes as one row of NULLs.
-            if row.try_get::<Option<String>, _>("asset")?.is_some() {
-                balances.push(Balance {
-                    asset: sql::asset(row, "asset")?,
-                    available: row.try_get("available")?,
-                });
-            }
-        }
+        let mut balances: Vec<Balance> = rows.into_iter().flatten().collect();
         balances.sort_by_key(|b| b.asset);
         Ok(Some(balances))
     }
@@ -324,14 +337,12 @@ impl Store for SqlStore {
     }
 
     async fn conversion(&self, customer: Uuid, id: Uuid) -> Result<Option<Conversion>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = $1 AND id = $2"
-        ))
-        .bind(customer.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&self.read)
-        .await?;
-        row.as_ref().map(sql::conversion).transpose()
+        let mut q = Sql::new(&format!(
+            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = "
+        ));
+        q.bind(customer).push(" AND id = ").bind(id);
+        let found: Vec<Conversion> = read_rows!(self, q, sql::conversion)?;
+        Ok(found.into_iter().next())
     }
 
     async fn list_conversions(
@@ -352,8 +363,7 @@ impl Store for SqlStore {
         q.time_range("created_at", &filter.created_at);
         q.time_range("updated_at", &filter.updated_at);
         q.page(&filter.page);
-        let rows = q.query().fetch_all(&self.read).await?;
-        rows.iter().map(sql::conversion).collect()
+        read_rows!(self, q, sql::conversion)
     }
 
     async fn conversions_due(&self, now: i64) -> Result<bool> {
