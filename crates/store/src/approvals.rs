@@ -272,7 +272,7 @@ impl ApprovalStore for SqlStore {
             .any_of("action", &f.actions)
             .any_of("submitted_by", &f.submitted_by)
             .page(&f.page);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(decode_request).collect()
     }
 

@@ -112,7 +112,7 @@ impl CredentialStore for SqlStore {
         };
         q.any_of("client_id", &f.client_ids)
             .page_on(&f.page, "client_id");
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(decode).collect()
     }
 

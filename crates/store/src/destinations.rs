@@ -264,7 +264,7 @@ impl DestinationStore for SqlStore {
         q.any_of("ref_id", &filter.ref_ids);
         q.time_range("created_at", &filter.created_at);
         q.page(&filter.page);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(fiat_account).collect()
     }
 
@@ -348,7 +348,10 @@ impl DestinationStore for SqlStore {
             .push(" AND id = ")
             .bind(id)
             .push(&format!(" AND deleted_at IS NULL RETURNING {FIAT_COLUMNS}"));
-        let row = q.query().fetch_optional(&self.write).await?;
+        let row = q
+            .query_on(self.sqlite())
+            .fetch_optional(&self.write)
+            .await?;
         row.as_ref()
             .map(fiat_account)
             .transpose()?
@@ -391,7 +394,11 @@ impl DestinationStore for SqlStore {
             ))
             .bind(now);
         q.any_of("id", &due);
-        let approved = q.query().execute(&mut *tx).await?.rows_affected();
+        let approved = q
+            .query_on(self.sqlite())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
         Ok(usize::try_from(approved).unwrap_or(usize::MAX))
     }
@@ -423,7 +430,10 @@ impl DestinationStore for SqlStore {
             .push(" AND id = ")
             .bind(id)
             .push(&format!(" RETURNING {CRYPTO_COLUMNS}"));
-        let row = q.query().fetch_optional(&self.write).await?;
+        let row = q
+            .query_on(self.sqlite())
+            .fetch_optional(&self.write)
+            .await?;
         row.as_ref()
             .map(crypto_address)
             .transpose()?
@@ -462,7 +472,7 @@ impl DestinationStore for SqlStore {
         }
         q.time_range("created_at", &filter.created_at);
         q.page(&filter.page);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(crypto_address).collect()
     }
 
@@ -592,7 +602,11 @@ impl crate::Tx {
         q.push(&format!(
             " ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING {FIAT_COLUMNS}"
         ));
-        if let Some(row) = q.query().fetch_optional(&mut *self.inner).await? {
+        if let Some(row) = q
+            .query_on(self.sqlite())
+            .fetch_optional(&mut *self.inner)
+            .await?
+        {
             return Ok(FiatAccountCreated::Created(fiat_account(&row)?));
         }
         let existing = sqlx::query(&format!(
@@ -635,7 +649,12 @@ impl crate::Tx {
             new.now.into(),
         ]);
         q.push(" ON CONFLICT (customer_id, network, address) DO NOTHING");
-        let created = q.query().execute(&mut **tx).await?.rows_affected() == 1;
+        let created = q
+            .query_on(sql::is_sqlite(tx))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+            == 1;
         if !created {
             let mut q = Sql::new("UPDATE crypto_addresses SET ");
             set_fields(&mut q, fields, new.now);
@@ -645,7 +664,7 @@ impl crate::Tx {
                 .bind(new.network.code())
                 .push(" AND address = ")
                 .bind(new.address.as_str());
-            q.query().execute(&mut **tx).await?;
+            q.query_on(sql::is_sqlite(tx)).execute(&mut **tx).await?;
         }
         let row = sqlx::query(&format!(
             "SELECT {CRYPTO_COLUMNS} FROM crypto_addresses \

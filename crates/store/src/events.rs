@@ -504,7 +504,7 @@ impl EventStore for SqlStore {
             .any_of("e.type", &f.types)
             .time_range("e.created_at", &f.created_at);
         page_on(&mut q, &f.page, "e.created_at", "e.id");
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(decode_event).collect()
     }
 
@@ -533,7 +533,7 @@ impl EventStore for SqlStore {
             q.any_of("status", &f.statuses);
         }
         q.page(&f.page);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter()
             .map(|r| decode_webhook(r, &self.sealer))
             .collect()
@@ -615,7 +615,7 @@ impl EventStore for SqlStore {
             q.push(" AND d.event_id = ").bind(event);
         }
         page_on(&mut q, &f.page, "d.created_at", "d.event_id");
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(decode_delivery).collect()
     }
 
@@ -634,7 +634,7 @@ impl EventStore for SqlStore {
             q.push(" AND event_id = ").bind(event);
         }
         q.page(&f.page);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(decode_attempt).collect()
     }
 
@@ -740,7 +740,7 @@ async fn insert_attempts(
                 r.at.into(),
             ]);
         }
-        q.query().execute(&mut **tx).await?;
+        q.query_on(sql::is_sqlite(tx)).execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -776,7 +776,10 @@ async fn mark_delivered(
                 }
                 q.row(vec![r.webhook_id.into(), r.event_id.into()]);
             }
-            q.push(")").query().execute(&mut **tx).await?;
+            q.push(")")
+                .query_on(sql::is_sqlite(tx))
+                .execute(&mut **tx)
+                .await?;
         }
     }
     Ok(())
@@ -861,7 +864,10 @@ impl Tx {
         ));
         push_in(&mut q, ids.iter().map(|id| Val::from(*id)));
         q.push(" ORDER BY id").push(lock_suffix(self.backend));
-        let rows = q.query().fetch_all(&mut *self.inner).await?;
+        let rows = q
+            .query_on(self.sqlite())
+            .fetch_all(&mut *self.inner)
+            .await?;
         rows.iter()
             .map(|row| Ok((decode_webhook(row, &self.sealer)?, row.try_get("rate_tat")?)))
             .collect()
@@ -882,7 +888,7 @@ impl Tx {
             .bind(webhook)
             .push(" AND event_id");
         push_in(&mut q, events.iter().map(|e| Val::from(*e)));
-        q.query().execute(&mut *self.inner).await?;
+        q.query_on(self.sqlite()).execute(&mut *self.inner).await?;
         Ok(())
     }
 
@@ -895,7 +901,7 @@ impl Tx {
             }
             q.push(" ELSE rate_tat END WHERE id");
             push_in(&mut q, chunk.iter().map(|(w, _)| Val::from(*w)));
-            q.query().execute(&mut *self.inner).await?;
+            q.query_on(self.sqlite()).execute(&mut *self.inner).await?;
         }
         Ok(())
     }
@@ -920,7 +926,10 @@ impl Tx {
                 }
                 q.row(vec![(*webhook).into(), (*event).into()]);
             }
-            q.push(")").query().execute(&mut *self.inner).await?;
+            q.push(")")
+                .query_on(self.sqlite())
+                .execute(&mut *self.inner)
+                .await?;
         }
         Ok(())
     }
@@ -942,7 +951,10 @@ impl Tx {
                 }
                 q.row(vec![(*webhook).into(), (*event).into()]);
             }
-            q.push(")").query().execute(&mut *self.inner).await?;
+            q.push(")")
+                .query_on(self.sqlite())
+                .execute(&mut *self.inner)
+                .await?;
         }
         Ok(())
     }
@@ -958,7 +970,11 @@ impl Tx {
         }
         let mut q = Sql::new("SELECT id, type, created_at, is_test FROM events WHERE id");
         push_in(&mut q, ids.iter().map(|id| Val::from(*id)));
-        for row in q.query().fetch_all(&mut *self.inner).await? {
+        for row in q
+            .query_on(self.sqlite())
+            .fetch_all(&mut *self.inner)
+            .await?
+        {
             let test = row.try_get::<i64, _>("is_test")? != 0;
             found.insert(
                 sql::uuid(&row, "id")?,
@@ -1033,7 +1049,7 @@ impl Tx {
             None::<i64>.into(),
             0i64.into(),
         ]);
-        q.query().execute(&mut *self.inner).await?;
+        q.query_on(self.sqlite()).execute(&mut *self.inner).await?;
         if w.status == WebhookStatus::Active {
             self.subscribe(w).await?;
         }
@@ -1051,7 +1067,7 @@ impl Tx {
             q.row(vec![w.customer_id.into(), kind.clone().into(), w.id.into()]);
         }
         if !w.event_types.is_empty() {
-            q.query().execute(&mut *self.inner).await?;
+            q.query_on(self.sqlite()).execute(&mut *self.inner).await?;
         }
         Ok(())
     }

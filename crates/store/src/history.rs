@@ -79,7 +79,7 @@ impl HistoryStore for SqlStore {
             event_columns()
         ));
         q.bind(customer).any_of("e.object_id", ids);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         let mut events = rows.iter().map(decode_event).collect::<Result<Vec<_>>>()?;
         events.sort_by_key(|e| (e.created_at, e.id));
         let deliveries = self.deliveries_of(customer, &events).await?;
@@ -203,7 +203,7 @@ impl SqlStore {
             "SELECT id, kind, reference_id, created_at FROM journal_entries WHERE customer_id = ",
         );
         q.bind(customer).any_of("reference_id", ids);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         let mut entries = rows
             .iter()
             .map(|row| {
@@ -224,7 +224,7 @@ impl SqlStore {
         let entry_ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
         let mut q = Sql::new("SELECT entry_id, account, asset, amount FROM postings WHERE TRUE");
         q.any_of("entry_id", &entry_ids);
-        for row in q.query().fetch_all(&self.read).await? {
+        for row in q.query_on(self.sqlite()).fetch_all(&self.read).await? {
             let entry = sql::uuid(&row, "entry_id")?;
             let line = LedgerLine {
                 account: row.try_get("account")?,
@@ -249,7 +249,7 @@ impl SqlStore {
         ));
         q.bind(customer).any_of("d.event_id", &ids);
         q.push(" ORDER BY d.created_at, d.webhook_id");
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(decode_delivery).collect()
     }
 }

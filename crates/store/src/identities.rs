@@ -198,7 +198,11 @@ fn insert(table: &str, columns: &str, values: Vec<sql::Val>) -> Sql {
 impl IdentityStore for SqlStore {
     async fn insert_identity(&self, i: &Identity) -> Result<Option<Identity>> {
         let q = insert("identities", IDENTITY_COLUMNS, identity_values(i));
-        if q.query().fetch_optional(&self.write).await?.is_some() {
+        if q.query_on(self.sqlite())
+            .fetch_optional(&self.write)
+            .await?
+            .is_some()
+        {
             return Ok(None);
         }
         let ref_id = i.ref_id.as_deref().unwrap_or_default();
@@ -233,7 +237,7 @@ impl IdentityStore for SqlStore {
             .time_range("created_at", &f.created_at)
             .time_range("updated_at", &f.updated_at)
             .page(&f.page);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(decode_identity).collect()
     }
 
@@ -276,7 +280,11 @@ impl IdentityStore for SqlStore {
     ) -> Result<Option<Account>> {
         let mut tx = self.begin().await?;
         let q = insert("accounts", ACCOUNT_COLUMNS, account_values(a));
-        if q.query().fetch_optional(&mut *tx).await?.is_none() {
+        if q.query_on(self.sqlite())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_none()
+        {
             let ref_id = a.ref_id.as_deref().unwrap_or_default();
             let row = sqlx::query(&format!(
                 "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE customer_id = $1 AND ref_id = $2"
@@ -314,7 +322,7 @@ impl IdentityStore for SqlStore {
             .time_range("created_at", &f.created_at)
             .time_range("updated_at", &f.updated_at)
             .page(&f.page);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(decode_account).collect()
     }
 

@@ -121,7 +121,7 @@ impl LimitStore for SqlStore {
         since: i64,
     ) -> Result<Vec<(Asset, i64)>> {
         let q = spent_sql(customer, types, since);
-        decode_spent(&q.query().fetch_all(&self.read).await?)
+        decode_spent(&q.query_on(self.sqlite()).fetch_all(&self.read).await?)
     }
 }
 

@@ -68,7 +68,10 @@ async fn by_ref(
 ) -> Result<Option<Orchestration>> {
     let mut q = Sql::new(&select());
     q.bind(customer).push(" AND ref_id = ").bind(ref_id);
-    let row = q.query().fetch_optional(&mut **tx).await?;
+    let row = q
+        .query_on(sql::is_sqlite(tx))
+        .fetch_optional(&mut **tx)
+        .await?;
     row.as_ref().map(decode).transpose()
 }
 
@@ -247,7 +250,10 @@ impl Tx {
     ) -> Result<Option<Orchestration>> {
         let mut q = Sql::new(&select());
         q.bind(customer).push(" AND id = ").bind(id);
-        let row = q.query().fetch_optional(&mut *self.inner).await?;
+        let row = q
+            .query_on(self.sqlite())
+            .fetch_optional(&mut *self.inner)
+            .await?;
         row.as_ref().map(decode).transpose()
     }
 
@@ -440,7 +446,7 @@ impl OrchestrationStore for SqlStore {
     async fn orchestration(&self, customer: Uuid, id: Uuid) -> Result<Option<Orchestration>> {
         let mut q = Sql::new(&select());
         q.bind(customer).push(" AND id = ").bind(id);
-        let row = q.query().fetch_optional(&self.read).await?;
+        let row = q.query_on(self.sqlite()).fetch_optional(&self.read).await?;
         row.as_ref().map(decode).transpose()
     }
 
@@ -459,7 +465,7 @@ impl OrchestrationStore for SqlStore {
             .any_of("status", &f.statuses)
             .time_range("created_at", &f.created_at)
             .page(&f.page);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(decode).collect()
     }
 
@@ -499,7 +505,7 @@ impl OrchestrationStore for SqlStore {
             .time_range("created_at", &f.created_at)
             .time_range("updated_at", &f.updated_at)
             .page(&f.page);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(sql::transfer).collect()
     }
 }

@@ -236,7 +236,10 @@ async fn insert_once(
     let mut q = Sql::new(&format!("INSERT INTO {table} ({columns}) VALUES "));
     q.row(values)
         .push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
-    Ok(q.query().fetch_optional(&mut **tx).await?.is_some())
+    Ok(q.query_on(sql::is_sqlite(tx))
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some())
 }
 
 async fn address_where(
@@ -251,7 +254,7 @@ async fn address_where(
     for (column, value) in conditions {
         q.push(&format!(" AND {column} = ")).bind(value.clone());
     }
-    q.query()
+    q.query_on(sql::is_sqlite(tx))
         .fetch_optional(&mut **tx)
         .await?
         .as_ref()
@@ -271,7 +274,7 @@ async fn instructions_where(
     for (column, value) in conditions {
         q.push(&format!(" AND {column} = ")).bind(value.clone());
     }
-    q.query()
+    q.query_on(sql::is_sqlite(tx))
         .fetch_optional(&mut **tx)
         .await?
         .as_ref()
@@ -378,7 +381,7 @@ impl RuleStore for SqlStore {
         }
         q.page(&f.page);
         let mut tx = self.read.begin().await?;
-        let rows = q.query().fetch_all(&mut *tx).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&mut *tx).await?;
         let mut rules = Vec::with_capacity(rows.len());
         for row in &rows {
             rules.push(Self::rule_row(&mut tx, row).await?);
@@ -415,7 +418,7 @@ impl RuleStore for SqlStore {
         f: &DepositTargetFilter,
     ) -> Result<Vec<DepositAddress>> {
         target_query(ADDRESS_COLUMNS, "deposit_addresses", customer, f)
-            .query()
+            .query_on(self.sqlite())
             .fetch_all(&self.read)
             .await?
             .iter()
@@ -483,7 +486,7 @@ impl RuleStore for SqlStore {
             customer,
             f,
         )
-        .query()
+        .query_on(self.sqlite())
         .fetch_all(&self.read)
         .await?
         .iter()
@@ -613,14 +616,17 @@ async fn insert_rule(tx: &mut Transaction<'static, Any>, rule: &Rule) -> Result<
             let mut q = Sql::new(&format!(
                 "INSERT INTO deposit_addresses ({ADDRESS_COLUMNS}) VALUES "
             ));
-            q.row(address_values(a)).query().execute(&mut **tx).await?;
+            q.row(address_values(a))
+                .query_on(sql::is_sqlite(tx))
+                .execute(&mut **tx)
+                .await?;
         }
         RuleSource::Fiat(i) => {
             let mut q = Sql::new(&format!(
                 "INSERT INTO fiat_deposit_instructions ({INSTRUCTION_COLUMNS}) VALUES "
             ));
             q.row(instruction_values(i))
-                .query()
+                .query_on(sql::is_sqlite(tx))
                 .execute(&mut **tx)
                 .await?;
         }

@@ -146,10 +146,6 @@ impl Sql {
         Some(script)
     }
 
-    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        self.query_on(false)
-    }
-
     /// On SQLite, numbered placeholders cost a name lookup each, in the parser
     /// and again when binding: quadratic in a many-row INSERT. Plain `?` costs
     /// nothing, and our placeholders are numbered in order, once each.

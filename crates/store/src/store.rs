@@ -63,6 +63,11 @@ impl SqlStore {
         })
     }
 
+    /// Whether statements render for SQLite (`?` placeholders).
+    pub(crate) fn sqlite(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+
     /// Whether this backend needs `checkpoint` called now and then (SQLite).
     pub fn needs_checkpoints(&self) -> bool {
         self.backend == Backend::Sqlite
@@ -215,7 +220,7 @@ impl Store for SqlStore {
             q.push(")");
         }
         q.page(&filter.page);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(sql::profile).collect()
     }
 

@@ -80,7 +80,7 @@ impl UserStore for SqlStore {
             q.push(" AND disabled_at IS NULL");
         }
         q.page(&f.page);
-        let rows = q.query().fetch_all(&self.read).await?;
+        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
         rows.iter().map(decode).collect()
     }
 
