@@ -1,4 +1,4 @@
-//! Group commit for new conversions and orchestrations: requests that arrive
+//! Group commit for new conversions, orchestrations and sandbox deposits: requests that arrive
 //! while a transaction is in progress wait and go together into the next
 //! one, so throughput grows with load without weakening durability (a 200 is
 //! only sent after its transaction's commit reached the disk).
@@ -9,7 +9,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use stableport_domain::Asset;
 use stableport_store::{
-    Backend, CreateOutcome, NewConversion, NewOrchestration, OrchestrationOutcome, Store,
+    Backend, CreateOutcome, NewConversion, NewDeposit, NewOrchestration, OrchestrationOutcome,
+    Store,
 };
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
@@ -49,6 +50,17 @@ impl Batched for NewOrchestration {
     }
     async fn commit(store: &dyn Store, batch: &[Self]) -> Result<Vec<OrchestrationOutcome>> {
         crate::orchestrations::create_batch(store, batch).await
+    }
+}
+
+#[async_trait]
+impl Batched for NewDeposit {
+    type Outcome = ();
+    fn balance(&self) -> (Uuid, Asset) {
+        (self.profile_id, self.asset)
+    }
+    async fn commit(store: &dyn Store, batch: &[Self]) -> Result<Vec<()>> {
+        crate::deposits::credit_batch(store, batch).await
     }
 }
 

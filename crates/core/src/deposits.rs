@@ -5,8 +5,9 @@ use stableport_domain::address::tx_hash;
 use stableport_domain::network::{CryptoNetwork, FiatNetwork};
 use stableport_domain::{ledger, Account, Amount, Asset, RuleStatus, TransferKind};
 use stableport_store::{
-    DepositRecord, Destination, NewDeposit, NewOrchestration, Rule, Transfer, Tx,
+    DepositRecord, Destination, NewDeposit, NewOrchestration, Rule, Store, Transfer, Tx,
 };
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use crate::orchestrations::{self, Started};
@@ -373,17 +374,36 @@ pub async fn to_profile(
         units: amount.units(asset),
         now,
     };
-    in_tx!(core.store, |tx| credit(tx, &deposit).await)?;
+    core.deposits.submit(deposit).await?;
     Ok(activity_id)
 }
 
-/// Credits the profile: the deposit's transfer (announced as
-/// `transfer.{wire,crypto}_deposit.completed`) and its journal entry.
-async fn credit(tx: &mut Tx, d: &NewDeposit) -> Result<()> {
-    let postings = ledger::deposit(d.profile_id, d.asset, d.units);
-    tx.apply(&postings)
-        .await?
-        .map_err(|_| CoreError::BalanceLimit)?;
+/// Credits deposits in one transaction (group commit), their credits summed
+/// per balance. One that would pass a balance's maximum fails the batch,
+/// which the batcher then commits one by one: only that one is refused.
+pub async fn credit_batch(store: &dyn Store, batch: &[NewDeposit]) -> Result<Vec<()>> {
+    in_tx!(store, |tx| credit_all(tx, batch).await)
+}
+
+async fn credit_all(tx: &mut Tx, batch: &[NewDeposit]) -> Result<Vec<()>> {
+    let mut sums: BTreeMap<(Uuid, Asset), i64> = BTreeMap::new();
+    for d in batch {
+        let sum = sums.entry((d.profile_id, d.asset)).or_default();
+        *sum = sum.checked_add(d.units).ok_or(CoreError::BalanceLimit)?;
+    }
+    let credits: Vec<(Uuid, Asset, i64)> = sums.into_iter().map(|((p, a), u)| (p, a, u)).collect();
+    if tx.change_balances(&credits).await?.contains(&false) {
+        return Err(CoreError::BalanceLimit);
+    }
+    for d in batch {
+        record_credit(tx, d, ledger::deposit(d.profile_id, d.asset, d.units));
+    }
+    Ok(vec![(); batch.len()])
+}
+
+/// The deposit's transfer (announced as `transfer.{wire,crypto}_deposit.completed`)
+/// and its journal entry, its postings already applied.
+fn record_credit(tx: &mut Tx, d: &NewDeposit, postings: Vec<stableport_domain::Posting>) {
     let kind = match d.asset.is_stablecoin() {
         true => TransferKind::CryptoDeposit,
         false => TransferKind::WireDeposit,
@@ -408,5 +428,4 @@ async fn credit(tx: &mut Tx, d: &NewDeposit) -> Result<()> {
         postings,
         d.now,
     );
-    Ok(())
 }

@@ -31,7 +31,7 @@ pub mod withdrawals;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stableport_store::{NewConversion, NewOrchestration, Store};
+use stableport_store::{NewConversion, NewDeposit, NewOrchestration, Store};
 use tokio::task::JoinHandle;
 
 pub use error::{CoreError, Result};
@@ -44,6 +44,7 @@ pub struct Core {
     pub store: Arc<dyn Store>,
     pub conversions: Batcher<NewConversion>,
     pub orchestrations: Batcher<NewOrchestration>,
+    pub deposits: Batcher<NewDeposit>,
     pub settlement: Settlement,
     /// What withdrawals cost; free unless the server is told otherwise.
     pub fees: fees::Fees,
@@ -57,10 +58,13 @@ impl Core {
         let (conversions, mut writers) = Batcher::spawn(store.clone());
         let (orchestrations, more) = Batcher::spawn(store.clone());
         writers.extend(more);
+        let (deposits, more) = Batcher::spawn(store.clone());
+        writers.extend(more);
         let core = Core {
             store,
             conversions,
             orchestrations,
+            deposits,
             settlement,
             fees: Default::default(),
             known_profiles: Default::default(),

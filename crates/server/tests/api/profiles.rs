@@ -11,6 +11,7 @@ on_both_backends!(
     lists_profiles_with_filters_and_pages,
     shows_balances,
     deposits_credit_profiles,
+    deposits_together_refuse_only_what_passes_the_maximum,
     isolates_customers
 );
 
@@ -291,4 +292,39 @@ async fn isolates_customers(backend: Backend) {
         "not found for customer",
     );
     assert_eq!(available(&mine, &my_profile, "USD").await, "49");
+}
+
+/// Deposits made at once are committed together, their credits summed; when
+/// the sum would pass the balance's maximum, they go one by one: those that
+/// fit are credited, the one that does not is refused with a 400.
+async fn deposits_together_refuse_only_what_passes_the_maximum(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let client = server.client().await;
+    // USDP's maximum is 40,000,000,000: 40 deposits leave room for 10.
+    let full = funded_profile(&client, "USDP", "999999990").await;
+    for _ in 0..39 {
+        client.deposit(&full, "USDP", "1000000000").await.unwrap();
+    }
+    let other = funded_profile(&client, "USDP", "1").await;
+    let deposit = |profile: String| {
+        let client = client.clone();
+        async move { client.deposit(&profile, "USDP", "4").await }
+    };
+    let (a, b, c, d) = tokio::join!(
+        deposit(full.clone()),
+        deposit(full.clone()),
+        deposit(full.clone()),
+        deposit(other.clone()),
+    );
+    let made = [a, b, c, d];
+    let (credited, refused): (Vec<_>, Vec<_>) = made[..3].iter().partition(|r| r.is_ok());
+    assert_eq!((credited.len(), refused.len()), (2, 1), "{made:?}");
+    let Err(e) = refused[0] else { unreachable!() };
+    let problem = e.problem().expect("a problem");
+    assert_eq!(problem.status, 400, "{problem:?}");
+    assert!(problem.detail.contains("exceed the maximum"), "{problem:?}");
+    assert!(made[3].is_ok(), "{made:?}");
+    assert_eq!(available(&client, &full, "USDP").await, "39999999998");
+    assert_eq!(available(&client, &other, "USDP").await, "5");
 }
