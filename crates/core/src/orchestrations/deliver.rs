@@ -23,10 +23,13 @@ pub async fn advance(store: &dyn Store, now: i64, limit: i64) -> Result<usize> {
 
 async fn advance_in(tx: &mut Tx, store: &dyn Store, now: i64, limit: i64) -> Result<usize> {
     let due = tx.claim_due_orchestrations(now, limit).await?;
-    // Every balance these deliveries may touch (credits, refunds), locked in
-    // the global order first: one delivery after another would take them in
-    // claim order, and deadlock with a create taking them sorted.
-    tx.lock_balances(due.iter().flat_map(balance_keys)).await?;
+    // The balances these deliveries will change, locked in the global order
+    // first: one delivery after another would take them in claim order, and
+    // deadlock with a create taking them sorted. A delivery into a profile
+    // credits it; the source is refunded only when it cannot, which is rare
+    // and locks the source then (a deadlock there is retried). Locking every
+    // source up front held the very balances new orchestrations debit.
+    tx.lock_balances(due.iter().map(balance_key)).await?;
     let (to_profiles, others): (Vec<_>, Vec<_>) =
         (due.iter()).partition(|o| matches!(o.destination, Destination::Profile(_)));
     let (mut finished, refused) = deliver_to_profiles(tx, &to_profiles, now).await?;
@@ -137,14 +140,14 @@ async fn release_in(tx: &mut Tx, customer: Uuid, id: Uuid, now: i64) -> Result<O
     Ok(current)
 }
 
-/// The profile balances a delivery may change: the destination's credit and
-/// the source's refund.
-fn balance_keys(o: &Orchestration) -> Vec<(Uuid, Asset)> {
-    let mut keys = vec![(o.profile_id, o.source_asset)];
-    if let Destination::Profile(p) = o.destination {
-        keys.push((p, o.destination_asset));
+/// The profile balance a delivery changes as it should go: the destination
+/// profile's credit, or (to a bank or a chain) none but the source's refund
+/// should it fail.
+fn balance_key(o: &Orchestration) -> (Uuid, Asset) {
+    match o.destination {
+        Destination::Profile(p) => (p, o.destination_asset),
+        _ => (o.profile_id, o.source_asset),
     }
-    keys
 }
 
 /// Why delivery must fail, if it must: the destination's state decides.
