@@ -182,10 +182,9 @@ impl LedgerRows {
     /// script: one hand-off to SQLite's thread instead of one per statement.
     pub async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
         let sqlite = is_sqlite(tx);
-        let chunk = |rows: usize| if sqlite { rows.max(1) } else { 0 };
-        let mut statements = transfer_statements(&self.transfers, chunk(self.transfers.len()));
-        statements.extend(entry_statements(&self.entries, chunk(self.entries.len())));
-        statements.extend(event_statements(&self.events, chunk(self.events.len())));
+        let mut statements = transfer_statements(&self.transfers, sqlite);
+        statements.extend(entry_statements(&self.entries, sqlite));
+        statements.extend(event_statements(&self.events, sqlite));
         if sqlite {
             if let Some(script) = Sql::script(statements) {
                 script
@@ -203,22 +202,23 @@ impl LedgerRows {
     }
 }
 
-/// `rows` in chunks of `size`, or in runs of few shapes when `size` is 0
-/// (statements prepared once and kept: PostgreSQL).
-fn chunks<T>(rows: &[T], size: usize) -> Vec<&[T]> {
-    match size {
-        0 => runs(rows),
-        size => rows.chunks(size.min(MAX_ROWS)).collect(),
+/// `rows` in as few statements as SQLite binds (each script is prepared
+/// afresh anyway), or on PostgreSQL in runs of few shapes, each prepared
+/// once and kept.
+fn chunks<T>(rows: &[T], sqlite: bool) -> Vec<&[T]> {
+    match sqlite {
+        true => rows.chunks(MAX_ROWS).collect(),
+        false => runs(rows),
     }
 }
 
 /// Rows per statement at most: SQLite binds at most 32,766 values in one.
 const MAX_ROWS: usize = 1024;
 
-fn transfer_statements(transfers: &[Transfer], size: usize) -> Vec<Sql> {
+fn transfer_statements(transfers: &[Transfer], sqlite: bool) -> Vec<Sql> {
     let insert = format!("INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES ");
     let rows = |chunk: &[Transfer]| chunk.iter().map(transfer_values).collect();
-    chunks(transfers, size)
+    chunks(transfers, sqlite)
         .into_iter()
         .map(|chunk| values(&insert, rows(chunk)))
         .collect()
@@ -237,10 +237,10 @@ fn values(insert: &str, rows: Vec<Vec<Val>>) -> Sql {
 }
 
 /// Journal entries, then all their postings.
-fn entry_statements(entries: &[Entry], size: usize) -> Vec<Sql> {
+fn entry_statements(entries: &[Entry], sqlite: bool) -> Vec<Sql> {
     let insert =
         "INSERT INTO journal_entries (id, customer_id, kind, reference_id, created_at) VALUES ";
-    let mut statements: Vec<Sql> = chunks(entries, size)
+    let mut statements: Vec<Sql> = chunks(entries, sqlite)
         .into_iter()
         .map(|chunk| {
             let rows = chunk.iter().map(|e| {
@@ -260,8 +260,7 @@ fn entry_statements(entries: &[Entry], size: usize) -> Vec<Sql> {
         .flat_map(|e| e.postings.iter().map(move |p| (e.id, p)))
         .collect();
     let insert = "INSERT INTO postings (entry_id, account, asset, amount) VALUES ";
-    let size = if size == 0 { 0 } else { postings.len().max(1) };
-    statements.extend(chunks(&postings, size).into_iter().map(|chunk| {
+    statements.extend(chunks(&postings, sqlite).into_iter().map(|chunk| {
         let rows = chunk.iter().map(|(entry, p)| {
             let account: Account = p.account;
             vec![
@@ -289,11 +288,11 @@ static FAN_OUT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// Events, and the outbox fan-out: one delivery per active webhook
 /// subscribed to the event's type, committed with the event itself.
-fn event_statements(events: &[Event], size: usize) -> Vec<Sql> {
+fn event_statements(events: &[Event], sqlite: bool) -> Vec<Sql> {
     let insert =
         "INSERT INTO events (id, customer_id, type, object_id, payload, created_at) VALUES ";
     let mut statements = Vec::new();
-    for chunk in chunks(events, size) {
+    for chunk in chunks(events, sqlite) {
         let ids: Vec<Uuid> = chunk.iter().map(|_| stableport_domain::new_id()).collect();
         let rows = chunk.iter().zip(&ids).map(|(e, id)| {
             vec![

@@ -33,7 +33,7 @@ macro_rules! read_rows {
     ($store:expr, $q:expr, $decode:expr) => {
         match &$store.inline {
             Some(inline) => inline.rows(&$q, |row| $decode(row)),
-            None => ($q.query_on($store.backend == Backend::Sqlite))
+            None => ($q.query_on($store.sqlite()))
                 .fetch_all(&$store.read)
                 .await?
                 .iter()
