@@ -2,7 +2,10 @@
 //! file, or, in tests, in code; one struct and one set of defaults.
 
 pub use stableport_core::Settlement;
+use std::io::IsTerminal;
 use std::time::Duration;
+
+use tracing_appender::non_blocking::WorkerGuard;
 
 /// Where the master key that seals secrets at rest comes from: the
 /// environment (or the flag, which `ps` would show), or a file.
@@ -52,13 +55,24 @@ pub enum LogFormat {
 }
 
 /// Logs to stderr in `format`, filtered by RUST_LOG (default: info, with
-/// sqlx's statements left out). Once per process.
-pub fn init_logs(format: LogFormat) {
+/// sqlx's statements left out), colored only on a terminal. Once per process.
+///
+/// Lines are written by a thread of their own, so a request never waits on
+/// stderr's write (a fifth of a read's cost when it did); none is dropped
+/// (a full queue blocks), and the guard flushes the rest when dropped. The
+/// queue is allocated whole: the crate's default of 128,000 lines took
+/// 4 MiB of idle memory.
+pub fn init_logs(format: LogFormat) -> WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(4096)
+        .finish(std::io::stderr());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Text => logs.try_init(),
         LogFormat::Json => logs
@@ -68,6 +82,7 @@ pub fn init_logs(format: LogFormat) {
             .with_span_list(false)
             .try_init(),
     };
+    guard
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -248,7 +248,7 @@ impl Columns for AnyRow {
     }
 }
 
-impl Columns for rusqlite::Row<'_> {
+impl Columns for crate::inline::NamedRow<'_> {
     fn value<T: Column>(&self, column: &str) -> Result<T> {
         Ok(self.get(column)?)
     }

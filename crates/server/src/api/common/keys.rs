@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use crate::api::common::auth::ScopeSet;
 use crate::api::common::problem::Problem;
 
 pub const TOKEN_LIFETIME_SECS: i64 = 3599;
@@ -26,9 +27,24 @@ pub struct Claims {
     pub sub: String,
     /// The customer.
     pub cus: Uuid,
-    pub scope: String,
+    /// The granted scopes as a `ScopeSet`'s bits.
+    #[serde(default)]
+    scp: u64,
+    /// Names, as tokens issued before `scp` carried them; still accepted
+    /// for the hour such a token lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
     iat: i64,
     exp: i64,
+}
+
+impl Claims {
+    pub fn scopes(&self) -> ScopeSet {
+        match &self.scope {
+            Some(names) => ScopeSet::from_names(names),
+            None => ScopeSet(self.scp),
+        }
+    }
 }
 
 impl Keys {
@@ -49,7 +65,8 @@ impl Keys {
         let claims = Claims {
             sub: client_id.into(),
             cus: customer,
-            scope: scopes.into(),
+            scp: ScopeSet::from_names(scopes).0,
+            scope: None,
             iat: now_secs,
             exp: now_secs + TOKEN_LIFETIME_SECS,
         };
@@ -110,8 +127,11 @@ mod tests {
         let keys = Keys::new(&random_hex(32));
         let customer = Uuid::new_v4();
         let now = chrono::Utc::now().timestamp();
-        let token = keys.issue("client", customer, "a b", now);
-        assert_eq!(keys.verify(&token).unwrap().cus, customer);
+        let token = keys.issue("client", customer, "funding:read_profile", now);
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!(claims.cus, customer);
+        assert_eq!(claims.scopes().names(), "funding:read_profile");
+        assert!(token.len() < 300, "{} bytes", token.len());
         let old = keys.issue("client", customer, "a", now - TOKEN_LIFETIME_SECS - 10);
         assert_eq!(
             keys.verify(&old).unwrap_err().detail,
@@ -119,6 +139,20 @@ mod tests {
         );
         let other = Keys::new(&random_hex(32));
         assert!(other.verify(&token).is_err());
+    }
+
+    #[test]
+    fn tokens_that_name_their_scopes_are_still_read() {
+        let keys = Keys::new(&random_hex(32));
+        let now = chrono::Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "sub": "client", "cus": Uuid::new_v4(), "scope": "users:read_user",
+            "iat": now, "exp": now + 60,
+        });
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
+        let scopes = keys.verify(&token).unwrap().scopes();
+        assert_eq!(scopes.names(), "users:read_user");
     }
 
     #[test]
