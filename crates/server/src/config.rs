@@ -5,8 +5,6 @@ pub use stableport_core::Settlement;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use tracing_appender::non_blocking::WorkerGuard;
-
 /// Where the master key that seals secrets at rest comes from: the
 /// environment (or the flag, which `ps` would show), or a file.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -57,22 +55,17 @@ pub enum LogFormat {
 /// Logs to stderr in `format`, filtered by RUST_LOG (default: info, with
 /// sqlx's statements left out), colored only on a terminal. Once per process.
 ///
-/// Lines are written by a thread of their own, so a request never waits on
-/// stderr's write (a fifth of a read's cost when it did); none is dropped
-/// (a full queue blocks), and the guard flushes the rest when dropped. The
-/// queue is allocated whole: the crate's default of 128,000 lines took
-/// 4 MiB of idle memory.
-pub fn init_logs(format: LogFormat) -> WorkerGuard {
+/// Each line is written before its request is answered, so an answered
+/// request is logged even if the process is killed right after. A logging
+/// thread would save a read about a twentieth of its cost, and lose the
+/// lines still queued at a crash.
+pub fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn".into());
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(4096)
-        .finish(std::io::stderr());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(writer);
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => logs.try_init(),
         LogFormat::Json => logs
@@ -82,7 +75,6 @@ pub fn init_logs(format: LogFormat) -> WorkerGuard {
             .with_span_list(false)
             .try_init(),
     };
-    guard
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

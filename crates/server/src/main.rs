@@ -105,7 +105,9 @@ enum CredentialsCommand {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // `serve` logs as its settings (a file among them) say; the rest as text.
-    let _logs = (!matches!(cli.command, Command::Serve(_))).then(|| init_logs(LogFormat::Text));
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logs(LogFormat::Text);
+    }
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Credentials {
@@ -165,7 +167,7 @@ fn with_config_file(args: Serve) -> anyhow::Result<Config> {
 
 async fn serve(args: Serve) -> anyhow::Result<ExitCode> {
     let config = with_config_file(args)?;
-    let _logs = init_logs(config.log_format);
+    init_logs(config.log_format);
     let running = stableport_server::start(config.clone()).await?;
     let b = &running.bootstrap;
     println!(

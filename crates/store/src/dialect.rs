@@ -61,6 +61,7 @@ impl Backend {
         sqlx::any::install_default_drivers();
         match self {
             Backend::Sqlite => {
+                crate::sqlite_alloc::configure();
                 let url = sqlite_url(url);
                 let write = sqlite_pool(1).connect(&url).await?;
                 let read = sqlite_pool(8).connect(&url).await?;

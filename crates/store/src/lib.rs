@@ -23,6 +23,7 @@ mod rules;
 mod sealed;
 mod sessions;
 mod sql;
+mod sqlite_alloc;
 mod store;
 mod transfers;
 mod tx;
