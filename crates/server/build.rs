@@ -7,9 +7,10 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+const METHODS: [&str; 5] = include!("src/api/common/spec_methods.in");
 
 fn main() {
+    println!("cargo::rerun-if-changed=src/api/common/spec_methods.in");
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let paxos = to_json(

@@ -10,7 +10,7 @@ const PAXOS_SPEC: &str = include_str!(concat!(env!("OUT_DIR"), "/paxos-spec.json
 const OUR_SPEC: &str = include_str!(concat!(env!("OUT_DIR"), "/our-spec.json"));
 /// `(METHOD, /v2 path, status)`, read off Paxos's spec by build.rs.
 const JSON_PROBLEMS: &[(&str, &str, u16)] = include!(concat!(env!("OUT_DIR"), "/json_problems.rs"));
-pub const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+pub const METHODS: [&str; 5] = include!("spec_methods.in");
 
 /// Paxos's public v2 spec as published.
 pub fn paxos_spec() -> &'static Value {
