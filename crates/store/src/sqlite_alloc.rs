@@ -47,6 +47,9 @@ unsafe extern "C" fn x_free(user: *mut c_void) {
 }
 
 unsafe extern "C" fn x_realloc(user: *mut c_void, size: c_int) -> *mut c_void {
+    if user.is_null() {
+        return x_malloc(size);
+    }
     let Some(new) = usize::try_from(size).ok().and_then(layout) else {
         return std::ptr::null_mut();
     };
@@ -115,6 +118,9 @@ mod tests {
             assert_eq!(std::slice::from_raw_parts(q.cast::<u8>(), 13), &[7; 13]);
             assert_eq!(q as usize % ALIGN, 0);
             x_free(q);
+            let r = x_realloc(std::ptr::null_mut(), 24);
+            assert_eq!(x_size(r), 24);
+            x_free(r);
             x_free(std::ptr::null_mut());
             assert!(x_malloc(-1).is_null());
         }
