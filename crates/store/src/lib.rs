@@ -1,8 +1,26 @@
 //! Persistence for Stableport: one [`Store`] trait, served by one SQL
 //! implementation over `sqlx::Any` that runs on SQLite (the embedded default)
 //! and PostgreSQL. The SQL is written once in the dialect both share; what
-//! differs (connection set-up, transaction start, row claiming) lives in
-//! `sqlite.rs` and `postgres.rs`.
+//! differs (connection set-up, transaction start, row claiming, which reads
+//! run on the caller's thread) lives in `dialect.rs`.
+
+// Defined before the modules, so that every one of them can use it.
+/// Every row of `$q` on the read side, decoded by `$decode` (generic over
+/// the row type): on the caller's thread for a SQLite file, else through
+/// sqlx's read pool. The one place the two read paths part.
+macro_rules! read_rows {
+    ($store:expr, $q:expr, $decode:expr) => {
+        match &$store.inline {
+            Some(inline) => inline.rows(&$q, |row| $decode(row)),
+            None => ($q.query_on($store.sqlite()))
+                .fetch_all(&$store.read)
+                .await?
+                .iter()
+                .map(|row| $decode(row))
+                .collect(),
+        }
+    };
+}
 
 mod acting;
 mod approvals;

@@ -9,13 +9,13 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 use stableport_domain::orchestration::OrchestrationStatus;
 use stableport_domain::TransferStatus;
 use uuid::Uuid;
 
 use crate::model::*;
-use crate::sql::{self, parse_uuid, Sql, Val, TRANSFER_COLUMNS};
+use crate::sql::{self, parse_uuid, Columns, Sql, Val, TRANSFER_COLUMNS};
 use crate::{Result, SqlStore, StoreError, Tx};
 
 #[async_trait]
@@ -95,9 +95,9 @@ async fn by_refs(
 }
 
 /// The destination columns shared by orchestrations and rules.
-pub(crate) fn decode_destination(row: &sqlx::any::AnyRow) -> Result<Destination> {
-    let text = |c: &str| -> Result<String> { Ok(row.try_get::<String, _>(c)?) };
-    let opt = |c: &str| -> Result<Option<String>> { Ok(row.try_get::<Option<String>, _>(c)?) };
+pub(crate) fn decode_destination<R: Columns>(row: &R) -> Result<Destination> {
+    let text = |c: &str| row.value::<String>(c);
+    let opt = |c: &str| row.value::<Option<String>>(c);
     let destination_id = parse_uuid(&text("destination_id")?, "destination_id")?;
     let destination = match text("destination_kind")?.as_str() {
         "PROFILE" => Destination::Profile(destination_id),
@@ -118,9 +118,9 @@ pub(crate) fn decode_destination(row: &sqlx::any::AnyRow) -> Result<Destination>
     Ok(destination)
 }
 
-fn decode(row: &sqlx::any::AnyRow) -> Result<Orchestration> {
-    let text = |c: &str| -> Result<String> { Ok(row.try_get::<String, _>(c)?) };
-    let opt = |c: &str| -> Result<Option<String>> { Ok(row.try_get::<Option<String>, _>(c)?) };
+fn decode<R: Columns>(row: &R) -> Result<Orchestration> {
+    let text = |c: &str| row.value::<String>(c);
+    let opt = |c: &str| row.value::<Option<String>>(c);
     let destination = decode_destination(row)?;
     let status = text("status")?;
     Ok(Orchestration {
@@ -133,8 +133,8 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<Orchestration> {
         source_asset: sql::asset(row, "source_asset")?,
         destination_asset: sql::asset(row, "destination_asset")?,
         source_amount: text("source_amount")?,
-        source_units: row.try_get("source_units")?,
-        destination_units: row.try_get("destination_units")?,
+        source_units: row.value("source_units")?,
+        destination_units: row.value("destination_units")?,
         destination,
         status: OrchestrationStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(status.clone()))?,
@@ -151,8 +151,8 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<Orchestration> {
             status: opt("destination_transfer_status")?.unwrap_or_default(),
         },
         metadata: opt("metadata")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        created_at: row.value("created_at")?,
+        updated_at: row.value("updated_at")?,
     })
 }
 
@@ -446,8 +446,8 @@ impl OrchestrationStore for SqlStore {
     async fn orchestration(&self, customer: Uuid, id: Uuid) -> Result<Option<Orchestration>> {
         let mut q = Sql::new(&select());
         q.bind(customer).push(" AND id = ").bind(id);
-        let row = q.query_on(self.sqlite()).fetch_optional(&self.read).await?;
-        row.as_ref().map(decode).transpose()
+        let rows: Vec<Orchestration> = read_rows!(self, q, decode)?;
+        Ok(rows.into_iter().next())
     }
 
     async fn list_orchestrations(
@@ -465,8 +465,7 @@ impl OrchestrationStore for SqlStore {
             .any_of("status", &f.statuses)
             .time_range("created_at", &f.created_at)
             .page(&f.page);
-        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
-        rows.iter().map(decode).collect()
+        read_rows!(self, q, decode)
     }
 
     async fn orchestrations_due(&self, now: i64) -> Result<bool> {
@@ -478,14 +477,12 @@ impl OrchestrationStore for SqlStore {
     }
 
     async fn transfer(&self, customer: Uuid, id: Uuid) -> Result<Option<Transfer>> {
-        let row = sqlx::query(&format!(
-            "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE customer_id = $1 AND id = $2"
-        ))
-        .bind(customer.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&self.read)
-        .await?;
-        row.as_ref().map(sql::transfer).transpose()
+        let mut q = Sql::new(&format!(
+            "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE customer_id = "
+        ));
+        q.bind(customer).push(" AND id = ").bind(id);
+        let rows: Vec<Transfer> = read_rows!(self, q, sql::transfer)?;
+        Ok(rows.into_iter().next())
     }
 
     async fn list_transfers(&self, customer: Uuid, f: &TransferFilter) -> Result<Vec<Transfer>> {
@@ -505,7 +502,6 @@ impl OrchestrationStore for SqlStore {
             .time_range("created_at", &f.created_at)
             .time_range("updated_at", &f.updated_at)
             .page(&f.page);
-        let rows = q.query_on(self.sqlite()).fetch_all(&self.read).await?;
-        rows.iter().map(sql::transfer).collect()
+        read_rows!(self, q, sql::transfer)
     }
 }

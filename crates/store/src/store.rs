@@ -26,23 +26,6 @@ pub struct SqlStore {
     pub(crate) inline: Option<Inline>,
 }
 
-/// Every row of `$q` on the read side, decoded by `$decode` (generic over
-/// the row type): on the caller's thread for a SQLite file, else through
-/// sqlx's read pool. The one place the two read paths part.
-macro_rules! read_rows {
-    ($store:expr, $q:expr, $decode:expr) => {
-        match &$store.inline {
-            Some(inline) => inline.rows(&$q, |row| $decode(row)),
-            None => ($q.query_on($store.sqlite()))
-                .fetch_all(&$store.read)
-                .await?
-                .iter()
-                .map(|row| $decode(row))
-                .collect(),
-        }
-    };
-}
-
 impl SqlStore {
     pub async fn open(url: &str) -> Result<SqlStore> {
         let backend = Backend::from_url(url).ok_or_else(|| {
