@@ -22,6 +22,13 @@ macro_rules! read_rows {
     };
 }
 
+/// The first row of `$q` on the read side, as `read_rows!` reads it.
+macro_rules! read_row {
+    ($store:expr, $q:expr, $decode:expr) => {
+        read_rows!($store, $q, $decode).map(|rows: Vec<_>| rows.into_iter().next())
+    };
+}
+
 mod acting;
 mod approvals;
 mod batch;

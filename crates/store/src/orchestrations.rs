@@ -446,8 +446,7 @@ impl OrchestrationStore for SqlStore {
     async fn orchestration(&self, customer: Uuid, id: Uuid) -> Result<Option<Orchestration>> {
         let mut q = Sql::new(&select());
         q.bind(customer).push(" AND id = ").bind(id);
-        let rows: Vec<Orchestration> = read_rows!(self, q, decode)?;
-        Ok(rows.into_iter().next())
+        read_row!(self, q, decode)
     }
 
     async fn list_orchestrations(
@@ -481,8 +480,7 @@ impl OrchestrationStore for SqlStore {
             "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE customer_id = "
         ));
         q.bind(customer).push(" AND id = ").bind(id);
-        let rows: Vec<Transfer> = read_rows!(self, q, sql::transfer)?;
-        Ok(rows.into_iter().next())
+        read_row!(self, q, sql::transfer)
     }
 
     async fn list_transfers(&self, customer: Uuid, f: &TransferFilter) -> Result<Vec<Transfer>> {

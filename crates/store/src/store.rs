@@ -329,8 +329,7 @@ impl Store for SqlStore {
             "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = "
         ));
         q.bind(customer).push(" AND id = ").bind(id);
-        let found: Vec<Conversion> = read_rows!(self, q, sql::conversion)?;
-        Ok(found.into_iter().next())
+        read_row!(self, q, sql::conversion)
     }
 
     async fn list_conversions(
