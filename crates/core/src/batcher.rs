@@ -88,8 +88,15 @@ impl<R: Batched> Batcher<R> {
         };
         let (queue, receiver) = mpsc::channel(MAX_BATCH * 16);
         let receiver = Arc::new(Mutex::new(receiver));
+        let runtime = store.batch_runtime();
         let tasks = (0..workers)
-            .map(|_| tokio::spawn(run(store.clone(), receiver.clone())))
+            .map(|_| {
+                let writer = run(store.clone(), receiver.clone());
+                match &runtime {
+                    Some(runtime) => runtime.spawn(writer),
+                    None => tokio::spawn(writer),
+                }
+            })
             .collect();
         (Batcher { queue }, tasks)
     }
@@ -139,6 +146,19 @@ async fn run<R: Batched>(store: Arc<dyn Store>, receiver: Arc<Mutex<mpsc::Receiv
                 }
             }
         }
+    }
+}
+
+/// Runs `work` (a batch that takes a `batch_transaction`) where the store
+/// wants such batches run: on a thread of their own for a SQLite file.
+pub async fn on_batch_runtime<T: Send + 'static>(
+    store: &dyn Store,
+    work: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    match store.batch_runtime() {
+        Some(runtime) => (runtime.spawn(work).await)
+            .map_err(|e| CoreError::Internal(format!("the batch thread stopped: {e}")))?,
+        None => work.await,
     }
 }
 

@@ -133,9 +133,9 @@ pub async fn settle_due(store: &dyn Store, now: i64, limit: i64) -> Result<usize
     if !store.conversions_due(now).await? {
         return Ok(0);
     }
-    match in_tx!(store, |tx| settle_all(tx, now, limit).await) {
+    match in_tx!(batch store, |tx| settle_all(tx, now, limit).await) {
         Err(CoreError::BalanceLimit) => {
-            in_tx!(store, |tx| settle_one_by_one(tx, now, limit).await)
+            in_tx!(batch store, |tx| settle_one_by_one(tx, now, limit).await)
         }
         other => other,
     }
@@ -256,7 +256,7 @@ pub async fn create_batch(
     store: &dyn Store,
     batch: &[NewConversion],
 ) -> Result<Vec<CreateOutcome>> {
-    in_tx!(store, |tx| create_in(tx, batch).await)
+    in_tx!(batch store, |tx| create_in(tx, batch).await)
 }
 
 async fn create_in(tx: &mut Tx, batch: &[NewConversion]) -> Result<Vec<CreateOutcome>> {

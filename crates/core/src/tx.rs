@@ -25,13 +25,21 @@ impl Attempts {
 
 /// `in_tx!(store, |tx| body)`: `body` (an expression with `.await`s, using
 /// `tx: &mut Tx`) evaluates to `Result<T>`; the whole is `Result<T>`, with
-/// the transaction committed on `Ok`.
+/// the transaction committed on `Ok`. `in_tx!(batch store, |tx| body)` runs
+/// it on the store's `batch_transaction`, for the batches that carry the
+/// write load.
 #[macro_export]
 macro_rules! in_tx {
-    ($store:expr, |$tx:ident| $body:expr) => {{
+    (batch $store:expr, |$tx:ident| $body:expr) => {
+        $crate::in_tx!(@open batch_transaction, $store, |$tx| $body)
+    };
+    ($store:expr, |$tx:ident| $body:expr) => {
+        $crate::in_tx!(@open transaction, $store, |$tx| $body)
+    };
+    (@open $open:ident, $store:expr, |$tx:ident| $body:expr) => {{
         let mut attempts = $crate::tx::Attempts::default();
         loop {
-            let result: $crate::Result<_> = match $store.transaction().await {
+            let result: $crate::Result<_> = match $store.$open().await {
                 Ok(mut open) => {
                     let $tx = &mut open;
                     match $body {

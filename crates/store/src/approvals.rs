@@ -314,7 +314,7 @@ impl Tx {
         ))
         .bind(customer.to_string())
         .bind(action.as_str())
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         row.as_ref().map(decode_policy).transpose()
     }
@@ -333,7 +333,7 @@ impl Tx {
         .bind(tiers_json(&p.tiers))
         .bind(p.updated_by.map(|u| u.to_string()))
         .bind(p.updated_at)
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         Ok(())
     }
@@ -355,7 +355,7 @@ impl Tx {
         .bind(r.proposal.as_ref().map(proposal_json))
         .bind(r.created_at)
         .bind(r.updated_at)
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         Ok(())
     }
@@ -373,7 +373,7 @@ impl Tx {
         ))
         .bind(customer.to_string())
         .bind(id.to_string())
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         row.as_ref().map(decode_request).transpose()
     }
@@ -391,7 +391,7 @@ impl Tx {
         .bind(object.to_string())
         .bind(customer.to_string())
         .bind(ApprovalStatus::Pending.as_str())
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         row.as_ref().map(decode_request).transpose()
     }
@@ -409,7 +409,7 @@ impl Tx {
         .bind(act.user_id.map(|u| u.to_string()))
         .bind(act.reason.clone())
         .bind(act.at)
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         Ok(recorded.rows_affected() == 1)
     }
@@ -420,7 +420,7 @@ impl Tx {
             "SELECT COUNT(*) FROM approval_acts WHERE request_id = $1 AND act = 'APPROVED'",
         )
         .bind(request.to_string())
-        .fetch_one(&mut *self.inner)
+        .fetch_one(&mut **self.inner.pool()?)
         .await?)
     }
 
@@ -438,7 +438,7 @@ impl Tx {
         .bind(now)
         .bind(id.to_string())
         .bind(ApprovalStatus::Pending.as_str())
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         Ok(moved.rows_affected() == 1)
     }
@@ -459,7 +459,7 @@ impl Tx {
         .bind(now)
         .bind(customer.to_string())
         .bind(id.to_string())
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         Ok(())
     }
@@ -479,7 +479,7 @@ impl Tx {
         .bind(now)
         .bind(customer.to_string())
         .bind(id.to_string())
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         Ok(())
     }

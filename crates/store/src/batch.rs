@@ -2,13 +2,13 @@
 //! as each posting is applied, then the journal entries, postings and outbox
 //! events of the whole transaction in a few multi-row INSERTs.
 
-use sqlx::{Any, Transaction};
 use stableport_domain::amount::MAX_BALANCE_UNITS;
 use stableport_domain::{Account, Asset, DeliveryStatus, Posting};
 use uuid::Uuid;
 
+use crate::conn::{tx_rows, Conn};
 use crate::model::Transfer;
-use crate::sql::{is_sqlite, runs, transfer_values, Sql, Val, TRANSFER_COLUMNS};
+use crate::sql::{runs, transfer_values, Columns, Sql, Val, TRANSFER_COLUMNS};
 use crate::Result;
 
 /// Why a set of postings could not be applied.
@@ -25,10 +25,10 @@ pub enum Refused {
 /// balances queue behind each other instead of deadlocking. PostgreSQL
 /// only: SQLite has a single writer.
 pub async fn lock_balances(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Conn,
     keys: impl IntoIterator<Item = (Uuid, Asset)>,
 ) -> Result<()> {
-    if is_sqlite(tx) {
+    if tx.sqlite() {
         return Ok(());
     }
     // Sorted as PostgreSQL's "C" collation sorts: by the UUID's text, then
@@ -40,7 +40,8 @@ pub async fn lock_balances(
         let mut q = Sql::new("SELECT profile_id FROM balances WHERE (profile_id, asset) IN (");
         q.pairs(run)
             .push(r#") ORDER BY profile_id COLLATE "C", asset COLLATE "C" FOR UPDATE"#);
-        q.query_on(false).fetch_all(&mut **tx).await?;
+        let pool = tx.pool()?;
+        q.query_on(false).fetch_all(&mut **pool).await?;
     }
     Ok(())
 }
@@ -48,10 +49,7 @@ pub async fn lock_balances(
 /// Applies the profile postings to stored balances: a debit only where the
 /// balance covers it, checked in the UPDATE itself so that concurrent
 /// writers (other replicas) can never overdraw. All or nothing.
-pub async fn apply_balances(
-    tx: &mut Transaction<'static, Any>,
-    postings: &[Posting],
-) -> Result<Result<(), Refused>> {
+pub async fn apply_balances(tx: &mut Conn, postings: &[Posting]) -> Result<Result<(), Refused>> {
     let keys = postings
         .iter()
         .filter_map(|p| p.account.profile_id().map(|profile| (profile, p.asset)));
@@ -77,39 +75,44 @@ pub async fn apply_balances(
 }
 
 async fn change_balance(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Conn,
     profile: Uuid,
     asset: Asset,
     units: i64,
 ) -> Result<Result<(), Refused>> {
-    let (sql, bound) = if units < 0 {
-        ("UPDATE balances SET available = available + $1 WHERE profile_id = $2 AND asset = $3 AND available >= $4", -units)
-    } else {
-        ("UPDATE balances SET available = available + $1 WHERE profile_id = $2 AND asset = $3 AND available <= $4", MAX_BALANCE_UNITS - units)
+    let (check, bound) = match units < 0 {
+        true => (" AND available >= ", -units),
+        false => (" AND available <= ", MAX_BALANCE_UNITS - units),
     };
-    let updated = sqlx::query(sql)
-        .bind(units)
-        .bind(profile.to_string())
-        .bind(asset.code())
-        .bind(bound)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    if updated == 1 {
+    let mut q = Sql::new("UPDATE balances SET available = available + ");
+    q.bind(units).push(" WHERE profile_id = ").bind(profile);
+    q.push(" AND asset = ").bind(asset.code());
+    q.push(check).bind(bound);
+    if tx.execute(q, true).await? == 1 {
         return Ok(Ok(()));
     }
     if units >= 0 {
         return Ok(Err(Refused::Limit));
     }
-    let available: Option<i64> =
-        sqlx::query_scalar("SELECT available FROM balances WHERE profile_id = $1 AND asset = $2")
-            .bind(profile.to_string())
-            .bind(asset.code())
-            .fetch_optional(&mut **tx)
-            .await?;
     Ok(Err(Refused::Insufficient {
-        available: available.unwrap_or(0),
+        available: available(tx, profile, asset).await?,
     }))
+}
+
+/// The balance stored, 0 where there is none.
+async fn available(tx: &mut Conn, profile: Uuid, asset: Asset) -> Result<i64> {
+    let mut q = Sql::new("SELECT available FROM balances WHERE profile_id = ");
+    q.bind(profile).push(" AND asset = ").bind(asset.code());
+    let found = tx_rows!(&mut *tx, q, available_of)?;
+    Ok(found.first().copied().unwrap_or(0))
+}
+
+fn available_of<R: Columns>(row: &R) -> Result<i64> {
+    row.value("available")
+}
+
+fn balance_key<R: Columns>(row: &R) -> Result<(String, String)> {
+    Ok((row.value("profile_id")?, row.value("asset")?))
 }
 
 struct Entry {
@@ -180,33 +183,32 @@ impl LedgerRows {
 
     /// Writes every row recorded. On SQLite the statements go as one
     /// script: one hand-off to SQLite's thread instead of one per statement.
-    pub async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
-        let sqlite = is_sqlite(tx);
-        let mut statements = transfer_statements(&self.transfers, sqlite);
-        statements.extend(entry_statements(&self.entries, sqlite));
-        statements.extend(event_statements(&self.events, sqlite));
-        if sqlite {
+    pub async fn insert(self, tx: &mut Conn) -> Result<()> {
+        // Through sqlx to SQLite, one script: one hand-off instead of one
+        // per statement. Else statements of few shapes, each kept prepared.
+        let script = matches!(tx, Conn::Pool(_)) && tx.sqlite();
+        let mut statements = transfer_statements(&self.transfers, script);
+        statements.extend(entry_statements(&self.entries, script));
+        statements.extend(event_statements(&self.events, script));
+        if let (Conn::Pool(pool), true) = (&mut *tx, script) {
             if let Some(script) = Sql::script(statements) {
-                script
-                    .query_on(true)
-                    .persistent(false)
-                    .execute(&mut **tx)
-                    .await?;
+                let q = script.query_on(true).persistent(false);
+                q.execute(&mut **pool).await?;
             }
             return Ok(());
         }
         for statement in statements {
-            statement.query_on(false).execute(&mut **tx).await?;
+            tx.execute(statement, true).await?;
         }
         Ok(())
     }
 }
 
-/// `rows` in as few statements as SQLite binds (each script is prepared
-/// afresh anyway), or on PostgreSQL in runs of few shapes, each prepared
-/// once and kept.
-fn chunks<T>(rows: &[T], sqlite: bool) -> Vec<&[T]> {
-    match sqlite {
+/// `rows` in as few statements as SQLite binds, for a script (prepared
+/// afresh anyway), or else in runs of few shapes, each prepared once and
+/// kept.
+fn chunks<T>(rows: &[T], script: bool) -> Vec<&[T]> {
+    match script {
         true => rows.chunks(MAX_ROWS).collect(),
         false => runs(rows),
     }
@@ -215,10 +217,10 @@ fn chunks<T>(rows: &[T], sqlite: bool) -> Vec<&[T]> {
 /// Rows per statement at most: SQLite binds at most 32,766 values in one.
 const MAX_ROWS: usize = 1024;
 
-fn transfer_statements(transfers: &[Transfer], sqlite: bool) -> Vec<Sql> {
+fn transfer_statements(transfers: &[Transfer], script: bool) -> Vec<Sql> {
     let insert = format!("INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES ");
     let rows = |chunk: &[Transfer]| chunk.iter().map(transfer_values).collect();
-    chunks(transfers, sqlite)
+    chunks(transfers, script)
         .into_iter()
         .map(|chunk| values(&insert, rows(chunk)))
         .collect()
@@ -237,10 +239,10 @@ fn values(insert: &str, rows: Vec<Vec<Val>>) -> Sql {
 }
 
 /// Journal entries, then all their postings.
-fn entry_statements(entries: &[Entry], sqlite: bool) -> Vec<Sql> {
+fn entry_statements(entries: &[Entry], script: bool) -> Vec<Sql> {
     let insert =
         "INSERT INTO journal_entries (id, customer_id, kind, reference_id, created_at) VALUES ";
-    let mut statements: Vec<Sql> = chunks(entries, sqlite)
+    let mut statements: Vec<Sql> = chunks(entries, script)
         .into_iter()
         .map(|chunk| {
             let rows = chunk.iter().map(|e| {
@@ -260,7 +262,7 @@ fn entry_statements(entries: &[Entry], sqlite: bool) -> Vec<Sql> {
         .flat_map(|e| e.postings.iter().map(move |p| (e.id, p)))
         .collect();
     let insert = "INSERT INTO postings (entry_id, account, asset, amount) VALUES ";
-    statements.extend(chunks(&postings, sqlite).into_iter().map(|chunk| {
+    statements.extend(chunks(&postings, script).into_iter().map(|chunk| {
         let rows = chunk.iter().map(|(entry, p)| {
             let account: Account = p.account;
             vec![
@@ -288,11 +290,11 @@ static FAN_OUT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// Events, and the outbox fan-out: one delivery per active webhook
 /// subscribed to the event's type, committed with the event itself.
-fn event_statements(events: &[Event], sqlite: bool) -> Vec<Sql> {
+fn event_statements(events: &[Event], script: bool) -> Vec<Sql> {
     let insert =
         "INSERT INTO events (id, customer_id, type, object_id, payload, created_at) VALUES ";
     let mut statements = Vec::new();
-    for chunk in chunks(events, sqlite) {
+    for chunk in chunks(events, script) {
         let ids: Vec<Uuid> = chunk.iter().map(|_| stableport_domain::new_id()).collect();
         let rows = chunk.iter().zip(&ids).map(|(e, id)| {
             vec![
@@ -322,11 +324,7 @@ fn event_statements(events: &[Event], sqlite: bool) -> Vec<Sql> {
 /// statement per run of rows, and says which applied: a debit only where the
 /// balance covers it, a credit only below MAX_BALANCE_UNITS. One round trip
 /// instead of one per change is what lets a batch commit quickly.
-pub async fn change_balances(
-    tx: &mut Transaction<'static, Any>,
-    changes: &[(Uuid, Asset, i64)],
-) -> Result<Vec<bool>> {
-    let sqlite = is_sqlite(tx);
+pub async fn change_balances(tx: &mut Conn, changes: &[(Uuid, Asset, i64)]) -> Result<Vec<bool>> {
     let mut applied = std::collections::HashSet::new();
     for run in runs(changes) {
         let mut q = Sql::new(
@@ -350,11 +348,8 @@ pub async fn change_balances(
              OR (v.column3 >= 0 AND balances.available <= {MAX_BALANCE_UNITS} - v.column3)) \
              RETURNING balances.profile_id, balances.asset"
         ));
-        for row in q.query_on(sqlite).fetch_all(&mut **tx).await? {
-            let profile: String = sqlx::Row::try_get(&row, "profile_id")?;
-            let asset: String = sqlx::Row::try_get(&row, "asset")?;
-            applied.insert((profile, asset));
-        }
+        let keys = tx_rows!(&mut *tx, q, balance_key)?;
+        applied.extend(keys);
     }
     Ok(changes
         .iter()
@@ -368,7 +363,7 @@ pub async fn change_balances(
 /// database: every distinct balance in one statement, repeats of a balance
 /// one by one in order. Each gets Ok, or Err with the balance it found.
 pub async fn debit_each(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Conn,
     debits: &[(Uuid, Asset, i64)],
 ) -> Result<Vec<std::result::Result<(), i64>>> {
     lock_balances(
@@ -405,14 +400,7 @@ pub async fn debit_each(
         }
     }
     for i in short {
-        let available: Option<i64> = sqlx::query_scalar(
-            "SELECT available FROM balances WHERE profile_id = $1 AND asset = $2",
-        )
-        .bind(debits[i].0.to_string())
-        .bind(debits[i].1.code())
-        .fetch_optional(&mut **tx)
-        .await?;
-        outcomes[i] = Err(available.unwrap_or(0));
+        outcomes[i] = Err(available(tx, debits[i].0, debits[i].1).await?);
     }
     Ok(outcomes)
 }

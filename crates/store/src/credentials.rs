@@ -175,7 +175,7 @@ impl crate::Tx {
         .bind(now)
         .bind(customer.to_string())
         .bind(client_id)
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         self.credentials_change().await?;
         row.as_ref().map(decode).transpose()
@@ -187,7 +187,7 @@ impl crate::Tx {
     pub(crate) async fn credentials_change(&mut self) -> Result<()> {
         if self.backend == Backend::Postgres && !self.credentials_changed {
             sqlx::query(&format!("NOTIFY {CHANNEL}"))
-                .execute(&mut *self.inner)
+                .execute(&mut **self.inner.pool()?)
                 .await?;
         }
         self.credentials_changed = true;
@@ -204,7 +204,7 @@ impl crate::Tx {
         ))
         .bind(customer.to_string())
         .bind(client_id)
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         row.as_ref().map(decode).transpose()
     }

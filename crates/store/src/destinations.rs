@@ -604,7 +604,7 @@ impl crate::Tx {
         ));
         if let Some(row) = q
             .query_on(self.sqlite())
-            .fetch_optional(&mut *self.inner)
+            .fetch_optional(&mut **self.inner.pool()?)
             .await?
         {
             return Ok(FiatAccountCreated::Created(fiat_account(&row)?));
@@ -614,7 +614,7 @@ impl crate::Tx {
         ))
         .bind(new.customer_id.to_string())
         .bind(new.ref_id.clone())
-        .fetch_one(&mut *self.inner)
+        .fetch_one(&mut **self.inner.pool()?)
         .await?;
         Ok(FiatAccountCreated::RefIdExists(fiat_account(&existing)?))
     }
@@ -627,7 +627,7 @@ impl crate::Tx {
         fields: &CryptoAddressFields,
         status: DestinationStatus,
     ) -> Result<(CryptoAddress, bool)> {
-        let tx = &mut self.inner;
+        let tx = self.inner.pool()?;
         let mut q = Sql::new(&format!(
             "INSERT INTO crypto_addresses ({CRYPTO_COLUMNS}) VALUES "
         ));

@@ -842,7 +842,7 @@ impl Tx {
         ))
         .bind(now)
         .bind(limit)
-        .fetch_all(&mut *self.inner)
+        .fetch_all(&mut **self.inner.pool()?)
         .await?;
         rows.iter()
             .map(|row| {
@@ -866,7 +866,7 @@ impl Tx {
         q.push(" ORDER BY id").push(lock_suffix(self.backend));
         let rows = q
             .query_on(self.sqlite())
-            .fetch_all(&mut *self.inner)
+            .fetch_all(&mut **self.inner.pool()?)
             .await?;
         rows.iter()
             .map(|row| Ok((decode_webhook(row, &self.sealer)?, row.try_get("rate_tat")?)))
@@ -888,7 +888,9 @@ impl Tx {
             .bind(webhook)
             .push(" AND event_id");
         push_in(&mut q, events.iter().map(|e| Val::from(*e)));
-        q.query_on(self.sqlite()).execute(&mut *self.inner).await?;
+        q.query_on(self.sqlite())
+            .execute(&mut **self.inner.pool()?)
+            .await?;
         Ok(())
     }
 
@@ -901,7 +903,9 @@ impl Tx {
             }
             q.push(" ELSE rate_tat END WHERE id");
             push_in(&mut q, chunk.iter().map(|(w, _)| Val::from(*w)));
-            q.query_on(self.sqlite()).execute(&mut *self.inner).await?;
+            q.query_on(self.sqlite())
+                .execute(&mut **self.inner.pool()?)
+                .await?;
         }
         Ok(())
     }
@@ -928,7 +932,7 @@ impl Tx {
             }
             q.push(")")
                 .query_on(self.sqlite())
-                .execute(&mut *self.inner)
+                .execute(&mut **self.inner.pool()?)
                 .await?;
         }
         Ok(())
@@ -953,7 +957,7 @@ impl Tx {
             }
             q.push(")")
                 .query_on(self.sqlite())
-                .execute(&mut *self.inner)
+                .execute(&mut **self.inner.pool()?)
                 .await?;
         }
         Ok(())
@@ -972,7 +976,7 @@ impl Tx {
         push_in(&mut q, ids.iter().map(|id| Val::from(*id)));
         for row in q
             .query_on(self.sqlite())
-            .fetch_all(&mut *self.inner)
+            .fetch_all(&mut **self.inner.pool()?)
             .await?
         {
             let test = row.try_get::<i64, _>("is_test")? != 0;
@@ -994,7 +998,7 @@ impl Tx {
             lock_suffix(self.backend)
         ))
         .bind(customer.to_string())
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         Ok(())
     }
@@ -1011,7 +1015,7 @@ impl Tx {
         ))
         .bind(customer.to_string())
         .bind(name)
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         id.map(|id| sql::parse_uuid(&id, "id")).transpose()
     }
@@ -1022,7 +1026,7 @@ impl Tx {
             WebhookStatus::Active.as_str()
         ))
         .bind(customer.to_string())
-        .fetch_one(&mut *self.inner)
+        .fetch_one(&mut **self.inner.pool()?)
         .await?)
     }
 
@@ -1049,7 +1053,9 @@ impl Tx {
             None::<i64>.into(),
             0i64.into(),
         ]);
-        q.query_on(self.sqlite()).execute(&mut *self.inner).await?;
+        q.query_on(self.sqlite())
+            .execute(&mut **self.inner.pool()?)
+            .await?;
         if w.status == WebhookStatus::Active {
             self.subscribe(w).await?;
         }
@@ -1067,7 +1073,9 @@ impl Tx {
             q.row(vec![w.customer_id.into(), kind.clone().into(), w.id.into()]);
         }
         if !w.event_types.is_empty() {
-            q.query_on(self.sqlite()).execute(&mut *self.inner).await?;
+            q.query_on(self.sqlite())
+                .execute(&mut **self.inner.pool()?)
+                .await?;
         }
         Ok(())
     }
@@ -1122,7 +1130,7 @@ async fn delete_webhook_in(
 
 impl Tx {
     pub async fn delete_webhook(&mut self, customer: Uuid, id: Uuid, now: i64) -> Result<Webhook> {
-        delete_webhook_in(&mut self.inner, &self.sealer, customer, id, now).await
+        delete_webhook_in(self.inner.pool()?, &self.sealer, customer, id, now).await
     }
 
     /// Moves a PENDING webhook to `to` (subscribed when ACTIVE); false when
@@ -1143,7 +1151,7 @@ impl Tx {
         .bind(customer.to_string())
         .bind(id.to_string())
         .bind(WebhookStatus::Pending.as_str())
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         let Some(row) = row else { return Ok(false) };
         let webhook = decode_webhook(&row, &self.sealer)?;
@@ -1159,7 +1167,7 @@ impl Tx {
         ))
         .bind(customer.to_string())
         .bind(id.to_string())
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         row.as_ref()
             .map(|r| decode_webhook(r, &self.sealer))

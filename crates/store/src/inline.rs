@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, Row};
+use rusqlite::{Connection, OpenFlags, Row, Statement};
 
 use crate::sql::Sql;
 use crate::Result;
@@ -34,6 +34,10 @@ impl Inline {
         }
     }
 
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Every row `q` selects, decoded.
     pub(crate) fn rows<T>(
         &self,
@@ -52,21 +56,50 @@ impl Inline {
                     connections.entry(self.path.clone()).or_insert(opened)
                 }
             };
-            let (text, args) = q.for_sqlite();
-            let mut statement = connection.prepare_cached(text)?;
-            let names: Vec<String> = statement
-                .column_names()
-                .into_iter()
-                .map(Into::into)
-                .collect();
-            let mut rows = statement.query(rusqlite::params_from_iter(args))?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(decode(&NamedRow { row, names: &names })?);
-            }
-            Ok(out)
+            query(connection, q, true, decode)
         })
     }
+}
+
+/// Every row `q` selects on `connection`, decoded. `keep`: its shape
+/// recurs, so its prepared statement is worth caching.
+pub(crate) fn query<T>(
+    connection: &Connection,
+    q: &Sql,
+    keep: bool,
+    decode: impl Fn(&NamedRow) -> Result<T>,
+) -> Result<Vec<T>> {
+    let (text, args) = q.for_sqlite();
+    let (mut cached, mut fresh);
+    let statement: &mut Statement = if keep {
+        cached = connection.prepare_cached(text)?;
+        &mut cached
+    } else {
+        fresh = connection.prepare(text)?;
+        &mut fresh
+    };
+    let names: Vec<String> = statement
+        .column_names()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let mut rows = statement.query(rusqlite::params_from_iter(args))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(&NamedRow { row, names: &names })?);
+    }
+    Ok(out)
+}
+
+/// Runs `q`, which returns no rows, on `connection`; the rows it changed.
+pub(crate) fn execute(connection: &Connection, q: &Sql, keep: bool) -> Result<u64> {
+    let (text, args) = q.for_sqlite();
+    let params = rusqlite::params_from_iter(args);
+    let changed = match keep {
+        true => connection.prepare_cached(text)?.execute(params)?,
+        false => connection.prepare(text)?.execute(params)?,
+    };
+    Ok(changed as u64)
 }
 
 /// A row whose columns are found by name in a list read once per query:

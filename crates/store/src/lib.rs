@@ -32,6 +32,7 @@ macro_rules! read_row {
 mod acting;
 mod approvals;
 mod batch;
+mod conn;
 mod credentials;
 mod destinations;
 mod dialect;
@@ -251,6 +252,15 @@ pub trait Store:
 
     /// A write transaction for the operations layer's primitives.
     async fn transaction(&self) -> Result<Tx>;
+    /// A write transaction for the batches that carry the write load (new
+    /// conversions and their settlement). On a SQLite file it runs on the
+    /// store's own connection, on the caller's thread, with no hand-off per
+    /// statement; only the primitives those batches use run on it.
+    async fn batch_transaction(&self) -> Result<Tx>;
+    /// Where the batches that take a `batch_transaction` should run: a
+    /// thread of their own when it blocks its thread (a SQLite file), else
+    /// None (anywhere).
+    fn batch_runtime(&self) -> Option<tokio::runtime::Handle>;
 
     async fn conversion(&self, customer: Uuid, id: Uuid) -> Result<Option<Conversion>>;
     async fn list_conversions(

@@ -137,7 +137,7 @@ impl Tx {
             "SELECT {COLUMNS} FROM transfer_limits WHERE customer_id = $1 ORDER BY id{lock}"
         ))
         .bind(customer.to_string())
-        .fetch_all(&mut *self.inner)
+        .fetch_all(&mut **self.inner.pool()?)
         .await?;
         rows.iter().map(decode).collect()
     }
@@ -152,7 +152,7 @@ impl Tx {
         let q = spent_sql(customer, types, since);
         let rows = q
             .query_on(self.sqlite())
-            .fetch_all(&mut *self.inner)
+            .fetch_all(&mut **self.inner.pool()?)
             .await?;
         decode_spent(&rows)
     }

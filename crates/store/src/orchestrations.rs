@@ -252,7 +252,7 @@ impl Tx {
         q.bind(customer).push(" AND id = ").bind(id);
         let row = q
             .query_on(self.sqlite())
-            .fetch_optional(&mut *self.inner)
+            .fetch_optional(&mut **self.inner.pool()?)
             .await?;
         row.as_ref().map(decode).transpose()
     }
@@ -263,7 +263,7 @@ impl Tx {
         customer: Uuid,
         ref_id: &str,
     ) -> Result<Option<Orchestration>> {
-        by_ref(&mut self.inner, customer, ref_id).await
+        by_ref(self.inner.pool()?, customer, ref_id).await
     }
 
     /// Stored orchestrations with these (customer, ref_id) keys, by key.
@@ -271,7 +271,7 @@ impl Tx {
         &mut self,
         keys: &[(Uuid, &str)],
     ) -> Result<HashMap<(Uuid, String), Orchestration>> {
-        by_refs(&mut self.inner, keys).await
+        by_refs(self.inner.pool()?, keys).await
     }
 
     /// Inserts new PROCESSING orchestrations with their legs' transfer ids;
@@ -293,7 +293,11 @@ impl Tx {
                 q.row(new_values(o, *legs));
             }
             q.push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
-            for row in q.query_on(sqlite).fetch_all(&mut *self.inner).await? {
+            for row in q
+                .query_on(sqlite)
+                .fetch_all(&mut **self.inner.pool()?)
+                .await?
+            {
                 inserted.insert(sql::uuid(&row, "id")?);
             }
         }
@@ -310,7 +314,7 @@ impl Tx {
         let due: Vec<(String, String)> = sqlx::query_as(&claim_due_sql(self.backend))
             .bind(now)
             .bind(limit)
-            .fetch_all(&mut *self.inner)
+            .fetch_all(&mut **self.inner.pool()?)
             .await?;
         let ids = (due.iter())
             .map(|(_, id)| parse_uuid(id, "id"))
@@ -322,7 +326,7 @@ impl Tx {
             q.any_of("id", run);
             for row in q
                 .query_on(self.sqlite())
-                .fetch_all(&mut *self.inner)
+                .fetch_all(&mut **self.inner.pool()?)
                 .await?
             {
                 claimed.push(decode(&row)?);
@@ -373,7 +377,7 @@ impl Tx {
         .bind(now)
         .bind(id.to_string())
         .bind(OrchestrationStatus::Processing.as_str())
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         Ok(moved.rows_affected() == 1)
     }
@@ -384,7 +388,7 @@ impl Tx {
             .bind(at)
             .bind(id.to_string())
             .bind(OrchestrationStatus::Processing.as_str())
-            .execute(&mut *self.inner)
+            .execute(&mut **self.inner.pool()?)
             .await?;
         Ok(())
     }
@@ -405,7 +409,7 @@ impl Tx {
         .bind(now)
         .bind(crypto_tx_hash)
         .bind(id.to_string())
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         row.as_ref().map(sql::transfer).transpose()
     }

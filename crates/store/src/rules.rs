@@ -518,7 +518,7 @@ impl Tx {
             ("crypto_network", network.code().into()),
             ("address", address.into()),
         ];
-        address_where(&mut self.inner, customer, &at).await
+        address_where(self.inner.pool()?, customer, &at).await
     }
 
     /// The customer's fiat deposit instructions with this memo.
@@ -527,11 +527,11 @@ impl Tx {
         customer: Uuid,
         memo_id: &str,
     ) -> Result<Option<DepositInstructions>> {
-        instructions_where(&mut self.inner, customer, &[("memo_id", memo_id.into())]).await
+        instructions_where(self.inner.pool()?, customer, &[("memo_id", memo_id.into())]).await
     }
 
     pub async fn rule(&mut self, customer: Uuid, id: Uuid) -> Result<Option<Rule>> {
-        SqlStore::rule_in(&mut self.inner, customer, id).await
+        SqlStore::rule_in(self.inner.pool()?, customer, id).await
     }
 
     /// Records a deposit; false when its dedupe key was recorded before.
@@ -546,7 +546,7 @@ impl Tx {
         .bind(d.transfer_id.to_string())
         .bind(d.orchestration_id.map(|o| o.to_string()))
         .bind(d.now)
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         Ok(inserted.is_some())
     }
@@ -557,7 +557,7 @@ impl Tx {
             "SELECT transfer_id, orchestration_id FROM deposits WHERE dedupe_key = $1",
         )
         .bind(key)
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         let Some((transfer, orchestration)) = row else {
             return Ok(None);
@@ -637,7 +637,7 @@ async fn insert_rule(tx: &mut Transaction<'static, Any>, rule: &Rule) -> Result<
 impl crate::Tx {
     /// Creates the rule in this transaction.
     pub async fn create_rule(&mut self, rule: &Rule) -> Result<Inserted<Rule>> {
-        insert_rule(&mut self.inner, rule).await
+        insert_rule(self.inner.pool()?, rule).await
     }
 
     /// Moves a rule from one status to another; false when it was not in `from`.
@@ -657,7 +657,7 @@ impl crate::Tx {
         .bind(customer.to_string())
         .bind(id.to_string())
         .bind(from.as_str())
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         Ok(moved.rows_affected() == 1)
     }

@@ -263,6 +263,11 @@ pub fn uuid<R: Columns>(row: &R, column: &str) -> Result<Uuid> {
     parse_uuid(&row.value::<String>(column)?, column)
 }
 
+/// The row's `id`.
+pub fn id<R: Columns>(row: &R) -> Result<Uuid> {
+    uuid(row, "id")
+}
+
 pub fn opt_uuid<R: Columns>(row: &R, column: &str) -> Result<Option<Uuid>> {
     let text: Option<String> = row.value(column)?;
     text.map(|t| parse_uuid(&t, column)).transpose()

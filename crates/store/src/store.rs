@@ -8,6 +8,7 @@ use stableport_domain::{Asset, ConversionStatus};
 use uuid::Uuid;
 
 use crate::acting::Remembered;
+use crate::conn::{Conn, Direct, Writer, WriterThread};
 use crate::inline::Inline;
 use crate::model::*;
 use crate::sealed::{Sealer, SIGNING_KEY};
@@ -24,6 +25,8 @@ pub struct SqlStore {
     pub(crate) remembered: Arc<Remembered>,
     /// Reads on the caller's thread (SQLite files).
     pub(crate) inline: Option<Inline>,
+    /// The batches' own write connection, and their thread (SQLite files).
+    writer: Option<(Arc<Writer>, WriterThread)>,
 }
 
 impl SqlStore {
@@ -36,13 +39,22 @@ impl SqlStore {
         })?;
         let (write, read) = backend.connect(url).await?;
         migrations::run(&write, backend).await?;
+        let inline = backend.inline(url)?;
+        let writer = match &inline {
+            Some(inline) => Some((
+                Arc::new(Writer::open(inline.path())?),
+                WriterThread::start()?,
+            )),
+            None => None,
+        };
         Ok(SqlStore {
             backend,
             write,
             read,
             sealer: Sealer::default(),
             remembered: backend.remembered(url)?,
-            inline: backend.inline(url)?,
+            inline,
+            writer,
         })
     }
 
@@ -317,7 +329,23 @@ impl Store for SqlStore {
 
     async fn transaction(&self) -> Result<Tx> {
         Ok(Tx::new(
-            self.begin().await?,
+            Conn::Pool(self.begin().await?),
+            self.backend,
+            self.sealer.clone(),
+            self.remembered.clone(),
+        ))
+    }
+
+    fn batch_runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.writer.as_ref().map(|(_, thread)| thread.handle())
+    }
+
+    async fn batch_transaction(&self) -> Result<Tx> {
+        let Some((writer, _)) = &self.writer else {
+            return self.transaction().await;
+        };
+        Ok(Tx::new(
+            Conn::Direct(Direct::begin(&self.write, writer.clone()).await?),
             self.backend,
             self.sealer.clone(),
             self.remembered.clone(),

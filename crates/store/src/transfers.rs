@@ -122,7 +122,7 @@ impl Tx {
         .bind(customer.to_string())
         .bind(ref_id)
         .bind(transfer.to_string())
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         Ok(claimed.rows_affected() == 1)
     }
@@ -136,7 +136,7 @@ impl Tx {
         let row = sqlx::query(&by_ref_sql())
             .bind(customer.to_string())
             .bind(ref_id)
-            .fetch_optional(&mut *self.inner)
+            .fetch_optional(&mut **self.inner.pool()?)
             .await?;
         row.as_ref().map(sql::transfer).transpose()
     }
@@ -153,7 +153,7 @@ impl Tx {
         ))
         .bind(customer.to_string())
         .bind(id.to_string())
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         row.as_ref().map(sql::transfer).transpose()
     }
@@ -164,7 +164,7 @@ impl Tx {
         let rows = sqlx::query(&claim_due_sql(self.backend))
             .bind(now)
             .bind(limit)
-            .fetch_all(&mut *self.inner)
+            .fetch_all(&mut **self.inner.pool()?)
             .await?;
         rows.iter().map(sql::transfer).collect()
     }
@@ -174,7 +174,7 @@ impl Tx {
         sqlx::query("UPDATE transfers SET next_step_at = $1 WHERE id = $2")
             .bind(at)
             .bind(id.to_string())
-            .execute(&mut *self.inner)
+            .execute(&mut **self.inner.pool()?)
             .await?;
         Ok(())
     }
@@ -197,7 +197,7 @@ impl Tx {
         .bind(crypto_tx_hash)
         .bind(id.to_string())
         .bind(TransferStatus::Pending.as_str())
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         row.as_ref().map(sql::transfer).transpose()
     }
@@ -230,7 +230,7 @@ impl Tx {
         if let Some(customer) = customer {
             q = q.bind(customer.to_string());
         }
-        let row = q.fetch_optional(&mut *self.inner).await?;
+        let row = q.fetch_optional(&mut **self.inner.pool()?).await?;
         row.as_ref().map(sql::profile).transpose()
     }
 
@@ -238,7 +238,7 @@ impl Tx {
     pub async fn balance_units(&mut self, profile: Uuid) -> Result<Vec<(Asset, i64)>> {
         let rows = sqlx::query("SELECT asset, available FROM balances WHERE profile_id = $1")
             .bind(profile.to_string())
-            .fetch_all(&mut *self.inner)
+            .fetch_all(&mut **self.inner.pool()?)
             .await?;
         rows.iter()
             .map(|r| Ok((sql::asset(r, "asset")?, r.try_get("available")?)))
@@ -252,7 +252,7 @@ impl Tx {
         )
         .bind(now)
         .bind(id.to_string())
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         if done.rows_affected() > 1 {
             return Err(StoreError::Corrupt(format!("profile {id} is not unique")));

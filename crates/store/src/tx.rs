@@ -8,19 +8,19 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 use stableport_domain::{Asset, ConversionStatus, Posting};
 use uuid::Uuid;
 
 use crate::acting::Remembered;
 use crate::batch::{self, LedgerRows, Refused};
+use crate::conn::{tx_rows, Conn};
 use crate::model::{Conversion, NewConversion, Transfer};
 use crate::sealed::Sealer;
 use crate::sql::{self, Sql, CONVERSION_COLUMNS};
 use crate::{Backend, Result};
 
 pub struct Tx {
-    pub(crate) inner: Transaction<'static, Any>,
+    pub(crate) inner: Conn,
     pub(crate) backend: Backend,
     pub(crate) sealer: Sealer,
     rows: LedgerRows,
@@ -32,7 +32,7 @@ pub struct Tx {
 
 impl Tx {
     pub(crate) fn new(
-        inner: Transaction<'static, Any>,
+        inner: Conn,
         backend: Backend,
         sealer: Sealer,
         remembered: Arc<Remembered>,
@@ -120,14 +120,11 @@ impl Tx {
     }
 
     pub async fn conversion(&mut self, customer: Uuid, id: Uuid) -> Result<Option<Conversion>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = $1 AND id = $2"
-        ))
-        .bind(customer.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut *self.inner)
-        .await?;
-        row.as_ref().map(sql::conversion).transpose()
+        let mut q = Sql::new(&format!(
+            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = "
+        ));
+        q.bind(customer).push(" AND id = ").bind(id);
+        Ok(tx_rows!(&mut self.inner, q, sql::conversion)?.pop())
     }
 
     /// The customer's conversion with this ref_id, as this transaction sees it.
@@ -136,14 +133,11 @@ impl Tx {
         customer: Uuid,
         ref_id: &str,
     ) -> Result<Option<Conversion>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = $1 AND ref_id = $2"
-        ))
-        .bind(customer.to_string())
-        .bind(ref_id.to_string())
-        .fetch_optional(&mut *self.inner)
-        .await?;
-        row.as_ref().map(sql::conversion).transpose()
+        let mut q = Sql::new(&format!(
+            "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = "
+        ));
+        q.bind(customer).push(" AND ref_id = ").bind(ref_id);
+        Ok(tx_rows!(&mut self.inner, q, sql::conversion)?.pop())
     }
 
     /// Stored conversions with these (customer, ref_id) keys, by key.
@@ -157,12 +151,7 @@ impl Tx {
                 "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE (customer_id, ref_id) IN ("
             ));
             q.pairs(run).push(")");
-            for row in q
-                .query_on(self.sqlite())
-                .fetch_all(&mut *self.inner)
-                .await?
-            {
-                let c = sql::conversion(&row)?;
+            for c in tx_rows!(&mut self.inner, q, sql::conversion)? {
                 found.insert((c.customer_id, c.ref_id.clone().unwrap_or_default()), c);
             }
         }
@@ -184,13 +173,7 @@ impl Tx {
                 q.row(sql::conversion_values(c));
             }
             q.push(" ON CONFLICT (customer_id, ref_id) WHERE ref_id IS NOT NULL DO NOTHING RETURNING id");
-            for row in q
-                .query_on(self.sqlite())
-                .fetch_all(&mut *self.inner)
-                .await?
-            {
-                inserted.insert(sql::uuid(&row, "id")?);
-            }
+            inserted.extend(tx_rows!(&mut self.inner, q, sql::id)?);
         }
         Ok(inserted)
     }
@@ -198,12 +181,8 @@ impl Tx {
     /// Claims up to `limit` CREATED conversions due by `now`; other
     /// replicas skip the rows claimed.
     pub async fn claim_due_conversions(&mut self, now: i64, limit: i64) -> Result<Vec<Conversion>> {
-        let rows = sqlx::query(&claim_due_conversions_sql(self.backend))
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&mut *self.inner)
-            .await?;
-        rows.iter().map(sql::conversion).collect()
+        let q = claim_due_conversions_sql(self.backend, now, limit);
+        tx_rows!(&mut self.inner, q, sql::conversion)
     }
 
     /// Moves the conversions still CREATED to `to`; returns those moved.
@@ -229,8 +208,11 @@ impl Tx {
             q.any_of("id", run).push(" RETURNING id");
             q
         };
-        let moved = self.update_in_runs(ids, statement, |row| sql::uuid(row, "id"));
-        Ok(moved.await?.into_iter().collect())
+        let mut moved = HashSet::with_capacity(ids.len());
+        for run in sql::runs(ids) {
+            moved.extend(tx_rows!(&mut self.inner, statement(run), sql::id)?);
+        }
+        Ok(moved)
     }
 
     /// Runs `statement` (an UPDATE ... RETURNING over the ids it is given)
@@ -244,11 +226,9 @@ impl Tx {
         let mut out = Vec::with_capacity(ids.len());
         for run in sql::runs(ids) {
             let q = statement(run);
-            for row in q
-                .query_on(self.sqlite())
-                .fetch_all(&mut *self.inner)
-                .await?
-            {
+            let sqlite = self.sqlite();
+            let tx = self.inner.pool()?;
+            for row in q.query_on(sqlite).fetch_all(&mut **tx).await? {
                 out.push(decode(&row)?);
             }
         }
@@ -258,11 +238,11 @@ impl Tx {
     /// Leaves a conversion CREATED but out of the settler's way (its
     /// recipient is at its balance limit).
     pub async fn hold_conversion(&mut self, id: Uuid) -> Result<()> {
-        sqlx::query("UPDATE conversions SET status = $1, settle_after = NULL, settled_at = NULL WHERE id = $2")
-            .bind(ConversionStatus::Created.as_str())
-            .bind(id.to_string())
-            .execute(&mut *self.inner)
-            .await?;
+        let mut q = Sql::new("UPDATE conversions SET status = ");
+        q.bind(ConversionStatus::Created.as_str())
+            .push(", settle_after = NULL, settled_at = NULL WHERE id = ")
+            .bind(id);
+        self.inner.execute(q, true).await?;
         Ok(())
     }
 
@@ -273,13 +253,16 @@ impl Tx {
 
 /// The status is written into the statement, not bound: only then may the
 /// partial index on due rows (`WHERE status = 'CREATED'`) serve it.
-pub(crate) fn claim_due_conversions_sql(backend: Backend) -> String {
-    format!(
-        "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE status = '{}' AND settle_after <= $1 \
-         ORDER BY settle_after LIMIT $2{}",
+pub(crate) fn claim_due_conversions_sql(backend: Backend, now: i64, limit: i64) -> Sql {
+    let mut q = Sql::new(&format!(
+        "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE status = '{}' AND settle_after <= ",
         ConversionStatus::Created.as_str(),
-        backend.claim_suffix()
-    )
+    ));
+    q.bind(now)
+        .push(" ORDER BY settle_after LIMIT ")
+        .bind(limit);
+    q.push(backend.claim_suffix());
+    q
 }
 
 #[cfg(test)]
@@ -296,7 +279,10 @@ mod tests {
         let store = crate::open(&url).await.unwrap();
         for (sql, index) in [
             (
-                claim_due_conversions_sql(Backend::Sqlite),
+                claim_due_conversions_sql(Backend::Sqlite, 0, 1)
+                    .for_sqlite()
+                    .0
+                    .to_string(),
                 "conversions_due",
             ),
             (crate::store::conversions_due_sql(), "conversions_due"),

@@ -124,7 +124,7 @@ impl crate::Tx {
         .bind(&u.password_hash)
         .bind(u.created_at)
         .bind(u.updated_at)
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         match inserted.rows_affected() {
             1 => Ok(()),
@@ -151,7 +151,7 @@ impl crate::Tx {
         .bind(now)
         .bind(customer.to_string())
         .bind(id.to_string())
-        .execute(&mut *self.inner)
+        .execute(&mut **self.inner.pool()?)
         .await?;
         Ok(set.rows_affected() == 1)
     }
@@ -162,7 +162,7 @@ impl crate::Tx {
         ))
         .bind(customer.to_string())
         .bind(id.to_string())
-        .fetch_optional(&mut *self.inner)
+        .fetch_optional(&mut **self.inner.pool()?)
         .await?;
         row.as_ref().map(decode).transpose()
     }

@@ -4,6 +4,7 @@
 //! replica; the store's claim makes each settlement happen exactly once.
 //! Conversions left CREATED by a crash are simply due when the server is back.
 
+use stableport_core::batcher::on_batch_runtime;
 use stableport_core::{conversions, orchestrations, withdrawals};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,11 +54,12 @@ impl Worker for Settler {
 
     async fn step(&mut self) -> Step {
         let now = crate::time::now();
-        let settled = (conversions::settle_due(self.store.as_ref(), now, BATCH).await)
-            .unwrap_or_else(|e| {
-                tracing::error!(%e, "settlement failed; will retry");
-                0
-            });
+        let store = self.store.clone();
+        let settle = async move { conversions::settle_due(store.as_ref(), now, BATCH).await };
+        let settled = (on_batch_runtime(self.store.as_ref(), settle).await).unwrap_or_else(|e| {
+            tracing::error!(%e, "settlement failed; will retry");
+            0
+        });
         let delivered = (orchestrations::advance(self.store.as_ref(), now, DELIVERIES).await)
             .unwrap_or_else(|e| {
                 tracing::error!(%e, "orchestration step failed; will retry");
