@@ -9,11 +9,11 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use sqlx::{Any, Transaction};
 use stableport_domain::orchestration::OrchestrationStatus;
 use stableport_domain::TransferStatus;
 use uuid::Uuid;
 
+use crate::conn::tx_rows;
 use crate::model::*;
 use crate::sql::{self, parse_uuid, Columns, Sql, Val, TRANSFER_COLUMNS};
 use crate::{Result, SqlStore, StoreError, Tx};
@@ -60,38 +60,18 @@ fn select_from() -> String {
     )
 }
 
-/// The customer's orchestration with this ref_id, as this transaction sees it.
-async fn by_ref(
-    tx: &mut Transaction<'static, Any>,
-    customer: Uuid,
-    ref_id: &str,
-) -> Result<Option<Orchestration>> {
+/// The customer's orchestration with this ref_id.
+fn by_ref_sql(customer: Uuid, ref_id: &str) -> Sql {
     let mut q = Sql::new(&select());
     q.bind(customer).push(" AND ref_id = ").bind(ref_id);
-    let row = q
-        .query_on(sql::is_sqlite(tx))
-        .fetch_optional(&mut **tx)
-        .await?;
-    row.as_ref().map(decode).transpose()
+    q
 }
 
-/// Stored orchestrations with these (customer, ref_id) keys, by key. (Two
-/// requests of one batch with one key share an answer: the first is taken.)
-async fn by_refs(
-    tx: &mut Transaction<'static, Any>,
-    keys: &[(Uuid, &str)],
-) -> Result<HashMap<(Uuid, String), Orchestration>> {
-    let mut found = HashMap::new();
-    let sqlite = crate::sql::is_sqlite(tx);
-    for run in crate::sql::runs(keys) {
-        let mut q = Sql::new(select().trim_end_matches("customer_id = "));
-        q.push("(customer_id, ref_id) IN (").pairs(run).push(")");
-        for row in q.query_on(sqlite).fetch_all(&mut **tx).await? {
-            let o = decode(&row)?;
-            found.insert((o.customer_id, o.ref_id.clone()), o);
-        }
-    }
-    Ok(found)
+/// The orchestrations with these (customer, ref_id) keys.
+fn by_refs_sql(keys: &[(Uuid, &str)]) -> Sql {
+    let mut q = Sql::new(select().trim_end_matches("customer_id = "));
+    q.push("(customer_id, ref_id) IN (").pairs(keys).push(")");
+    q
 }
 
 /// The destination columns shared by orchestrations and rules.
@@ -196,13 +176,16 @@ pub type Legs = (Uuid, Uuid);
 
 /// Due work's statements inline the status: only then may the partial
 /// index on due rows (`WHERE status = 'PROCESSING'`) serve them.
-pub(crate) fn claim_due_sql(backend: crate::Backend) -> String {
-    format!(
-        "SELECT customer_id, id FROM orchestrations WHERE status = '{}' AND next_step_at <= $1 \
-         ORDER BY next_step_at LIMIT $2{}",
+pub(crate) fn claim_due(backend: crate::Backend, now: i64, limit: i64) -> Sql {
+    let mut q = Sql::new(&format!(
+        "SELECT customer_id, id FROM orchestrations WHERE status = '{}' AND next_step_at <= ",
         OrchestrationStatus::Processing.as_str(),
-        backend.claim_suffix()
-    )
+    ));
+    q.bind(now)
+        .push(" ORDER BY next_step_at LIMIT ")
+        .bind(limit);
+    q.push(backend.claim_suffix());
+    q
 }
 
 pub(crate) fn due_sql() -> String {
@@ -263,7 +246,8 @@ impl Tx {
         customer: Uuid,
         ref_id: &str,
     ) -> Result<Option<Orchestration>> {
-        by_ref(self.inner.pool()?, customer, ref_id).await
+        let q = by_ref_sql(customer, ref_id);
+        Ok(tx_rows!(&mut self.inner, q, decode)?.pop())
     }
 
     /// Stored orchestrations with these (customer, ref_id) keys, by key.
@@ -271,7 +255,13 @@ impl Tx {
         &mut self,
         keys: &[(Uuid, &str)],
     ) -> Result<HashMap<(Uuid, String), Orchestration>> {
-        by_refs(self.inner.pool()?, keys).await
+        let mut found = HashMap::new();
+        for run in crate::sql::runs(keys) {
+            for o in tx_rows!(&mut self.inner, by_refs_sql(run), decode)? {
+                found.insert((o.customer_id, o.ref_id.clone()), o);
+            }
+        }
+        Ok(found)
     }
 
     /// Inserts new PROCESSING orchestrations with their legs' transfer ids;
@@ -280,7 +270,6 @@ impl Tx {
         &mut self,
         new: &[(&NewOrchestration, Legs)],
     ) -> Result<HashSet<Uuid>> {
-        let sqlite = self.sqlite();
         let mut inserted = HashSet::new();
         for run in sql::runs(new) {
             let mut q = Sql::new(&format!(
@@ -293,13 +282,7 @@ impl Tx {
                 q.row(new_values(o, *legs));
             }
             q.push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
-            for row in q
-                .query_on(sqlite)
-                .fetch_all(&mut **self.inner.pool()?)
-                .await?
-            {
-                inserted.insert(sql::uuid(&row, "id")?);
-            }
+            inserted.extend(tx_rows!(&mut self.inner, q, sql::id)?);
         }
         Ok(inserted)
     }
@@ -311,26 +294,14 @@ impl Tx {
         now: i64,
         limit: i64,
     ) -> Result<Vec<Orchestration>> {
-        let due: Vec<(String, String)> = sqlx::query_as(&claim_due_sql(self.backend))
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&mut **self.inner.pool()?)
-            .await?;
-        let ids = (due.iter())
-            .map(|(_, id)| parse_uuid(id, "id"))
-            .collect::<Result<Vec<_>>>()?;
+        let due = claim_due(self.backend, now, limit);
+        let ids = tx_rows!(&mut self.inner, due, sql::id)?;
         // The claimed rows in one read, then back in claim (due) order.
         let mut claimed = Vec::with_capacity(ids.len());
         for run in sql::runs(&ids) {
             let mut q = Sql::new(&format!("{} WHERE 1 = 1", select_from()));
             q.any_of("id", run);
-            for row in q
-                .query_on(self.sqlite())
-                .fetch_all(&mut **self.inner.pool()?)
-                .await?
-            {
-                claimed.push(decode(&row)?);
-            }
+            claimed.extend(tx_rows!(&mut self.inner, q, decode)?);
         }
         let order: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         claimed.sort_by_key(|o: &Orchestration| order.get(&o.id).copied());
@@ -356,8 +327,11 @@ impl Tx {
                 .push(" RETURNING id");
             q
         };
-        self.update_in_runs(ids, statement, |row| sql::uuid(row, "id"))
-            .await
+        let mut moved = Vec::with_capacity(ids.len());
+        for run in sql::runs(ids) {
+            moved.extend(tx_rows!(&mut self.inner, statement(run), sql::id)?);
+        }
+        Ok(moved)
     }
 
     /// Moves a PROCESSING orchestration to `to`; false when it was not.
@@ -368,28 +342,26 @@ impl Tx {
         fail_reason: Option<&str>,
         now: i64,
     ) -> Result<bool> {
-        let moved = sqlx::query(
-            "UPDATE orchestrations SET status = $1, fail_reason = $2, updated_at = $3, next_step_at = NULL \
-             WHERE id = $4 AND status = $5",
-        )
-        .bind(to.as_str())
-        .bind(fail_reason)
-        .bind(now)
-        .bind(id.to_string())
-        .bind(OrchestrationStatus::Processing.as_str())
-        .execute(&mut **self.inner.pool()?)
-        .await?;
-        Ok(moved.rows_affected() == 1)
+        let mut q = Sql::new("UPDATE orchestrations SET status = ");
+        q.bind(to.as_str())
+            .push(", fail_reason = ")
+            .bind(fail_reason.map(str::to_string))
+            .push(", updated_at = ")
+            .bind(now)
+            .push(", next_step_at = NULL WHERE id = ")
+            .bind(id)
+            .push(" AND status = ")
+            .bind(OrchestrationStatus::Processing.as_str());
+        Ok(self.inner.execute(q, true).await? == 1)
     }
 
     /// Makes a PROCESSING orchestration due at `at`.
     pub async fn schedule_orchestration(&mut self, id: Uuid, at: i64) -> Result<()> {
-        sqlx::query("UPDATE orchestrations SET next_step_at = $1 WHERE id = $2 AND status = $3")
-            .bind(at)
-            .bind(id.to_string())
-            .bind(OrchestrationStatus::Processing.as_str())
-            .execute(&mut **self.inner.pool()?)
-            .await?;
+        let mut q = Sql::new("UPDATE orchestrations SET next_step_at = ");
+        q.bind(at).push(" WHERE id = ").bind(id);
+        q.push(" AND status = ")
+            .bind(OrchestrationStatus::Processing.as_str());
+        self.inner.execute(q, true).await?;
         Ok(())
     }
 
@@ -401,17 +373,12 @@ impl Tx {
         crypto_tx_hash: Option<String>,
         now: i64,
     ) -> Result<Option<Transfer>> {
-        let row = sqlx::query(&format!(
-            "UPDATE transfers SET status = $1, updated_at = $2, crypto_tx_hash = $3 WHERE id = $4 \
-             RETURNING {TRANSFER_COLUMNS}"
-        ))
-        .bind(status.as_str())
-        .bind(now)
-        .bind(crypto_tx_hash)
-        .bind(id.to_string())
-        .fetch_optional(&mut **self.inner.pool()?)
-        .await?;
-        row.as_ref().map(sql::transfer).transpose()
+        let mut q = Sql::new("UPDATE transfers SET status = ");
+        q.bind(status.as_str()).push(", updated_at = ").bind(now);
+        q.push(", crypto_tx_hash = ").bind(crypto_tx_hash);
+        q.push(" WHERE id = ").bind(id);
+        q.push(&format!(" RETURNING {TRANSFER_COLUMNS}"));
+        Ok(tx_rows!(&mut self.inner, q, sql::transfer)?.pop())
     }
 
     /// Sets the status of these transfers, one statement per run; the
@@ -432,7 +399,11 @@ impl Tx {
                 .push(&format!(" RETURNING {TRANSFER_COLUMNS}"));
             q
         };
-        self.update_in_runs(ids, statement, sql::transfer).await
+        let mut changed = Vec::with_capacity(ids.len());
+        for run in sql::runs(ids) {
+            changed.extend(tx_rows!(&mut self.inner, statement(run), sql::transfer)?);
+        }
+        Ok(changed)
     }
 }
 
@@ -443,8 +414,7 @@ impl OrchestrationStore for SqlStore {
         customer: Uuid,
         ref_id: &str,
     ) -> Result<Option<Orchestration>> {
-        let mut tx = self.read.begin().await?;
-        by_ref(&mut tx, customer, ref_id).await
+        read_row!(self, by_ref_sql(customer, ref_id), decode)
     }
 
     async fn orchestration(&self, customer: Uuid, id: Uuid) -> Result<Option<Orchestration>> {

@@ -166,14 +166,11 @@ impl Store for SqlStore {
     }
 
     async fn profile(&self, customer: Uuid, id: Uuid) -> Result<Option<Profile>> {
-        let row = sqlx::query(&format!(
-            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE customer_id = $1 AND id = $2"
-        ))
-        .bind(customer.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&self.read)
-        .await?;
-        row.as_ref().map(sql::profile).transpose()
+        let mut q = Sql::new(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE customer_id = "
+        ));
+        q.bind(customer).push(" AND id = ").bind(id);
+        read_row!(self, q, sql::profile)
     }
 
     async fn default_profile(&self, customer: Uuid) -> Result<Option<Profile>> {

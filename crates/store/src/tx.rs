@@ -7,7 +7,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use sqlx::any::AnyRow;
 use stableport_domain::{Asset, ConversionStatus, Posting};
 use uuid::Uuid;
 
@@ -215,26 +214,6 @@ impl Tx {
         Ok(moved)
     }
 
-    /// Runs `statement` (an UPDATE ... RETURNING over the ids it is given)
-    /// on `ids` in runs of few shapes, and decodes every row it returns.
-    pub(crate) async fn update_in_runs<T>(
-        &mut self,
-        ids: &[Uuid],
-        statement: impl Fn(&[Uuid]) -> Sql,
-        decode: impl Fn(&AnyRow) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for run in sql::runs(ids) {
-            let q = statement(run);
-            let sqlite = self.sqlite();
-            let tx = self.inner.pool()?;
-            for row in q.query_on(sqlite).fetch_all(&mut **tx).await? {
-                out.push(decode(&row)?);
-            }
-        }
-        Ok(out)
-    }
-
     /// Leaves a conversion CREATED but out of the settler's way (its
     /// recipient is at its balance limit).
     pub async fn hold_conversion(&mut self, id: Uuid) -> Result<()> {
@@ -287,7 +266,10 @@ mod tests {
             ),
             (crate::store::conversions_due_sql(), "conversions_due"),
             (
-                crate::orchestrations::claim_due_sql(Backend::Sqlite),
+                crate::orchestrations::claim_due(Backend::Sqlite, 0, 1)
+                    .for_sqlite()
+                    .0
+                    .to_string(),
                 "orchestrations_due",
             ),
             (crate::orchestrations::due_sql(), "orchestrations_due"),

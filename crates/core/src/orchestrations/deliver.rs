@@ -18,7 +18,7 @@ pub async fn advance(store: &dyn Store, now: i64, limit: i64) -> Result<usize> {
     if !store.orchestrations_due(now).await? {
         return Ok(0);
     }
-    in_tx!(store, |tx| advance_in(tx, store, now, limit).await)
+    in_tx!(batch store, |tx| advance_in(tx, store, now, limit).await)
 }
 
 async fn advance_in(tx: &mut Tx, store: &dyn Store, now: i64, limit: i64) -> Result<usize> {

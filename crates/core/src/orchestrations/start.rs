@@ -17,7 +17,7 @@ pub async fn create_batch(
     store: &dyn Store,
     batch: &[NewOrchestration],
 ) -> Result<Vec<OrchestrationOutcome>> {
-    in_tx!(store, |tx| create_in(tx, batch).await)
+    in_tx!(batch store, |tx| create_in(tx, batch).await)
 }
 
 async fn create_in(tx: &mut Tx, batch: &[NewOrchestration]) -> Result<Vec<OrchestrationOutcome>> {

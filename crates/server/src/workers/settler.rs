@@ -60,8 +60,10 @@ impl Worker for Settler {
             tracing::error!(%e, "settlement failed; will retry");
             0
         });
-        let delivered = (orchestrations::advance(self.store.as_ref(), now, DELIVERIES).await)
-            .unwrap_or_else(|e| {
+        let store = self.store.clone();
+        let deliver = async move { orchestrations::advance(store.as_ref(), now, DELIVERIES).await };
+        let delivered =
+            (on_batch_runtime(self.store.as_ref(), deliver).await).unwrap_or_else(|e| {
                 tracing::error!(%e, "orchestration step failed; will retry");
                 0
             });
