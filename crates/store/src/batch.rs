@@ -181,8 +181,7 @@ impl LedgerRows {
         self.transfers.push(transfer);
     }
 
-    /// Writes every row recorded. On SQLite the statements go as one
-    /// script: one hand-off to SQLite's thread instead of one per statement.
+    /// Writes every row recorded.
     pub async fn insert(self, tx: &mut Conn) -> Result<()> {
         // Through sqlx to SQLite, one script: one hand-off instead of one
         // per statement. Else statements of few shapes, each kept prepared.

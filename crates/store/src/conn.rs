@@ -1,6 +1,7 @@
 //! What a write transaction runs its statements on. Usually a transaction
 //! on sqlx's write pool. For the batches that carry the write load on a
-//! SQLite file (new conversions, their settlement), a connection of our own
+//! SQLite file (new conversions and orchestrations, settlement, delivery),
+//! a connection of our own
 //! that the batch drives from its own thread, statement after statement
 //! with no hand-off: through sqlx every statement was a round trip to its
 //! connection thread, two context switches each way, and the writer sat
@@ -21,13 +22,16 @@ use crate::sql::Sql;
 use crate::{Result, StoreError};
 
 pub(crate) enum Conn {
+    /// A transaction on sqlx's write pool.
     Pool(Transaction<'static, Any>),
+    /// A transaction on the store's own SQLite connection.
     Direct(Direct),
 }
 
 impl Conn {
-    /// The sqlx transaction, for the statements that only run there; a
-    /// direct transaction never reaches them.
+    /// The sqlx transaction, for the statements written for sqlx alone; a
+    /// direct batch that reached one would be a bug, so it fails rather than
+    /// write beside the direct connection.
     pub(crate) fn pool(&mut self) -> Result<&mut Transaction<'static, Any>> {
         match self {
             Conn::Pool(tx) => Ok(tx),
