@@ -96,13 +96,12 @@ impl Writer {
     pub(crate) fn open(path: &Path) -> Result<Writer> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(path, flags)?;
-        // As sqlx's connections are set up (dialect.rs): durable commits.
-        connection.execute_batch(
-            "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
-             PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-             PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 20000; \
-             PRAGMA journal_size_limit = 67108864; PRAGMA mmap_size = 268435456;",
-        )?;
+        for pragma in crate::dialect::SQLITE_PRAGMAS {
+            connection.execute_batch(pragma)?;
+        }
+        // The writer touches the tails of its tables and a few balances:
+        // 8 MiB holds them.
+        connection.execute_batch("PRAGMA cache_size = -8192")?;
         connection.set_prepared_statement_cache_capacity(128);
         Ok(Writer(Mutex::new(connection)))
     }
@@ -186,7 +185,7 @@ impl WriterThread {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| StoreError::Corrupt(format!("starting the writer's runtime: {e}")))?;
+            .map_err(sqlx::Error::Io)?;
         let handle = runtime.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
@@ -194,7 +193,7 @@ impl WriterThread {
             .spawn(move || {
                 let _ = runtime.block_on(stopped);
             })
-            .map_err(|e| StoreError::Corrupt(format!("starting the writer's thread: {e}")))?;
+            .map_err(sqlx::Error::Io)?;
         Ok(WriterThread {
             handle,
             _stop: stop,

@@ -126,29 +126,36 @@ fn sqlite_url(url: &str) -> String {
     }
 }
 
-/// WAL with synchronous=FULL: a commit is on disk before it is acknowledged.
+/// How every read-write SQLite connection is set up (sqlx's, and the
+/// batches' own in `conn.rs`). WAL with synchronous=FULL: a commit is on
+/// disk before it is acknowledged.
+pub(crate) const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    // Statement journals and sorts stay in memory; 64 MiB of page cache.
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA cache_size = -65536",
+    // The background checkpointer keeps the WAL short; this is only the
+    // writer's fallback.
+    "PRAGMA wal_autocheckpoint = 20000",
+    "PRAGMA journal_size_limit = 67108864",
+    "PRAGMA mmap_size = 268435456",
+];
+
 fn sqlite_pool(size: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        // A local file's connection cannot drop: a ping before each
+        // acquire would only be one more round trip to sqlx's thread.
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                for pragma in [
-                    "PRAGMA busy_timeout = 10000",
-                    "PRAGMA journal_mode = WAL",
-                    "PRAGMA synchronous = FULL",
-                    "PRAGMA foreign_keys = ON",
-                    // Statement journals and sorts stay in memory; 64 MiB of page cache.
-                    "PRAGMA temp_store = MEMORY",
-                    "PRAGMA cache_size = -65536",
-                    // The background checkpointer keeps the WAL short; this
-                    // is only the writer's fallback.
-                    "PRAGMA wal_autocheckpoint = 20000",
-                    "PRAGMA journal_size_limit = 67108864",
-                    "PRAGMA mmap_size = 268435456",
-                ] {
-                    conn.execute(pragma).await?;
+                for pragma in SQLITE_PRAGMAS {
+                    conn.execute(*pragma).await?;
                 }
                 Ok(())
             })

@@ -52,34 +52,41 @@ impl Worker for Settler {
         "settler"
     }
 
+    /// The whole step runs where the store runs its batches (a thread of
+    /// their own on a SQLite file): one hop there per tick.
     async fn step(&mut self) -> Step {
-        let now = crate::time::now();
         let store = self.store.clone();
-        let settle = async move { conversions::settle_due(store.as_ref(), now, BATCH).await };
-        let settled = (on_batch_runtime(self.store.as_ref(), settle).await).unwrap_or_else(|e| {
-            tracing::error!(%e, "settlement failed; will retry");
-            0
-        });
-        let store = self.store.clone();
-        let deliver = async move { orchestrations::advance(store.as_ref(), now, DELIVERIES).await };
-        let delivered =
-            (on_batch_runtime(self.store.as_ref(), deliver).await).unwrap_or_else(|e| {
-                tracing::error!(%e, "orchestration step failed; will retry");
-                0
-            });
-        let sent = (withdrawals::advance(self.store.as_ref(), now, WITHDRAWALS).await)
-            .unwrap_or_else(|e| {
-                tracing::error!(%e, "withdrawal step failed; will retry");
-                0
-            });
-        if settled as i64 == BATCH || delivered as i64 == DELIVERIES || sent as i64 == WITHDRAWALS {
-            Step::Busy
-        } else {
+        let work = async move { Ok(settle_deliver_send(store.as_ref()).await) };
+        (on_batch_runtime(self.store.as_ref(), work).await).unwrap_or_else(|e| {
+            tracing::error!(%e, "settler step failed; will retry");
             Step::Idle
-        }
+        })
     }
 
     fn idle(&self) -> Duration {
         self.tick
+    }
+}
+
+/// Settles due conversions, delivers due orchestrations, sends due
+/// withdrawals; busy when any of them found a full batch.
+async fn settle_deliver_send(store: &dyn Store) -> Step {
+    let now = crate::time::now();
+    let settled = (conversions::settle_due(store, now, BATCH).await).unwrap_or_else(|e| {
+        tracing::error!(%e, "settlement failed; will retry");
+        0
+    });
+    let delivered = (orchestrations::advance(store, now, DELIVERIES).await).unwrap_or_else(|e| {
+        tracing::error!(%e, "orchestration step failed; will retry");
+        0
+    });
+    let sent = (withdrawals::advance(store, now, WITHDRAWALS).await).unwrap_or_else(|e| {
+        tracing::error!(%e, "withdrawal step failed; will retry");
+        0
+    });
+    if settled as i64 == BATCH || delivered as i64 == DELIVERIES || sent as i64 == WITHDRAWALS {
+        Step::Busy
+    } else {
+        Step::Idle
     }
 }
