@@ -14,11 +14,11 @@ use crate::bootstrap::{self, Bootstrap};
 use crate::config::Config;
 use crate::state::{App, AppState};
 use crate::workers::approver::Approver;
-use crate::workers::checkpointer::Checkpointer;
 use crate::workers::delivery::Delivery;
 use crate::workers::pruner::Pruner;
 use crate::workers::sampler::Sampler;
 use crate::workers::settler::Settler;
+use crate::workers::upkeep::Upkeep;
 use crate::workers::Workers;
 
 /// A started server. Dropping it does not stop it; call [`Running::stop`]
@@ -149,9 +149,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Ok(delivery) => workers.spawn(delivery),
         Err(e) => tracing::error!(%e, "cannot build the webhook HTTP client; no deliveries"),
     }
-    if let Some(checkpointer) = Checkpointer::new(opened) {
-        workers.spawn(checkpointer);
-    }
+    workers.spawn(Upkeep::new(opened));
     let draining = Arc::new(tokio::sync::Notify::new());
     let drained = draining.clone();
     let server = tokio::spawn(async move {

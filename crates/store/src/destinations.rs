@@ -366,10 +366,12 @@ impl DestinationStore for SqlStore {
         );
         // A cheap look on the read pool first: most ticks find nothing, and
         // must not queue for SQLite's single writer to learn that.
-        let any_due: Option<String> = sqlx::query_scalar(&format!("SELECT id {due_rows} LIMIT 1"))
-            .bind(now)
-            .fetch_optional(&self.read)
-            .await?;
+        let any_due: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT id {due_rows} ORDER BY approve_after LIMIT 1"
+        ))
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await?;
         if any_due.is_none() {
             return Ok(0);
         }

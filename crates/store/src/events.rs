@@ -691,7 +691,8 @@ impl EventStore for SqlStore {
 
     async fn deliveries_due(&self, now: i64) -> Result<bool> {
         let any: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT event_id FROM deliveries WHERE status = '{PENDING}' AND next_attempt_at <= $1 LIMIT 1"
+            "SELECT event_id FROM deliveries WHERE status = '{PENDING}' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at LIMIT 1"
         ))
         .bind(now)
         .fetch_optional(&self.read)

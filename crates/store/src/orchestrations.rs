@@ -188,9 +188,12 @@ pub(crate) fn claim_due(backend: crate::Backend, now: i64, limit: i64) -> Sql {
     q
 }
 
+/// Ordered, like every due check, so the partial index serves it on any
+/// statistics (see `transfers::due_sql`).
 pub(crate) fn due_sql() -> String {
     format!(
-        "SELECT 1 FROM orchestrations WHERE status = '{}' AND next_step_at <= $1 LIMIT 1",
+        "SELECT 1 FROM orchestrations WHERE status = '{}' AND next_step_at <= $1 \
+         ORDER BY next_step_at LIMIT 1",
         OrchestrationStatus::Processing.as_str()
     )
 }

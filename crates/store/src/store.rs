@@ -1,6 +1,7 @@
 //! The SQL implementation of [`Store`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::{Any, AnyPool, Row, Transaction};
@@ -63,18 +64,53 @@ impl SqlStore {
         self.backend == Backend::Sqlite
     }
 
-    /// Whether this backend needs `checkpoint` called now and then (SQLite).
-    pub fn needs_checkpoints(&self) -> bool {
-        self.backend == Backend::Sqlite
+    /// How often [`SqlStore::upkeep`] is worth calling.
+    pub fn upkeep_every(&self) -> Duration {
+        match self.backend {
+            Backend::Sqlite => Duration::from_millis(250),
+            Backend::Postgres => Duration::from_secs(1),
+        }
     }
 
-    /// A passive WAL checkpoint on SQLite: keeps the WAL short without
-    /// waiting for readers or blocking the writer. Nothing on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<()> {
-        if self.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+    /// The backend's own upkeep, off the request path. SQLite: a passive
+    /// WAL checkpoint, which keeps the WAL short without waiting for readers
+    /// or blocking the writer. PostgreSQL: statistics for tables that have
+    /// grown but were never analyzed (see `analyze_new_tables`).
+    pub async fn upkeep(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&self.read)
+                    .await?;
+            }
+            Backend::Postgres => self.analyze_new_tables().await?,
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL plans a kept statement once per connection and keeps that
+    /// plan until the table's statistics change. On a table never analyzed
+    /// it cannot tell a unique index from another on the same leading
+    /// column: a lookup by (customer_id, ref_id) was planned on the
+    /// customer's creation-order index and read every row of the customer,
+    /// until autovacuum's first analyze, up to a minute later. So a table's
+    /// first analyze is taken here, as soon as it has a few hundred rows;
+    /// autovacuum keeps the statistics from then on.
+    async fn analyze_new_tables(&self) -> Result<()> {
+        let fresh: Vec<String> = sqlx::query_scalar(
+            "SELECT relname::text FROM pg_stat_user_tables \
+             WHERE schemaname = current_schema() AND last_analyze IS NULL \
+             AND last_autoanalyze IS NULL AND n_mod_since_analyze >= 200",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for table in fresh {
+            // Another replica analyzing it already is enough.
+            let quoted = table.replace('"', "\"\"");
+            sqlx::query(&format!("ANALYZE (SKIP_LOCKED) \"{quoted}\""))
                 .execute(&self.read)
                 .await?;
+            tracing::debug!(table, "analyzed a new table");
         }
         Ok(())
     }
@@ -514,10 +550,12 @@ pub(crate) async fn insert_profile(tx: &mut Transaction<'static, Any>, p: &Profi
     Ok(())
 }
 
-/// The status is inlined so the partial index on due rows serves it.
+/// The status is inlined so the partial index on due rows serves it, and
+/// the order so it does on any statistics (see `transfers::due_sql`).
 pub(crate) fn conversions_due_sql() -> String {
     format!(
-        "SELECT 1 FROM conversions WHERE status = '{}' AND settle_after <= $1 LIMIT 1",
+        "SELECT 1 FROM conversions WHERE status = '{}' AND settle_after <= $1 \
+         ORDER BY settle_after LIMIT 1",
         ConversionStatus::Created.as_str()
     )
 }

@@ -296,3 +296,104 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod postgres_plans {
+    use sqlx::{Connection, PgConnection, Row};
+
+    /// A fresh PostgreSQL database with the schema, and a connection to it.
+    async fn scratch() -> (crate::SqlStore, PgConnection) {
+        let admin = std::env::var("STABLEPORT_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let mut conn = PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for this test: {e}"));
+        let name = format!("sptest_plans_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        let store = crate::open(&url).await.unwrap();
+        (store, PgConnection::connect(&url).await.unwrap())
+    }
+
+    /// The plan PostgreSQL keeps for `sql` once it stops planning each
+    /// execution afresh (its generic plan), given `args`.
+    async fn kept_plan(conn: &mut PgConnection, sql: &str, args: &str) -> String {
+        sqlx::query("SET plan_cache_mode = force_generic_plan")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        static PREPARED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "p{}",
+            PREPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        sqlx::raw_sql(&format!("PREPARE {name} AS {sql}"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let rows = sqlx::raw_sql(&format!("EXPLAIN EXECUTE {name}({args})"))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        let lines: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        lines.join("\n")
+    }
+
+    /// Every replica's every tick runs the due checks. On tables never
+    /// analyzed (a new database: the first minute, before autovacuum), the
+    /// plan kept for an unordered `LIMIT 1` was a scan of the whole table.
+    #[tokio::test]
+    async fn due_checks_use_their_partial_indexes_before_any_statistics() {
+        let (_store, mut conn) = scratch().await;
+        for (sql, index) in [
+            (crate::store::conversions_due_sql(), "conversions_due"),
+            (crate::orchestrations::due_sql(), "orchestrations_due"),
+            (crate::transfers::due_sql(), "transfers_due"),
+        ] {
+            let plan = kept_plan(&mut conn, &sql, "0").await;
+            assert!(plan.contains(index), "{sql}:\n{plan}");
+        }
+    }
+
+    /// A lookup by (customer_id, ref_id) on a table never analyzed was kept
+    /// planned on the customer's creation-order index, reading every row of
+    /// the customer. The store's upkeep gives a table that has grown its
+    /// first statistics, and the kept plan is then its unique index.
+    #[tokio::test]
+    async fn upkeep_gives_a_grown_table_its_first_statistics() {
+        let (store, mut conn) = scratch().await;
+        let customer = uuid::Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO conversions (id, customer_id, profile_id, amount, source_asset, \
+             target_asset, source_units, target_units, status, ref_id, identity_id, account_id, \
+             created_at, updated_at) \
+             SELECT md5(i::text), $1, 'p', '1', 'USD', 'USDP', 1, 1, 'SETTLED', 'r' || i, '', '', \
+             i, i FROM generate_series(1, 300) AS i",
+        )
+        .bind(customer.to_string())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        // PostgreSQL publishes the row counts upkeep reads within a second
+        // or so of the commit.
+        let analyzed = "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables \
+                        WHERE relname = 'conversions'";
+        let mut waited = 0;
+        while !sqlx::query_scalar::<_, bool>(analyzed)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+        {
+            assert!(waited < 150, "conversions never analyzed");
+            store.upkeep().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            waited += 1;
+        }
+        let sql = "SELECT id FROM conversions WHERE customer_id = $1 AND ref_id = $2";
+        let plan = kept_plan(&mut conn, sql, "'c', 'r'").await;
+        assert!(plan.contains("conversions_ref_id"), "{plan}");
+    }
+}

@@ -1,14 +1,15 @@
 //! Work done off the request path, on every replica: settlement and
-//! orchestration steps, fiat account approval, webhook delivery, SQLite
-//! checkpoints, chart samples, retention, each a [`Worker`]. (The group-commit writers belong to the
-//! operations layer, `stableport_core::batcher`.)
+//! orchestration steps, fiat account approval, webhook delivery, the
+//! database's upkeep, chart samples, retention, each a [`Worker`]. (The
+//! group-commit writers belong to the operations layer,
+//! `stableport_core::batcher`.)
 
 pub mod approver;
-pub mod checkpointer;
 pub mod delivery;
 pub mod pruner;
 pub mod sampler;
 pub mod settler;
+pub mod upkeep;
 
 use std::time::Duration;
 
