@@ -12,7 +12,7 @@ use stableport_store::{
     Backend, CreateOutcome, NewConversion, NewDeposit, NewOrchestration, OrchestrationOutcome,
     Store,
 };
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -68,42 +68,48 @@ impl Batched for NewDeposit {
 type Job<R> = (R, oneshot::Sender<Result<<R as Batched>::Outcome>>, Instant);
 
 pub struct Batcher<R: Batched> {
-    queue: mpsc::Sender<Job<R>>,
+    /// One queue per commit loop; a profile's requests always take the same.
+    queues: Vec<mpsc::Sender<Job<R>>>,
 }
 
 impl<R: Batched> Clone for Batcher<R> {
     fn clone(&self) -> Self {
         Batcher {
-            queue: self.queue.clone(),
+            queues: self.queues.clone(),
         }
     }
 }
 
 impl<R: Batched> Batcher<R> {
-    /// SQLite has one writer, so one loop; PostgreSQL overlaps a few commits.
+    /// SQLite has one writer, so one loop. PostgreSQL overlaps the commits
+    /// of a few loops, each with the requests of its share of the profiles:
+    /// two loops never lock the same balance, so a busy profile's requests
+    /// queue for one loop and go in one batch, instead of spreading over the
+    /// loops into small batches that wait on each other's row locks.
     pub fn spawn(store: Arc<dyn Store>) -> (Batcher<R>, Vec<JoinHandle<()>>) {
-        let workers = match store.backend() {
+        let loops = match store.backend() {
             Backend::Sqlite => 1,
             Backend::Postgres => 4,
         };
-        let (queue, receiver) = mpsc::channel(MAX_BATCH * 16);
-        let receiver = Arc::new(Mutex::new(receiver));
         let runtime = store.batch_runtime();
-        let tasks = (0..workers)
+        let (queues, tasks) = (0..loops)
             .map(|_| {
-                let writer = run(store.clone(), receiver.clone());
-                match &runtime {
+                let (queue, receiver) = mpsc::channel(MAX_BATCH * 16);
+                let writer = run(store.clone(), receiver);
+                let task = match &runtime {
                     Some(runtime) => runtime.spawn(writer),
                     None => tokio::spawn(writer),
-                }
+                };
+                (queue, task)
             })
-            .collect();
-        (Batcher { queue }, tasks)
+            .unzip();
+        (Batcher { queues }, tasks)
     }
 
     pub async fn submit(&self, request: R) -> Result<R::Outcome> {
         let (reply, outcome) = oneshot::channel();
-        self.queue
+        let queue = &self.queues[shard(request.balance().0, self.queues.len())];
+        queue
             .send((request, reply, Instant::now()))
             .await
             .map_err(|_| CoreError::Internal("the batch writer has stopped".into()))?;
@@ -113,14 +119,17 @@ impl<R: Batched> Batcher<R> {
     }
 }
 
-async fn run<R: Batched>(store: Arc<dyn Store>, receiver: Arc<Mutex<mpsc::Receiver<Job<R>>>>) {
+/// The loop a profile's requests go to: always the same one.
+fn shard(profile: Uuid, loops: usize) -> usize {
+    // A profile id's low bits are random (UUID v4 and v7 alike).
+    (profile.as_u64_pair().1 % loops as u64) as usize
+}
+
+async fn run<R: Batched>(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job<R>>) {
     loop {
         let mut batch = Vec::new();
-        {
-            let mut receiver = receiver.lock().await;
-            if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
-                return;
-            }
+        if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
         }
         observe(&batch);
         batch.sort_by_key(|(r, _, _)| r.balance());
@@ -191,4 +200,21 @@ pub(crate) async fn debit_fresh<R>(
         }
     }
     Ok((debited, short))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard;
+
+    #[test]
+    fn a_profile_always_takes_the_same_loop_and_profiles_spread() {
+        let mut per_loop = [0; 4];
+        for _ in 0..4000 {
+            let profile = stableport_domain::new_id();
+            assert_eq!(shard(profile, 4), shard(profile, 4));
+            per_loop[shard(profile, 4)] += 1;
+        }
+        assert!(per_loop.iter().all(|&n| n > 800), "{per_loop:?}");
+        assert_eq!(shard(stableport_domain::new_id(), 1), 0);
+    }
 }
