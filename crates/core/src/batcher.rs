@@ -9,8 +9,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use stableport_domain::Asset;
 use stableport_store::{
-    Backend, CreateOutcome, NewConversion, NewDeposit, NewOrchestration, OrchestrationOutcome,
-    Store,
+    CreateOutcome, NewConversion, NewDeposit, NewOrchestration, OrchestrationOutcome, Store,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -68,48 +67,39 @@ impl Batched for NewDeposit {
 type Job<R> = (R, oneshot::Sender<Result<<R as Batched>::Outcome>>, Instant);
 
 pub struct Batcher<R: Batched> {
-    /// One queue per commit loop; a profile's requests always take the same.
-    queues: Vec<mpsc::Sender<Job<R>>>,
+    queue: mpsc::Sender<Job<R>>,
 }
 
 impl<R: Batched> Clone for Batcher<R> {
     fn clone(&self) -> Self {
         Batcher {
-            queues: self.queues.clone(),
+            queue: self.queue.clone(),
         }
     }
 }
 
 impl<R: Batched> Batcher<R> {
-    /// SQLite has one writer, so one loop. PostgreSQL overlaps the commits
-    /// of a few loops, each with the requests of its share of the profiles:
-    /// two loops never lock the same balance, so a busy profile's requests
-    /// queue for one loop and go in one batch, instead of spreading over the
-    /// loops into small batches that wait on each other's row locks.
-    pub fn spawn(store: Arc<dyn Store>) -> (Batcher<R>, Vec<JoinHandle<()>>) {
-        let loops = match store.backend() {
-            Backend::Sqlite => 1,
-            Backend::Postgres => 4,
+    /// One commit loop, on every backend: one batch of a kind in flight per
+    /// replica. SQLite has one writer anyway. On PostgreSQL, loops that
+    /// overlapped their commits split the waiting requests into smaller
+    /// batches, which then waited on each other's balance locks; with three
+    /// replicas (twelve loops) on this machine, creates ran at 0.66 of one
+    /// replica's rate, against about 0.9 with one loop each, for one
+    /// replica alone within noise of four loops (BENCHMARKS.md). Replicas
+    /// are what multiply commits in flight.
+    pub fn spawn(store: Arc<dyn Store>) -> (Batcher<R>, JoinHandle<()>) {
+        let (queue, receiver) = mpsc::channel(MAX_BATCH * 16);
+        let writer = run(store.clone(), receiver);
+        let task = match store.batch_runtime() {
+            Some(runtime) => runtime.spawn(writer),
+            None => tokio::spawn(writer),
         };
-        let runtime = store.batch_runtime();
-        let (queues, tasks) = (0..loops)
-            .map(|_| {
-                let (queue, receiver) = mpsc::channel(MAX_BATCH * 16);
-                let writer = run(store.clone(), receiver);
-                let task = match &runtime {
-                    Some(runtime) => runtime.spawn(writer),
-                    None => tokio::spawn(writer),
-                };
-                (queue, task)
-            })
-            .unzip();
-        (Batcher { queues }, tasks)
+        (Batcher { queue }, task)
     }
 
     pub async fn submit(&self, request: R) -> Result<R::Outcome> {
         let (reply, outcome) = oneshot::channel();
-        let queue = &self.queues[shard(request.balance().0, self.queues.len())];
-        queue
+        self.queue
             .send((request, reply, Instant::now()))
             .await
             .map_err(|_| CoreError::Internal("the batch writer has stopped".into()))?;
@@ -117,12 +107,6 @@ impl<R: Batched> Batcher<R> {
             .await
             .map_err(|_| CoreError::Internal("the batch writer dropped a request".into()))?
     }
-}
-
-/// The loop a profile's requests go to: always the same one.
-fn shard(profile: Uuid, loops: usize) -> usize {
-    // A profile id's low bits are random (UUID v4 and v7 alike).
-    (profile.as_u64_pair().1 % loops as u64) as usize
 }
 
 async fn run<R: Batched>(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job<R>>) {
@@ -200,21 +184,4 @@ pub(crate) async fn debit_fresh<R>(
         }
     }
     Ok((debited, short))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shard;
-
-    #[test]
-    fn a_profile_always_takes_the_same_loop_and_profiles_spread() {
-        let mut per_loop = [0; 4];
-        for _ in 0..4000 {
-            let profile = stableport_domain::new_id();
-            assert_eq!(shard(profile, 4), shard(profile, 4));
-            per_loop[shard(profile, 4)] += 1;
-        }
-        assert!(per_loop.iter().all(|&n| n > 800), "{per_loop:?}");
-        assert_eq!(shard(stableport_domain::new_id(), 1), 0);
-    }
 }

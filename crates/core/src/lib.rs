@@ -55,11 +55,10 @@ impl Core {
     /// The core over `store`, with its group-commit writers running; the
     /// handles end when the last `Core` (and its writers' queues) is dropped.
     pub fn start(store: Arc<dyn Store>, settlement: Settlement) -> (Core, Vec<JoinHandle<()>>) {
-        let (conversions, mut writers) = Batcher::spawn(store.clone());
-        let (orchestrations, more) = Batcher::spawn(store.clone());
-        writers.extend(more);
-        let (deposits, more) = Batcher::spawn(store.clone());
-        writers.extend(more);
+        let (conversions, converting) = Batcher::spawn(store.clone());
+        let (orchestrations, orchestrating) = Batcher::spawn(store.clone());
+        let (deposits, depositing) = Batcher::spawn(store.clone());
+        let writers = vec![converting, orchestrating, depositing];
         let core = Core {
             store,
             conversions,
