@@ -904,7 +904,19 @@ fn machine(r: &ReportCli) -> String {
         .unwrap_or_else(|| "unknown".into());
     let admin = format!("{}/postgres", r.pg_url.trim_end_matches('/'));
     let postgres = psql(&admin, "SHOW server_version").unwrap_or_else(|_| "not used".into());
-    let mut dirty = command_line("git", &["status", "--porcelain", "--untracked-files=no"]);
+    // The report's own outputs, written before this, are not the build's.
+    let (out, plots) = (r.out.display(), r.plots.display());
+    let (out, plots) = (format!(":(exclude){out}"), format!(":(exclude){plots}"));
+    let status = [
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ".",
+        &out,
+        &plots,
+    ];
+    let mut dirty = command_line("git", &status);
     dirty = if dirty.is_empty() {
         String::new()
     } else {
