@@ -35,7 +35,7 @@ impl Conn {
     pub(crate) fn pool(&mut self) -> Result<&mut Transaction<'static, Any>> {
         match self {
             Conn::Pool(tx) => Ok(tx),
-            Conn::Direct(_) => Err(StoreError::Corrupt(
+            Conn::Direct(_) => Err(StoreError::Internal(
                 "a statement of this step has no direct form".into(),
             )),
         }
@@ -241,6 +241,22 @@ mod tests {
         tx.inner.execute(insert_customer(), true).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(customers(&store).await, 1);
+    }
+
+    /// A primitive written for sqlx alone, reached from a direct batch,
+    /// fails as the store's own bug (not as bad data), and writes nothing.
+    #[tokio::test]
+    async fn a_sqlx_only_statement_refuses_a_direct_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("direct.db").display());
+        let store = crate::open(&url).await.unwrap();
+        let mut tx = store.batch_transaction().await.unwrap();
+        let action = stableport_domain::ApprovalAction::AddWebhook;
+        let refused = tx.approval_policy(uuid::Uuid::new_v4(), action).await;
+        assert!(
+            matches!(refused, Err(StoreError::Internal(_))),
+            "{refused:?}"
+        );
     }
 
     /// The direct connection and sqlx's never write at once: while a batch

@@ -108,6 +108,9 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The store used against its own rules: a bug, not bad data.
+    #[error("internal store error: {0}")]
+    Internal(String),
     /// A sealed secret and no master key, or another one.
     #[error("{0}")]
     Locked(String),
