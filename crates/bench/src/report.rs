@@ -905,8 +905,8 @@ fn machine(r: &ReportCli) -> String {
     let admin = format!("{}/postgres", r.pg_url.trim_end_matches('/'));
     let postgres = psql(&admin, "SHOW server_version").unwrap_or_else(|_| "not used".into());
     // The report's own outputs, written before this, are not the build's.
-    let (out, plots) = (r.out.display(), r.plots.display());
-    let (out, plots) = (format!(":(exclude){out}"), format!(":(exclude){plots}"));
+    let out = format!(":(exclude){}", r.out.display());
+    let plots = format!(":(exclude){}", r.plots.display());
     let status = [
         "status",
         "--porcelain",

@@ -24,7 +24,7 @@ const MAX_BATCH: usize = 256;
 pub trait Batched: Send + Sync + Sized + 'static {
     type Outcome: Send + 'static;
     /// The balance it debits: batches take them in this order, so two
-    /// transactions never wait on each other's locks.
+    /// transactions (of different replicas) never deadlock on them.
     fn balance(&self) -> (Uuid, Asset);
     /// Commits the batch in one transaction, retrying transient conflicts.
     async fn commit(store: &dyn Store, batch: &[Self]) -> Result<Vec<Self::Outcome>>;

@@ -219,6 +219,13 @@ mod tests {
             .unwrap()
     }
 
+    /// A store on a fresh SQLite file, which lives as long as the dir.
+    async fn scratch() -> (tempfile::TempDir, crate::SqlStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("direct.db").display());
+        (dir, crate::open(&url).await.unwrap())
+    }
+
     fn insert_customer() -> Sql {
         let mut q = Sql::new("INSERT INTO customers (id, created_at) VALUES (");
         q.bind(uuid::Uuid::new_v4()).push(", 0)");
@@ -229,9 +236,7 @@ mod tests {
     /// stay, and the next batch starts cleanly on the same connection.
     #[tokio::test]
     async fn a_dropped_batch_leaves_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("direct.db").display());
-        let store = crate::open(&url).await.unwrap();
+        let (_dir, store) = scratch().await;
         let mut tx = store.batch_transaction().await.unwrap();
         assert!(matches!(tx.inner, Conn::Direct(_)));
         tx.inner.execute(insert_customer(), true).await.unwrap();
@@ -247,9 +252,7 @@ mod tests {
     /// fails as the store's own bug (not as bad data), and writes nothing.
     #[tokio::test]
     async fn a_sqlx_only_statement_refuses_a_direct_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("direct.db").display());
-        let store = crate::open(&url).await.unwrap();
+        let (_dir, store) = scratch().await;
         let mut tx = store.batch_transaction().await.unwrap();
         let action = stableport_domain::ApprovalAction::AddWebhook;
         let refused = tx.approval_policy(uuid::Uuid::new_v4(), action).await;
@@ -265,9 +268,8 @@ mod tests {
     /// through once the batch commits.
     #[tokio::test]
     async fn writes_through_sqlx_wait_for_an_open_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("direct.db").display());
-        let store = std::sync::Arc::new(crate::open(&url).await.unwrap());
+        let (_dir, store) = scratch().await;
+        let store = std::sync::Arc::new(store);
         let mut batch = store.batch_transaction().await.unwrap();
         batch.inner.execute(insert_customer(), true).await.unwrap();
         let other = tokio::spawn({

@@ -107,7 +107,8 @@ impl SqlStore {
         for table in fresh {
             // Another replica analyzing it already is enough.
             let quoted = table.replace('"', "\"\"");
-            sqlx::query(&format!("ANALYZE (SKIP_LOCKED) \"{quoted}\""))
+            // Not a statement to keep prepared: one per table, once.
+            sqlx::raw_sql(&format!("ANALYZE (SKIP_LOCKED) \"{quoted}\""))
                 .execute(&self.read)
                 .await?;
             tracing::debug!(table, "analyzed a new table");
