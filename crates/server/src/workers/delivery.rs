@@ -38,6 +38,10 @@ pub const ATTEMPT_HEADER: &str = "Stableport-Delivery-Attempt";
 const HORIZON: Duration = Duration::from_secs(1);
 /// A claim lapses this long after the send's timeout.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// Deliveries claimed and waiting for their slot, per send in flight. A
+/// delivery waiting for its slot holds no send permit, so the claims can
+/// reach a webhook's slots ahead of time without idling the senders.
+const AHEAD: usize = 4;
 /// No single retry waits longer than this.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 /// Outcomes written per transaction at most.
@@ -294,14 +298,17 @@ impl Sender {
         ))
     }
 
-    async fn deliver(&self, c: ClaimedDelivery) -> AttemptResult {
+    /// Waits for the delivery's slot, then for a send permit, and sends.
+    async fn deliver(&self, c: ClaimedDelivery, sending: &Semaphore) -> AttemptResult {
         let wait = c.send_at - crate::time::now();
         if wait > 0 {
             tokio::time::sleep(Duration::from_micros(wait.unsigned_abs())).await;
         }
+        let permit = sending.acquire().await;
         let at = crate::time::now();
         let started = Instant::now();
         let outcome = self.send(&c).await;
+        drop(permit);
         let latency = micros(started.elapsed());
         let (status_code, error) = match outcome {
             Ok((code, error)) => (Some(i64::from(code)), error),
@@ -358,8 +365,9 @@ async fn record(store: Arc<dyn Store>, mut results: mpsc::UnboundedReceiver<Atte
     }
 }
 
-/// Claims due deliveries in batches and sends each on its own task, at most
-/// `max_in_flight` at once; outcomes are written back in batches by one
+/// Claims due deliveries in batches (at most `AHEAD` x `max_in_flight`
+/// unfinished) and sends each on its own task at its slot, at most
+/// `max_in_flight` sends at once; outcomes are written back in batches by one
 /// recording task. Every task lives in one JoinSet, so dropping the worker
 /// stops all of them at once; a claim cut short lapses with its lease and
 /// the delivery is sent again.
@@ -368,7 +376,10 @@ pub struct Delivery {
     sender: Arc<Sender>,
     results: mpsc::UnboundedSender<AttemptResult>,
     tasks: JoinSet<()>,
-    slots: Arc<Semaphore>,
+    /// Claimed and not yet finished: what a claim may take is what is free here.
+    claimed: Arc<Semaphore>,
+    /// Sends in flight (`max_in_flight`).
+    sending: Arc<Semaphore>,
     lease: i64,
     /// Claims come in batches: each is a write transaction (an fsync), so a
     /// worker with nearly every slot busy waits a little for more to free up
@@ -384,11 +395,15 @@ impl Delivery {
         let (results, receiver) = mpsc::unbounded_channel();
         let mut tasks = JoinSet::new();
         tasks.spawn(record(store.clone(), receiver));
+        let ahead = settings.max_in_flight.saturating_mul(AHEAD);
         Ok(Delivery {
             store,
-            slots: Arc::new(Semaphore::new(settings.max_in_flight)),
-            lease: micros(settings.timeout + LEASE_MARGIN),
-            batch: u32::try_from((settings.max_in_flight / 4).max(1)).unwrap_or(1),
+            claimed: Arc::new(Semaphore::new(ahead)),
+            sending: Arc::new(Semaphore::new(settings.max_in_flight)),
+            // The last of a claim may wait for AHEAD - 1 rounds of sends
+            // that each run into the timeout before its own.
+            lease: micros(settings.timeout * AHEAD as u32 + LEASE_MARGIN),
+            batch: u32::try_from((ahead / 4).max(1)).unwrap_or(1),
             poll: settings.poll,
             sender: Arc::new(Sender {
                 http,
@@ -402,14 +417,14 @@ impl Delivery {
 
     /// Waits (at most one poll interval) for a batch's worth of free slots.
     async fn free_slots(&mut self) -> usize {
-        if self.slots.available_permits() < self.batch as usize {
+        if self.claimed.available_permits() < self.batch as usize {
             if let Ok(Ok(permits)) =
-                tokio::time::timeout(self.poll, self.slots.acquire_many(self.batch)).await
+                tokio::time::timeout(self.poll, self.claimed.acquire_many(self.batch)).await
             {
                 drop(permits);
             }
         }
-        self.slots.available_permits()
+        self.claimed.available_permits()
     }
 }
 
@@ -440,13 +455,14 @@ impl Worker for Delivery {
         };
         let full = claimed.len() >= free;
         for delivery in claimed {
-            let Ok(permit) = self.slots.clone().acquire_owned().await else {
+            let Ok(permit) = self.claimed.clone().acquire_owned().await else {
                 return Step::Idle;
             };
             let sender = self.sender.clone();
+            let sending = self.sending.clone();
             let results = self.results.clone();
             self.tasks.spawn(async move {
-                let outcome = sender.deliver(delivery).await;
+                let outcome = sender.deliver(delivery, &sending).await;
                 drop(permit);
                 results.send(outcome).ok();
             });
