@@ -36,6 +36,7 @@ pub struct Orchestrate {
     pub destination: Named,
 }
 
+/// Creates an orchestration, or answers a retry of a stored one with it.
 pub async fn create(
     core: &Core,
     customer: Uuid,
@@ -51,16 +52,30 @@ pub async fn create(
         );
         CoreError::amount(&e, detail)
     })?;
-    // A retry of one that exists gets it, whatever has changed since (a
-    // destination deleted, a balance spent); the store checks again, in the
-    // transaction, for retries that race.
-    if let Some(existing) = core
-        .store
-        .orchestration_by_ref(customer, &cmd.ref_id)
-        .await?
-    {
-        return Ok(Created::Existing(existing));
+    let ref_id = cmd.ref_id.clone();
+    match new(core, customer, cmd, amount, now).await {
+        Ok(request) => submit(core, request).await,
+        // A retry of one that exists gets it, whatever has changed since (a
+        // destination deleted, a profile deactivated). Looked up only when
+        // the request no longer passes: the batch answers every other retry
+        // itself, so a new orchestration costs no round trip for it.
+        Err(refused) => match core.store.orchestration_by_ref(customer, &ref_id).await {
+            Ok(Some(existing)) => Ok(Created::Existing(existing)),
+            _ => Err(refused),
+        },
     }
+}
+
+/// The request checked against the stored profiles, identities and
+/// destinations.
+async fn new(
+    core: &Core,
+    customer: Uuid,
+    cmd: Orchestrate,
+    amount: Amount,
+    now: i64,
+) -> Result<NewOrchestration> {
+    let (source_asset, destination_asset) = (cmd.source_asset, cmd.destination_asset);
     let profile = profiles::owned(core, customer, cmd.source).await?;
     let identity = ("identity_id", Some(cmd.identity_id.as_str()));
     identities::check_actor(
@@ -70,12 +85,16 @@ pub async fn create(
         ("account_id", Some(&cmd.account_id)),
     )
     .await?;
-    let destination = destinations::resolve(core, customer, cmd.destination).await?;
+    // Into the source profile itself (another asset): it was just read.
+    let destination = match cmd.destination {
+        Named::Profile(ProfileRef::Id(id)) if id == profile.id => Destination::Profile(id),
+        named => destinations::resolve(core, customer, named).await?,
+    };
     let same_profile = destination == Destination::Profile(profile.id);
     let kind = destinations::kind_of(&destination);
     check_route(source_asset, destination_asset, kind, same_profile)
         .map_err(|e| CoreError::invalid(e.to_string()))?;
-    let request = NewOrchestration {
+    Ok(NewOrchestration {
         id: stableport_domain::new_id(),
         customer_id: customer,
         profile_id: profile.id,
@@ -92,15 +111,20 @@ pub async fn create(
         metadata: cmd.metadata,
         now,
         next_step_at: core.settlement.due_at(now),
-    };
-    match core.orchestrations.submit(request.clone()).await? {
+    })
+}
+
+async fn submit(core: &Core, request: NewOrchestration) -> Result<Created<Orchestration>> {
+    let (asset, profile) = (request.source_asset, request.profile_id);
+    let needed = request.source_amount.clone();
+    match core.orchestrations.submit(request).await? {
         OrchestrationOutcome::Created(o) => Ok(Created::New(o)),
         OrchestrationOutcome::RefIdExists(existing) => Ok(Created::Existing(existing)),
         OrchestrationOutcome::InsufficientFunds { available } => {
             Err(CoreError::InsufficientFunds {
-                asset: source_asset,
-                profile: profile.id,
-                needed: request.source_amount,
+                asset,
+                profile,
+                needed,
                 available,
             })
         }

@@ -606,6 +606,36 @@ async fn refuses_bad_orchestrations(backend: Backend) {
         .filter(|b| b.asset == "USDC")
         .for_each(|b| b.available = "100".into());
     assert_eq!(after, before);
+
+    // A retry gets the stored one even when the request would now be
+    // refused: here its bank account was rejected after the first.
+    let to_bank = CreateOrchestration {
+        destination_asset: "USD".into(),
+        ..CreateOrchestration::new("paid", &profile, "USDC", "USD", "1", To::fiat(&bank, None))
+    };
+    let paid = client.create_orchestration(&to_bank).await.unwrap();
+    send(
+        &client,
+        Method::PUT,
+        &format!("/v2/sandbox/fiat-accounts/{bank}"),
+        json!({ "status": "REJECTED" }),
+    )
+    .await;
+    let refused = CreateOrchestration {
+        ref_id: "paid-again".into(),
+        ..to_bank.clone()
+    };
+    problem(
+        client.create_orchestration(&refused).await,
+        400,
+        "is REJECTED",
+    );
+    let p = problem(
+        client.create_orchestration(&to_bank).await,
+        409,
+        "orchestration already exists with ref_id 'paid'",
+    );
+    assert_eq!(p.meta.unwrap()["existing"]["id"], paid.id.as_str());
     db.assert_ledger_sound().await;
 }
 
