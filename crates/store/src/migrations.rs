@@ -24,7 +24,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_approval_tiers.sql")),
     (14, include_str!("../migrations/0014_dashboard.sql")),
     (15, include_str!("../migrations/0015_history.sql")),
+    (16, include_str!("../migrations/0016_room_to_update.sql")),
 ];
+
+/// A script's first line marks a tuning only PostgreSQL has: elsewhere it
+/// is recorded as applied without running.
+const POSTGRES_ONLY: &str = "-- postgres only";
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
     let mut tx = pool.begin_with(backend.begin_write()).await?;
@@ -46,7 +51,8 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
         if applied.is_some() {
             continue;
         }
-        for statement in statements(script) {
+        let skip = script.starts_with(POSTGRES_ONLY) && backend != Backend::Postgres;
+        for statement in statements(script).into_iter().filter(|_| !skip) {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
         sqlx::query("INSERT INTO stableport_migrations (version, applied_at) VALUES ($1, $2)")

@@ -396,4 +396,37 @@ mod postgres_plans {
         let plan = kept_plan(&mut conn, sql, "'c', 'r'").await;
         assert!(plan.contains("conversions_ref_id"), "{plan}");
     }
+
+    /// A transfer's status move touches no indexed column: with room left
+    /// on its page (0016's fillfactor) the new version stays there and no
+    /// index is written. On full pages every such move wrote all four.
+    #[tokio::test]
+    async fn a_transfers_status_move_stays_on_its_page() {
+        let (_store, mut conn) = scratch().await;
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO transfers (id, customer_id, profile_id, type, direction, status, \
+             asset, units, created_at, updated_at) \
+             SELECT md5(i::text), 'c', 'p', 'CONVERSION', 'CREDIT', 'PENDING', 'USD', 1, i, i \
+             FROM generate_series(1, 2000) AS i",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        // One in ten, spread over every page: what a batch of deliveries does.
+        let moved = sqlx::query(
+            "UPDATE transfers SET status = 'COMPLETED', updated_at = 0 WHERE created_at % 10 = 0",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap()
+        .rows_affected();
+        let hot: i64 = sqlx::query_scalar(
+            "SELECT pg_stat_get_xact_tuples_hot_updated('transfers'::regclass)",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!((moved, hot), (200, 200));
+    }
 }
