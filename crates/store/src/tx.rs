@@ -421,12 +421,11 @@ mod postgres_plans {
         .await
         .unwrap()
         .rows_affected();
-        let hot: i64 = sqlx::query_scalar(
-            "SELECT pg_stat_get_xact_tuples_hot_updated('transfers'::regclass)",
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+        let hot: i64 =
+            sqlx::query_scalar("SELECT pg_stat_get_xact_tuples_hot_updated('transfers'::regclass)")
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
         assert_eq!((moved, hot), (200, 200));
     }
 }

@@ -42,10 +42,42 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// A fresh, empty database.
+/// A fresh, empty database. A PostgreSQL one is dropped with it, unless
+/// its test failed: then it stays, to be looked at.
 pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: (admin URL, database name).
+    scratch: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.scratch.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            eprintln!("kept the failed test's database {name}");
+            return;
+        }
+        // On a thread of its own: this may run inside the test's runtime.
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::query(&sql).execute(&mut conn).await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop a test database: {e}");
+        }
+    }
 }
 
 impl TestDb {
@@ -57,6 +89,7 @@ impl TestDb {
                 TestDb {
                     url,
                     _dir: Some(dir),
+                    scratch: None,
                 }
             }
             Backend::Postgres => {
@@ -76,6 +109,7 @@ impl TestDb {
                 TestDb {
                     url: format!("{base}/{name}"),
                     _dir: None,
+                    scratch: Some((admin.clone(), name)),
                 }
             }
         }
