@@ -625,6 +625,7 @@ async fn backs_up_while_serving_and_the_copy_audits(backend: Backend) {
         })
     };
     let dir = tempfile::tempdir().unwrap();
+    let mut copy_db = None;
     let restored = match backend {
         Backend::Sqlite => {
             let copy = dir.path().join("copy.db");
@@ -641,7 +642,8 @@ async fn backs_up_while_serving_and_the_copy_audits(backend: Backend) {
         Backend::Postgres => {
             let (ok, _, err) = cli(&["backup", "--database-url", &db.url, "--to", "x.db"]).await;
             assert!(!ok && err.contains("pg_dump"), "{err}");
-            pg_dump_and_restore(&db.url, &dir.path().join("stableport.dump")).await
+            let copy = pg_dump_and_restore(&db.url, &dir.path().join("stableport.dump")).await;
+            copy_db.insert(copy).url.clone()
         }
     };
     busy.store(false, Ordering::Relaxed);
@@ -663,7 +665,8 @@ async fn backs_up_while_serving_and_the_copy_audits(backend: Backend) {
 
 /// The README's recipe: pg_dump in its custom format, pg_restore into a new
 /// database. The new database's URL.
-async fn pg_dump_and_restore(url: &str, dump: &std::path::Path) -> String {
+/// The restored copy: a database dropped with the returned TestDb.
+async fn pg_dump_and_restore(url: &str, dump: &std::path::Path) -> TestDb {
     let dumped = Command::new("pg_dump")
         .args(["--format=custom", "--file", dump.to_str().unwrap(), url])
         .output()
@@ -690,7 +693,7 @@ async fn pg_dump_and_restore(url: &str, dump: &std::path::Path) -> String {
         "{}",
         String::from_utf8_lossy(&restored.stderr)
     );
-    target.url.clone()
+    target
 }
 
 /// `stableport deposit`, `convert --wait`, `orchestrate --wait` and
