@@ -156,8 +156,10 @@ pub struct Config {
     /// Webhooks: how often an idle delivery worker looks for due deliveries.
     #[arg(long, env = "STABLEPORT_WEBHOOK_POLL_INTERVAL", default_value = "50ms", value_parser = parse_duration)]
     pub webhook_poll_interval: Duration,
-    /// Webhooks: deliveries in flight at once, per replica.
-    #[arg(long, env = "STABLEPORT_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
+    /// Webhooks: deliveries in flight at once, per replica (1 to 65536; a
+    /// worker claims up to four times as many ahead of their send slots).
+    #[arg(long, env = "STABLEPORT_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 256,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65536))]
     pub webhook_max_in_flight: usize,
     #[command(flatten)]
     pub master_key: KeySource,

@@ -36,7 +36,7 @@ pub const SIGNATURE_HEADER: &str = "Stableport-Signature";
 pub const ATTEMPT_HEADER: &str = "Stableport-Delivery-Attempt";
 /// Claims reach this far ahead into each webhook's rate-limit slots.
 const HORIZON: Duration = Duration::from_secs(1);
-/// A claim lapses this long after the send's timeout.
+/// A claim lapses this long after the last of its sends could have timed out.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// Deliveries claimed and waiting for their slot, per send in flight. A
 /// delivery waiting for its slot holds no send permit, so the claims can
@@ -402,7 +402,9 @@ impl Delivery {
             sending: Arc::new(Semaphore::new(settings.max_in_flight)),
             // The last of a claim may wait for AHEAD - 1 rounds of sends
             // that each run into the timeout before its own.
-            lease: micros(settings.timeout * AHEAD as u32 + LEASE_MARGIN),
+            lease: micros(
+                (settings.timeout.saturating_mul(AHEAD as u32)).saturating_add(LEASE_MARGIN),
+            ),
             batch: u32::try_from((ahead / 4).max(1)).unwrap_or(1),
             poll: settings.poll,
             sender: Arc::new(Sender {

@@ -963,3 +963,17 @@ async fn seals_secrets_under_the_master_key(backend: Backend) {
         );
     }
 }
+
+/// A worker claims four times `--webhook-max-in-flight` ahead: the flag is
+/// bounded, so no value can overflow what it sizes.
+#[tokio::test]
+async fn refuses_a_webhook_max_in_flight_out_of_range() {
+    for value in ["0", "65537", "18446744073709551615"] {
+        let (ok, _, err) = cli(&["serve", "--webhook-max-in-flight", value]).await;
+        assert!(
+            !ok && err.contains("--webhook-max-in-flight"),
+            "{value}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{value}: {err}");
+    }
+}
