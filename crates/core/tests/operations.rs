@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use sqlx::Connection;
 use stableport_core::conversions::{create_batch, finish};
 use stableport_core::deposits::to_profile;
 use stableport_core::fees::Fees;
@@ -17,14 +16,17 @@ use stableport_domain::conversion::ConversionStatus;
 use stableport_domain::network::CryptoNetwork;
 use stableport_domain::TransferStatus;
 use stableport_domain::{Amount, Asset};
+use stableport_store::scratch::ScratchDb;
 use stableport_store::{CreateOutcome, NewConversion, Profile, ProfileKind, SqlStore, Store};
 use uuid::Uuid;
 
-/// A fresh database of one backend; the SQLite file lives as long as this.
+/// A fresh database of one backend; the SQLite file, or the PostgreSQL
+/// database, lives as long as this.
 struct Scratch {
     store: Arc<SqlStore>,
     core: Core,
     _dir: Option<tempfile::TempDir>,
+    _db: Option<ScratchDb>,
 }
 
 async fn sqlite() -> Scratch {
@@ -35,30 +37,18 @@ async fn sqlite() -> Scratch {
         core: core(&store),
         store,
         _dir: Some(dir),
+        _db: None,
     }
 }
 
 async fn postgres() -> Scratch {
-    let admin = std::env::var("STABLEPORT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for these tests: {e}"));
-    let name = format!("sptest_core_{}", Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let store = Arc::new(
-        stableport_store::open(&format!("{base}/{name}"))
-            .await
-            .unwrap(),
-    );
+    let db = ScratchDb::create("sptest_core").await;
+    let store = Arc::new(stableport_store::open(&db.url).await.unwrap());
     Scratch {
         core: core(&store),
         store,
         _dir: None,
+        _db: Some(db),
     }
 }
 

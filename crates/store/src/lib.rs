@@ -46,6 +46,9 @@ pub mod model;
 mod ops;
 mod orchestrations;
 mod rules;
+/// Scratch PostgreSQL databases, for tests (this crate's and its users').
+#[doc(hidden)]
+pub mod scratch;
 mod sealed;
 mod sessions;
 mod sql;

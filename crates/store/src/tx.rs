@@ -302,20 +302,11 @@ mod postgres_plans {
     use sqlx::{Connection, PgConnection, Row};
 
     /// A fresh PostgreSQL database with the schema, and a connection to it.
-    async fn scratch() -> (crate::SqlStore, PgConnection) {
-        let admin = std::env::var("STABLEPORT_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let mut conn = PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for this test: {e}"));
-        let name = format!("sptest_plans_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        let store = crate::open(&url).await.unwrap();
-        (store, PgConnection::connect(&url).await.unwrap())
+    async fn scratch() -> (crate::scratch::ScratchDb, crate::SqlStore, PgConnection) {
+        let db = crate::scratch::ScratchDb::create("sptest_plans").await;
+        let store = crate::open(&db.url).await.unwrap();
+        let conn = PgConnection::connect(&db.url).await.unwrap();
+        (db, store, conn)
     }
 
     /// The plan PostgreSQL keeps for `sql` once it stops planning each
@@ -347,7 +338,7 @@ mod postgres_plans {
     /// plan kept for an unordered `LIMIT 1` was a scan of the whole table.
     #[tokio::test]
     async fn due_checks_use_their_partial_indexes_before_any_statistics() {
-        let (_store, mut conn) = scratch().await;
+        let (_db, _store, mut conn) = scratch().await;
         for (sql, index) in [
             (crate::store::conversions_due_sql(), "conversions_due"),
             (crate::orchestrations::due_sql(), "orchestrations_due"),
@@ -364,7 +355,7 @@ mod postgres_plans {
     /// first statistics, and the kept plan is then its unique index.
     #[tokio::test]
     async fn upkeep_gives_a_grown_table_its_first_statistics() {
-        let (store, mut conn) = scratch().await;
+        let (_db, store, mut conn) = scratch().await;
         let customer = uuid::Uuid::new_v4();
         sqlx::query(
             "INSERT INTO conversions (id, customer_id, profile_id, amount, source_asset, \
@@ -402,7 +393,7 @@ mod postgres_plans {
     /// index is written. On full pages every such move wrote all four.
     #[tokio::test]
     async fn a_transfers_status_move_stays_on_its_page() {
-        let (_store, mut conn) = scratch().await;
+        let (_db, _store, mut conn) = scratch().await;
         let mut tx = conn.begin().await.unwrap();
         sqlx::query(
             "INSERT INTO transfers (id, customer_id, profile_id, type, direction, status, \

@@ -4,16 +4,18 @@
 
 use std::sync::Arc;
 
-use sqlx::Connection;
 use stableport_domain::conversion::ConversionStatus;
 use stableport_domain::{ledger, Amount, Asset};
+use stableport_store::scratch::ScratchDb;
 use stableport_store::{HistoryStore, NewConversion, SqlStore, Store};
 use uuid::Uuid;
 
-/// A fresh database of one backend; the SQLite file lives as long as this.
+/// A fresh database of one backend; the SQLite file, or the PostgreSQL
+/// database, lives as long as this.
 struct Scratch {
     store: Arc<SqlStore>,
     _dir: Option<tempfile::TempDir>,
+    _db: Option<ScratchDb>,
 }
 
 async fn sqlite() -> Scratch {
@@ -23,24 +25,18 @@ async fn sqlite() -> Scratch {
     Scratch {
         store,
         _dir: Some(dir),
+        _db: None,
     }
 }
 
 async fn postgres() -> Scratch {
-    let admin = std::env::var("STABLEPORT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for these tests: {e}"));
-    let name = format!("sptest_store_{}", Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let url = format!("{base}/{name}");
-    let store = Arc::new(stableport_store::open(&url).await.unwrap());
-    Scratch { store, _dir: None }
+    let db = ScratchDb::create("sptest_store").await;
+    let store = Arc::new(stableport_store::open(&db.url).await.unwrap());
+    Scratch {
+        store,
+        _dir: None,
+        _db: Some(db),
+    }
 }
 
 macro_rules! on_both_backends {

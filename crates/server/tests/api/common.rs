@@ -37,47 +37,12 @@ macro_rules! on_both_backends {
     )*};
 }
 
-pub fn postgres_admin_url() -> String {
-    std::env::var("STABLEPORT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
 /// A fresh, empty database. A PostgreSQL one is dropped with it, unless
 /// its test failed: then it stays, to be looked at.
 pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
-    /// PostgreSQL: (admin URL, database name).
-    scratch: Option<(String, String)>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin, name)) = self.scratch.take() else {
-            return;
-        };
-        if std::thread::panicking() {
-            eprintln!("kept the failed test's database {name}");
-            return;
-        }
-        // On a thread of its own: this may run inside the test's runtime.
-        let dropped = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin).await?;
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::query(&sql).execute(&mut conn).await?;
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-            })
-        })
-        .join();
-        if let Ok(Err(e)) = dropped {
-            eprintln!("could not drop a test database: {e}");
-        }
-    }
+    _scratch: Option<stableport_store::scratch::ScratchDb>,
 }
 
 impl TestDb {
@@ -89,27 +54,15 @@ impl TestDb {
                 TestDb {
                     url,
                     _dir: Some(dir),
-                    scratch: None,
+                    _scratch: None,
                 }
             }
             Backend::Postgres => {
-                use sqlx::Connection;
-                let admin = postgres_admin_url();
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!("PostgreSQL at {admin} is required for the postgres tests: {e}")
-                    });
-                let name = format!("sptest_{}", uuid::Uuid::new_v4().simple());
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create database");
-                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                let scratch = stableport_store::scratch::ScratchDb::create("sptest").await;
                 TestDb {
-                    url: format!("{base}/{name}"),
+                    url: scratch.url.clone(),
                     _dir: None,
-                    scratch: Some((admin.clone(), name)),
+                    _scratch: Some(scratch),
                 }
             }
         }
