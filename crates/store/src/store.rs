@@ -31,7 +31,19 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// Opens and migrates. A restart can meet the last process's
+    /// connections still closing on a SQLite file (its final checkpoint
+    /// holds the file for a moment): busy is retried there like any
+    /// transient conflict. (Not on PostgreSQL: a server that cannot be
+    /// reached should say so at once, not after six pool timeouts.)
     pub async fn open(url: &str) -> Result<SqlStore> {
+        match Backend::from_url(url) {
+            Some(Backend::Sqlite) => crate::retry_transient(|| SqlStore::open_once(url)).await,
+            _ => SqlStore::open_once(url).await,
+        }
+    }
+
+    async fn open_once(url: &str) -> Result<SqlStore> {
         let backend = Backend::from_url(url).ok_or_else(|| {
             StoreError::Database(sqlx::Error::Configuration(
                 format!("unsupported database URL {url:?}: use sqlite://PATH or postgres://...")
