@@ -204,6 +204,19 @@ impl Drop for TestServer {
     }
 }
 
+/// Moves a fiat account to `status` through the sandbox, as a bank's
+/// review would.
+pub async fn set_fiat_status(client: &Client, id: &str, status: &str) {
+    let path = format!("/v2/sandbox/fiat-accounts/{id}");
+    send(
+        client,
+        reqwest::Method::PUT,
+        &path,
+        serde_json::json!({ "status": status }),
+    )
+    .await;
+}
+
 pub async fn default_profile(client: &Client) -> String {
     client.profile("default").await.expect("default profile").id
 }

@@ -544,13 +544,7 @@ async fn refuses_bad_orchestrations(backend: Backend) {
     }
     // A bank withdrawal must deliver USD.
     let bank = new_bank_account(&client).await;
-    send(
-        &client,
-        Method::PUT,
-        &format!("/v2/sandbox/fiat-accounts/{bank}"),
-        json!({ "status": "APPROVED" }),
-    )
-    .await;
+    set_fiat_status(&client, &bank, "APPROVED").await;
     problem(
         client
             .create_orchestration(&ok(To::fiat(&bank, None)))
@@ -559,13 +553,7 @@ async fn refuses_bad_orchestrations(backend: Backend) {
         "delivers USD",
     );
     let rejected = new_bank_account(&client).await;
-    send(
-        &client,
-        Method::PUT,
-        &format!("/v2/sandbox/fiat-accounts/{rejected}"),
-        json!({ "status": "REJECTED" }),
-    )
-    .await;
+    set_fiat_status(&client, &rejected, "REJECTED").await;
     let to_rejected = CreateOrchestration {
         destination_asset: "USD".into(),
         ..ok(To::fiat(&rejected, None))
@@ -614,13 +602,7 @@ async fn refuses_bad_orchestrations(backend: Backend) {
         ..CreateOrchestration::new("paid", &profile, "USDC", "USD", "1", To::fiat(&bank, None))
     };
     let paid = client.create_orchestration(&to_bank).await.unwrap();
-    send(
-        &client,
-        Method::PUT,
-        &format!("/v2/sandbox/fiat-accounts/{bank}"),
-        json!({ "status": "REJECTED" }),
-    )
-    .await;
+    set_fiat_status(&client, &bank, "REJECTED").await;
     let refused = CreateOrchestration {
         ref_id: "paid-again".into(),
         ..to_bank.clone()

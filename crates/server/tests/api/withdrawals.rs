@@ -267,13 +267,7 @@ async fn withdraws_to_an_approved_bank_account(backend: Backend) {
 async fn new_bank_account_pending(server: &TestServer, _db: &TestDb) -> (Client, String) {
     let client = server.client().await;
     let id = new_bank_account(&client).await;
-    send(
-        &client,
-        Method::PUT,
-        &format!("/v2/sandbox/fiat-accounts/{id}"),
-        json!({ "status": "PENDING" }),
-    )
-    .await;
+    set_fiat_status(&client, &id, "PENDING").await;
     (client, id)
 }
 
