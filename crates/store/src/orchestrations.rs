@@ -46,6 +46,14 @@ const COLUMNS: &str = "id, customer_id, profile_id, identity_id, account_id, ref
      destination_memo, destination_address, destination_network, status, fail_reason, orchestration_rule_id, \
      source_transfer_id, destination_transfer_id, metadata, created_at, updated_at";
 
+/// COLUMNS and next_step_at with their types, for a recordset.
+const RECORD: &str = "id text, customer_id text, profile_id text, identity_id text, account_id text, \
+     ref_id text, source_asset text, destination_asset text, source_amount text, source_units bigint, \
+     destination_units bigint, destination_kind text, destination_id text, destination_memo text, \
+     destination_address text, destination_network text, status text, fail_reason text, \
+     orchestration_rule_id text, source_transfer_id text, destination_transfer_id text, metadata text, \
+     created_at bigint, updated_at bigint, next_step_at bigint";
+
 fn select() -> String {
     format!("{} WHERE customer_id = ", select_from())
 }
@@ -64,13 +72,6 @@ fn select_from() -> String {
 fn by_ref_sql(customer: Uuid, ref_id: &str) -> Sql {
     let mut q = Sql::new(&select());
     q.bind(customer).push(" AND ref_id = ").bind(ref_id);
-    q
-}
-
-/// The orchestrations with these (customer, ref_id) keys.
-fn by_refs_sql(keys: &[(Uuid, &str)]) -> Sql {
-    let mut q = Sql::new(select().trim_end_matches("customer_id = "));
-    q.push("(customer_id, ref_id) IN (").pairs(keys).push(")");
     q
 }
 
@@ -259,8 +260,10 @@ impl Tx {
         keys: &[(Uuid, &str)],
     ) -> Result<HashMap<(Uuid, String), Orchestration>> {
         let mut found = HashMap::new();
-        for run in crate::sql::runs(keys) {
-            for o in tx_rows!(&mut self.inner, by_refs_sql(run), decode)? {
+        for condition in sql::refs_in(self.sqlite(), keys) {
+            let mut q = Sql::new(select().trim_end_matches("customer_id = "));
+            q.append(condition);
+            for o in tx_rows!(&mut self.inner, q, decode)? {
                 found.insert((o.customer_id, o.ref_id.clone()), o);
             }
         }
@@ -274,16 +277,28 @@ impl Tx {
         new: &[(&NewOrchestration, Legs)],
     ) -> Result<HashSet<Uuid>> {
         let mut inserted = HashSet::new();
-        for run in sql::runs(new) {
-            let mut q = Sql::new(&format!(
-                "INSERT INTO orchestrations ({COLUMNS}, next_step_at) VALUES "
-            ));
-            for (n, (o, legs)) in run.iter().enumerate() {
-                if n > 0 {
-                    q.push(", ");
-                }
-                q.row(new_values(o, *legs));
+        let statements: Vec<Sql> = match self.sqlite() {
+            true => (sql::runs(new).into_iter())
+                .map(|run| {
+                    let mut q = Sql::new(&format!(
+                        "INSERT INTO orchestrations ({COLUMNS}, next_step_at) VALUES "
+                    ));
+                    for (n, (o, legs)) in run.iter().enumerate() {
+                        if n > 0 {
+                            q.push(", ");
+                        }
+                        q.row(new_values(o, *legs));
+                    }
+                    q
+                })
+                .collect(),
+            false if new.is_empty() => Vec::new(),
+            false => {
+                let rows = new.iter().map(|(o, legs)| new_values(o, *legs));
+                vec![Sql::insert_recordset("orchestrations", RECORD, rows)]
             }
+        };
+        for mut q in statements {
             q.push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
             inserted.extend(tx_rows!(&mut self.inner, q, sql::id)?);
         }
@@ -301,9 +316,8 @@ impl Tx {
         let ids = tx_rows!(&mut self.inner, due, sql::id)?;
         // The claimed rows in one read, then back in claim (due) order.
         let mut claimed = Vec::with_capacity(ids.len());
-        for run in sql::runs(&ids) {
-            let mut q = Sql::new(&format!("{} WHERE 1 = 1", select_from()));
-            q.any_of("id", run);
+        let select = || Sql::new(&format!("{} WHERE 1 = 1", select_from()));
+        for q in sql::for_ids(self.sqlite(), &ids, "id", select, "") {
             claimed.extend(tx_rows!(&mut self.inner, q, decode)?);
         }
         let order: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
@@ -319,20 +333,18 @@ impl Tx {
         to: OrchestrationStatus,
         now: i64,
     ) -> Result<Vec<Uuid>> {
-        let statement = |run: &[Uuid]| {
+        let statement = || {
             let mut q = Sql::new("UPDATE orchestrations SET status = ");
             q.bind(to.as_str())
                 .push(", fail_reason = NULL, next_step_at = NULL, updated_at = ")
                 .bind(now)
                 .push(" WHERE status = ")
-                .bind(OrchestrationStatus::Processing.as_str())
-                .any_of("id", run)
-                .push(" RETURNING id");
+                .bind(OrchestrationStatus::Processing.as_str());
             q
         };
         let mut moved = Vec::with_capacity(ids.len());
-        for run in sql::runs(ids) {
-            moved.extend(tx_rows!(&mut self.inner, statement(run), sql::id)?);
+        for q in sql::for_ids(self.sqlite(), ids, "id", statement, " RETURNING id") {
+            moved.extend(tx_rows!(&mut self.inner, q, sql::id)?);
         }
         Ok(moved)
     }
@@ -392,19 +404,18 @@ impl Tx {
         status: TransferStatus,
         now: i64,
     ) -> Result<Vec<Transfer>> {
-        let statement = |run: &[Uuid]| {
+        let statement = || {
             let mut q = Sql::new("UPDATE transfers SET status = ");
             q.bind(status.as_str())
                 .push(", updated_at = ")
                 .bind(now)
-                .push(" WHERE 1 = 1")
-                .any_of("id", run)
-                .push(&format!(" RETURNING {TRANSFER_COLUMNS}"));
+                .push(" WHERE 1 = 1");
             q
         };
+        let returning = format!(" RETURNING {TRANSFER_COLUMNS}");
         let mut changed = Vec::with_capacity(ids.len());
-        for run in sql::runs(ids) {
-            changed.extend(tx_rows!(&mut self.inner, statement(run), sql::transfer)?);
+        for q in sql::for_ids(self.sqlite(), ids, "id", statement, &returning) {
+            changed.extend(tx_rows!(&mut self.inner, q, sql::transfer)?);
         }
         Ok(changed)
     }
@@ -478,5 +489,14 @@ impl OrchestrationStore for SqlStore {
             .time_range("updated_at", &f.updated_at)
             .page(&f.page);
         read_rows!(self, q, sql::transfer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_record_names_the_columns_inserted() {
+        let inserted = format!("{}, next_step_at", super::COLUMNS);
+        assert_eq!(crate::sql::record_names(super::RECORD), inserted);
     }
 }

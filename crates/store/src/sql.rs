@@ -135,15 +135,21 @@ impl Sql {
         let mut script = statements.next()?;
         for next in statements {
             script.text.push_str("; ");
-            let mut at = 0;
-            for (mark, arg) in next.marks.iter().zip(next.args) {
-                script.text.push_str(&next.text[at..mark.start]);
-                script.bind(arg);
-                at = mark.end;
-            }
-            script.text.push_str(&next.text[at..]);
+            script.append(next);
         }
         Some(script)
+    }
+
+    /// Appends `other`, its placeholders numbered on after this one's.
+    pub fn append(&mut self, other: Sql) -> &mut Self {
+        let mut at = 0;
+        for (mark, arg) in other.marks.iter().zip(other.args) {
+            self.text.push_str(&other.text[at..mark.start]);
+            self.bind(arg);
+            at = mark.end;
+        }
+        self.text.push_str(&other.text[at..]);
+        self
     }
 
     /// On SQLite, numbered placeholders cost a name lookup each, in the parser
@@ -342,6 +348,12 @@ pub fn conversion<R: Columns>(row: &R) -> Result<Conversion> {
 }
 
 /// The values of a new conversion, in CONVERSION_COLUMNS order, plus settle_after.
+/// CONVERSION_COLUMNS and settle_after with their types, for a recordset.
+pub const CONVERSION_RECORD: &str = "id text, customer_id text, profile_id text, \
+     recipient_profile_id text, amount text, source_asset text, target_asset text, source_units bigint, \
+     target_units bigint, status text, ref_id text, identity_id text, account_id text, metadata text, \
+     created_at bigint, updated_at bigint, settled_at bigint, cancelled_at bigint, settle_after bigint";
+
 pub fn conversion_values(c: &NewConversion) -> Vec<Val> {
     vec![
         c.id.into(),
@@ -369,6 +381,13 @@ pub fn conversion_values(c: &NewConversion) -> Vec<Val> {
 pub const TRANSFER_COLUMNS: &str = "id, customer_id, profile_id, identity_id, account_id, ref_id, type, direction, \
      status, asset, units, crypto_network, crypto_tx_hash, destination_address, fiat_account_id, memo, group_id, \
      metadata, fee_units, balance_asset, balance_units, next_step_at, created_at, updated_at";
+
+/// TRANSFER_COLUMNS with their types, for a recordset.
+pub const TRANSFER_RECORD: &str = "id text, customer_id text, profile_id text, identity_id text, \
+     account_id text, ref_id text, type text, direction text, status text, asset text, units bigint, \
+     crypto_network text, crypto_tx_hash text, destination_address text, fiat_account_id text, memo text, \
+     group_id text, metadata text, fee_units bigint, balance_asset text, balance_units bigint, \
+     next_step_at bigint, created_at bigint, updated_at bigint";
 
 pub fn transfer_values(t: &Transfer) -> Vec<Val> {
     vec![
@@ -453,6 +472,156 @@ impl Sql {
     }
 }
 
+/// PostgreSQL only: many rows as one JSON parameter, read back as a table.
+impl Sql {
+    /// Appends `json_to_recordset(CAST($n AS json)) AS r(<record>)`, where
+    /// `record` names each column and its type (`"id text, units bigint"`)
+    /// and each row gives a value per column, in order. A statement over
+    /// any number of rows then has one shape, prepared once per connection,
+    /// and is one round trip: multi-row VALUES took one statement per run.
+    pub fn recordset(
+        &mut self,
+        record: &str,
+        rows: impl IntoIterator<Item = Vec<Val>>,
+    ) -> &mut Self {
+        self.push("json_to_recordset(CAST(");
+        self.bind(recordset_json(record, rows));
+        self.push(&format!(" AS json)) AS r({record})"))
+    }
+
+    /// `INSERT INTO table (<record's columns>) SELECT <them> FROM <rows>`.
+    pub fn insert_recordset(
+        table: &str,
+        record: &str,
+        rows: impl IntoIterator<Item = Vec<Val>>,
+    ) -> Sql {
+        let names = record_names(record);
+        let mut q = Sql::new(&format!(
+            "INSERT INTO {table} ({names}) SELECT {names} FROM "
+        ));
+        q.recordset(record, rows);
+        q
+    }
+}
+
+impl Sql {
+    /// PostgreSQL: ` AND column IN (<values as one JSON parameter>)`, of one
+    /// shape however many values.
+    pub fn any_in_set(&mut self, column: &str, values: &[impl ToString]) -> &mut Self {
+        let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        self.push(&format!(
+            " AND {column} IN (SELECT json_array_elements_text(CAST("
+        ));
+        self.bind(serde_json::Value::from(values).to_string());
+        self.push(" AS json)))")
+    }
+}
+
+/// `statement()` limited to `ids` (` AND column IN (...)`), then `tail`.
+/// SQLite: one statement per run of ids, each shape kept prepared.
+/// PostgreSQL: one statement, the ids in one parameter. None for no ids.
+pub fn for_ids(
+    sqlite: bool,
+    ids: &[Uuid],
+    column: &str,
+    statement: impl Fn() -> Sql,
+    tail: &str,
+) -> Vec<Sql> {
+    let limited = |set: &dyn Fn(&mut Sql)| {
+        let mut q = statement();
+        set(&mut q);
+        q.push(tail);
+        q
+    };
+    match sqlite {
+        _ if ids.is_empty() => Vec::new(),
+        true => (runs(ids).into_iter())
+            .map(|run| {
+                limited(&|q| {
+                    q.any_of(column, run);
+                })
+            })
+            .collect(),
+        false => vec![limited(&|q| {
+            q.any_in_set(column, ids);
+        })],
+    }
+}
+
+/// `(customer_id, ref_id) IN (...)` for these keys: on SQLite one
+/// condition per run of keys, on PostgreSQL one, the keys in a parameter.
+pub fn refs_in(sqlite: bool, keys: &[(Uuid, &str)]) -> Vec<Sql> {
+    let condition = |set: &dyn Fn(&mut Sql)| {
+        let mut q = Sql::new("(customer_id, ref_id) IN (");
+        set(&mut q);
+        q.push(")");
+        q
+    };
+    match sqlite {
+        _ if keys.is_empty() => Vec::new(),
+        true => (runs(keys).into_iter())
+            .map(|run| {
+                condition(&|q| {
+                    q.pairs(run);
+                })
+            })
+            .collect(),
+        false => vec![condition(&|q| {
+            let rows = keys.iter().map(|(c, r)| vec![(*c).into(), (*r).into()]);
+            q.push("SELECT customer_id, ref_id FROM ");
+            q.recordset("customer_id text, ref_id text", rows);
+        })],
+    }
+}
+
+/// The rows of a recordset (see [`Sql::recordset`]) as its JSON parameter.
+pub fn recordset_json(record: &str, rows: impl IntoIterator<Item = Vec<Val>>) -> String {
+    let columns: Vec<(&str, &str)> = record
+        .split(',')
+        .filter_map(|c| c.trim().split_once(' '))
+        .collect();
+    let rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| {
+            debug_assert_eq!(row.len(), columns.len(), "a row of {record}");
+            let fields = columns.iter().zip(row).map(|((name, kind), value)| {
+                debug_assert!(value.is_of(kind), "{name} {kind}: {value:?}");
+                (name.to_string(), value.into_json())
+            });
+            serde_json::Value::Object(fields.collect())
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
+}
+
+/// The column names of a record (`"id text, units bigint"` gives `"id, units"`).
+pub fn record_names(record: &str) -> String {
+    let names: Vec<&str> = record
+        .split(',')
+        .filter_map(|c| c.split_whitespace().next())
+        .collect();
+    names.join(", ")
+}
+
+impl Val {
+    fn into_json(self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Val::Int(v) | Val::OptInt(Some(v)) => Value::from(v),
+            Val::Text(v) | Val::OptText(Some(v)) => Value::String(v),
+            Val::OptInt(None) | Val::OptText(None) => Value::Null,
+        }
+    }
+
+    /// Whether the value fits a recordset column of SQL type `kind`.
+    fn is_of(&self, kind: &str) -> bool {
+        match self {
+            Val::Int(_) | Val::OptInt(_) => kind == "bigint",
+            Val::Text(_) | Val::OptText(_) => kind == "text",
+        }
+    }
+}
+
 /// Splits rows into runs of 64, 16, 4 and 1: few distinct statement shapes,
 /// so each is prepared once per connection and then reused.
 pub fn runs<T>(rows: &[T]) -> Vec<&[T]> {
@@ -514,6 +683,34 @@ mod tests {
             "INSERT INTO t VALUES (?, ?); DELETE FROM t WHERE a = ? AND b = ?"
         );
         assert!(Sql::script(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn records_name_the_columns_they_stand_for() {
+        let with_settle_after = format!("{CONVERSION_COLUMNS}, settle_after");
+        assert_eq!(record_names(CONVERSION_RECORD), with_settle_after);
+        assert_eq!(record_names(TRANSFER_RECORD), TRANSFER_COLUMNS);
+    }
+
+    #[test]
+    fn a_recordset_carries_its_rows_as_one_json_parameter() {
+        let rows = vec![
+            vec![Val::Int(7), Val::OptText(None)],
+            vec![Val::Int(-1), Val::OptText(Some("it's".into()))],
+        ];
+        let q = Sql::insert_recordset("t", "a bigint, b text", rows);
+        assert_eq!(
+            q.text,
+            "INSERT INTO t (a, b) SELECT a, b FROM json_to_recordset(CAST($1 AS json)) AS r(a bigint, b text)"
+        );
+        let Val::Text(json) = &q.args[0] else {
+            panic!("{:?}", q.args)
+        };
+        let parsed: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!([{"a": 7, "b": null}, {"a": -1, "b": "it's"}])
+        );
     }
 
     #[test]

@@ -145,11 +145,10 @@ impl Tx {
         keys: &[(Uuid, &str)],
     ) -> Result<HashMap<(Uuid, String), Conversion>> {
         let mut found = HashMap::new();
-        for run in sql::runs(keys) {
-            let mut q = Sql::new(&format!(
-                "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE (customer_id, ref_id) IN ("
-            ));
-            q.pairs(run).push(")");
+        let select = format!("SELECT {CONVERSION_COLUMNS} FROM conversions WHERE ");
+        for condition in sql::refs_in(self.sqlite(), keys) {
+            let mut q = Sql::new(&select);
+            q.append(condition);
             for c in tx_rows!(&mut self.inner, q, sql::conversion)? {
                 found.insert((c.customer_id, c.ref_id.clone().unwrap_or_default()), c);
             }
@@ -161,16 +160,32 @@ impl Tx {
     /// Returns the ids inserted.
     pub async fn insert_conversions(&mut self, new: &[&NewConversion]) -> Result<HashSet<Uuid>> {
         let mut inserted = HashSet::new();
-        for run in sql::runs(new) {
-            let mut q = Sql::new(&format!(
-                "INSERT INTO conversions ({CONVERSION_COLUMNS}, settle_after) VALUES "
-            ));
-            for (n, c) in run.iter().enumerate() {
-                if n > 0 {
-                    q.push(", ");
-                }
-                q.row(sql::conversion_values(c));
+        let statements: Vec<Sql> = match self.sqlite() {
+            true => (sql::runs(new).into_iter())
+                .map(|run| {
+                    let mut q = Sql::new(&format!(
+                        "INSERT INTO conversions ({CONVERSION_COLUMNS}, settle_after) VALUES "
+                    ));
+                    for (n, c) in run.iter().enumerate() {
+                        if n > 0 {
+                            q.push(", ");
+                        }
+                        q.row(sql::conversion_values(c));
+                    }
+                    q
+                })
+                .collect(),
+            false if new.is_empty() => Vec::new(),
+            false => {
+                let rows = new.iter().map(|c| sql::conversion_values(c));
+                vec![Sql::insert_recordset(
+                    "conversions",
+                    sql::CONVERSION_RECORD,
+                    rows,
+                )]
             }
+        };
+        for mut q in statements {
             q.push(" ON CONFLICT (customer_id, ref_id) WHERE ref_id IS NOT NULL DO NOTHING RETURNING id");
             inserted.extend(tx_rows!(&mut self.inner, q, sql::id)?);
         }
@@ -196,7 +211,7 @@ impl Tx {
             ConversionStatus::Cancelled => "cancelled_at",
             ConversionStatus::Created => "updated_at",
         };
-        let statement = |run: &[Uuid]| {
+        let statement = || {
             let mut q = Sql::new("UPDATE conversions SET status = ");
             q.bind(to.as_str())
                 .push(", settle_after = NULL, updated_at = ")
@@ -204,12 +219,11 @@ impl Tx {
             q.push(&format!(", {time_column} = ")).bind(now);
             q.push(" WHERE status = ")
                 .bind(ConversionStatus::Created.as_str());
-            q.any_of("id", run).push(" RETURNING id");
             q
         };
         let mut moved = HashSet::with_capacity(ids.len());
-        for run in sql::runs(ids) {
-            moved.extend(tx_rows!(&mut self.inner, statement(run), sql::id)?);
+        for q in sql::for_ids(self.sqlite(), ids, "id", statement, " RETURNING id") {
+            moved.extend(tx_rows!(&mut self.inner, q, sql::id)?);
         }
         Ok(moved)
     }
@@ -347,6 +361,23 @@ mod postgres_plans {
             let plan = kept_plan(&mut conn, &sql, "0").await;
             assert!(plan.contains(index), "{sql}:\n{plan}");
         }
+    }
+
+    /// Two replicas' batches that share balances never deadlock: each
+    /// statement locks its balances after sorting them, in one global order.
+    #[tokio::test]
+    async fn a_batch_locks_its_balances_in_one_order() {
+        let (_db, _store, mut conn) = scratch().await;
+        let plan = kept_plan(&mut conn, &crate::batch::LOCK_BALANCES, "'[]'").await;
+        let nodes: Vec<&str> = (plan.lines())
+            .map(|l| l.trim_start().trim_start_matches("->").trim_start())
+            .collect();
+        assert!(nodes[0].starts_with("LockRows"), "{plan}");
+        assert!(nodes[1].starts_with("Sort"), "{plan}");
+        assert!(
+            plan.contains(r#"Sort Key: b.profile_id COLLATE "C""#),
+            "{plan}"
+        );
     }
 
     /// A lookup by (customer_id, ref_id) on a table never analyzed was kept
