@@ -41,7 +41,9 @@ pub async fn lock_balances(
     let rows = keys.iter().map(|(p, a)| vec![(*p).into(), (*a).into()]);
     let keys = crate::sql::recordset_json(BALANCE_KEY, rows);
     let pool = tx.pool()?;
+    // Planned each time, as every statement over a recordset is (Sql::recordset).
     sqlx::query(&LOCK_BALANCES)
+        .persistent(false)
         .bind(keys)
         .fetch_all(&mut **pool)
         .await?;

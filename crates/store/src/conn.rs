@@ -54,7 +54,9 @@ impl Conn {
         match self {
             Conn::Pool(tx) => {
                 let sqlite = crate::sql::is_sqlite(tx);
-                let done = q.query_on(sqlite).persistent(keep).execute(&mut **tx);
+                let query = q.query_on(sqlite);
+                let done = if keep { query } else { query.persistent(false) };
+                let done = done.execute(&mut **tx);
                 Ok(done.await?.rows_affected())
             }
             Conn::Direct(direct) => direct.writer.with(|c| inline::execute(c, &q, keep)),

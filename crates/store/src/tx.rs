@@ -380,6 +380,45 @@ mod postgres_plans {
         );
     }
 
+    /// A statement that reads a table through a recordset is planned each
+    /// time, never kept prepared (a plan kept from when the table was small
+    /// outlived its growth); an INSERT from one is kept.
+    #[tokio::test]
+    async fn recordset_reads_are_planned_each_time() {
+        use crate::Store;
+        let (_db, store, _conn) = scratch().await;
+        let mut tx = store.transaction().await.unwrap();
+        let customer = uuid::Uuid::new_v4();
+        for _ in 0..6 {
+            tx.conversions_by_refs(&[(customer, "a"), (customer, "b")])
+                .await
+                .unwrap();
+            tx.move_conversions(&[customer], super::ConversionStatus::Settled, 1)
+                .await
+                .unwrap();
+            let id = uuid::Uuid::new_v4();
+            let row = vec![id.into(), id.into(), "k".into(), id.into(), 0.into()];
+            let q = crate::sql::Sql::insert_recordset(
+                "journal_entries",
+                "id text, customer_id text, kind text, reference_id text, created_at bigint",
+                [row],
+            );
+            tx.inner.execute(q, true).await.unwrap();
+        }
+        let kept: Vec<String> = sqlx::query_scalar(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%json_%' \
+             AND statement NOT LIKE '%pg_prepared_statements%'",
+        )
+        .fetch_all(&mut **tx.inner.pool().unwrap())
+        .await
+        .unwrap();
+        assert_eq!(kept.len(), 1, "{kept:#?}");
+        assert!(
+            kept[0].starts_with("INSERT INTO journal_entries"),
+            "{kept:#?}"
+        );
+    }
+
     /// A lookup by (customer_id, ref_id) on a table never analyzed was kept
     /// planned on the customer's creation-order index, reading every row of
     /// the customer. The store's upkeep gives a table that has grown its

@@ -76,7 +76,11 @@ async fn new(
     now: i64,
 ) -> Result<NewOrchestration> {
     let (source_asset, destination_asset) = (cmd.source_asset, cmd.destination_asset);
-    let profile = profiles::owned(core, customer, cmd.source).await?;
+    // By id, as a new conversion's: from memory when seen within a second.
+    let source = match cmd.source {
+        ProfileRef::Id(id) => profiles::check(core, customer, id).await.map(|()| id)?,
+        default => profiles::owned(core, customer, default).await?.id,
+    };
     let identity = ("identity_id", Some(cmd.identity_id.as_str()));
     identities::check_actor(
         core,
@@ -85,19 +89,19 @@ async fn new(
         ("account_id", Some(&cmd.account_id)),
     )
     .await?;
-    // Into the source profile itself (another asset): it was just read.
+    // Into the source profile itself (another asset): it was just checked.
     let destination = match cmd.destination {
-        Named::Profile(ProfileRef::Id(id)) if id == profile.id => Destination::Profile(id),
+        Named::Profile(ProfileRef::Id(id)) if id == source => Destination::Profile(id),
         named => destinations::resolve(core, customer, named).await?,
     };
-    let same_profile = destination == Destination::Profile(profile.id);
+    let same_profile = destination == Destination::Profile(source);
     let kind = destinations::kind_of(&destination);
     check_route(source_asset, destination_asset, kind, same_profile)
         .map_err(|e| CoreError::invalid(e.to_string()))?;
     Ok(NewOrchestration {
         id: stableport_domain::new_id(),
         customer_id: customer,
-        profile_id: profile.id,
+        profile_id: source,
         identity_id: cmd.identity_id,
         account_id: cmd.account_id,
         ref_id: cmd.ref_id,
