@@ -32,6 +32,7 @@ macro_rules! read_row {
 mod acting;
 mod approvals;
 mod batch;
+mod coalesce;
 mod conn;
 mod credentials;
 mod destinations;
@@ -46,8 +47,9 @@ pub mod model;
 mod ops;
 mod orchestrations;
 mod rules;
-/// Scratch PostgreSQL databases, for tests (this crate's and its users').
-#[doc(hidden)]
+/// Scratch PostgreSQL databases, for tests (this crate's and its users'):
+/// the `testing` feature, which only their dev-dependencies turn on.
+#[cfg(any(test, feature = "testing"))]
 pub mod scratch;
 mod sealed;
 mod sessions;

@@ -9,6 +9,7 @@ use stableport_domain::{Asset, ConversionStatus};
 use uuid::Uuid;
 
 use crate::acting::Remembered;
+use crate::coalesce::Reads;
 use crate::conn::{Conn, Direct, Writer, WriterThread};
 use crate::inline::Inline;
 use crate::model::*;
@@ -28,6 +29,8 @@ pub struct SqlStore {
     pub(crate) inline: Option<Inline>,
     /// The batches' own write connection, and their thread (SQLite files).
     writer: Option<(Arc<Writer>, WriterThread)>,
+    /// Reads by id, many in one query (PostgreSQL).
+    coalesced: Option<Arc<Reads>>,
 }
 
 impl SqlStore {
@@ -60,10 +63,12 @@ impl SqlStore {
             )),
             None => None,
         };
+        let coalesced = (backend == Backend::Postgres).then(|| Arc::new(Reads::new(read.clone())));
         Ok(SqlStore {
             backend,
             write,
             read,
+            coalesced,
             sealer: Sealer::default(),
             remembered: backend.remembered(url)?,
             inline,
@@ -332,6 +337,9 @@ impl Store for SqlStore {
         customer: Uuid,
         id: Uuid,
     ) -> Result<Option<Vec<Balance>>> {
+        if let Some(reads) = &self.coalesced {
+            return reads.balances.get((customer, id)).await;
+        }
         let mut q = Sql::new(
             "SELECT b.asset, b.available FROM profiles p \
              LEFT JOIN balances b ON b.profile_id = p.id \
@@ -399,6 +407,9 @@ impl Store for SqlStore {
     }
 
     async fn conversion(&self, customer: Uuid, id: Uuid) -> Result<Option<Conversion>> {
+        if let Some(reads) = &self.coalesced {
+            return reads.conversions.get((customer, id)).await;
+        }
         let mut q = Sql::new(&format!(
             "SELECT {CONVERSION_COLUMNS} FROM conversions WHERE customer_id = "
         ));

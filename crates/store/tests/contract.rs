@@ -58,6 +58,7 @@ on_both_backends!(
     racing_debits_never_overdraw,
     status_moves_are_guarded,
     history_is_the_customers_own,
+    reads_at_once_each_get_their_own,
 );
 
 const NOW: i64 = 1_700_000_000_000_000;
@@ -130,6 +131,55 @@ async fn lookups_filter_on_the_customer(db: Scratch) {
     let profiles: Vec<Uuid> = held.iter().map(|(p, _)| *p).collect();
     assert_eq!(profiles, [bob_profile]);
     assert_eq!(held[0].1.available, units("10", Asset::Usd));
+}
+
+/// Reads by id made at once (on PostgreSQL, answered many to one query)
+/// each get their own record: none for another customer's id, none for a
+/// deactivated profile, a repeat of the same id answered twice.
+async fn reads_at_once_each_get_their_own(db: Scratch) {
+    let store = &db.store;
+    let mut owned = Vec::new();
+    for i in 0..8 {
+        let (customer, profile) = customer_with_dollars(store, &format!("{}", 10 + i)).await;
+        let new = conversion(customer, profile, "r");
+        let mut tx = store.transaction().await.unwrap();
+        tx.insert_conversions(&[&new]).await.unwrap();
+        tx.commit().await.unwrap();
+        owned.push((
+            customer,
+            profile,
+            new.id,
+            units(&format!("{}", 10 + i), Asset::Usd),
+        ));
+    }
+    let (gone_customer, gone) = customer_with_dollars(store, "1").await;
+    let mut tx = store.transaction().await.unwrap();
+    assert!(tx.deactivate_profile(gone, NOW).await.unwrap());
+    tx.commit().await.unwrap();
+    let reads = (0..400).map(|n| {
+        let store = store.clone();
+        let (customer, profile, id, dollars) = owned[n % owned.len()];
+        let (other, ..) = owned[(n + 1) % owned.len()];
+        tokio::spawn(async move {
+            let (mine, theirs) =
+                tokio::join!(store.conversion(customer, id), store.conversion(other, id));
+            assert_eq!(mine.unwrap().unwrap().customer_id, customer);
+            assert!(theirs.unwrap().is_none(), "another customer's conversion");
+            let balances = store.active_profile_balances(customer, profile).await;
+            let held: Vec<_> = (balances.unwrap().unwrap().iter())
+                .filter(|b| b.available != 0)
+                .map(|b| (b.asset, b.available))
+                .collect();
+            assert_eq!(held, [(Asset::Usd, dollars)]);
+            let not_theirs = store.active_profile_balances(other, profile).await;
+            assert!(not_theirs.unwrap().is_none(), "another customer's profile");
+        })
+    });
+    for read in reads.collect::<Vec<_>>() {
+        read.await.unwrap();
+    }
+    let deactivated = store.active_profile_balances(gone_customer, gone).await;
+    assert!(deactivated.unwrap().is_none());
 }
 
 /// A transaction dropped without commit leaves no trace.

@@ -417,8 +417,9 @@ impl Delivery {
         })
     }
 
-    /// Waits (at most one poll interval) for a batch's worth of free slots.
-    async fn free_slots(&mut self) -> usize {
+    /// Waits (at most one poll interval) until a batch's worth of
+    /// deliveries may be claimed; how many may be.
+    async fn claimable(&mut self) -> usize {
         if self.claimed.available_permits() < self.batch as usize {
             if let Ok(Ok(permits)) =
                 tokio::time::timeout(self.poll, self.claimed.acquire_many(self.batch)).await
@@ -438,7 +439,7 @@ impl Worker for Delivery {
 
     async fn step(&mut self) -> Step {
         while self.tasks.try_join_next().is_some() {}
-        let free = self.free_slots().await;
+        let free = self.claimable().await;
         if free == 0 {
             return Step::Busy;
         }
