@@ -31,36 +31,32 @@ pub async fn lock_balances(
     if tx.sqlite() {
         return Ok(());
     }
-    // Sorted as PostgreSQL's "C" collation sorts: by the UUID's text, then
-    // the asset's code. Chunks in order, each locking in that order.
     let keys: std::collections::BTreeSet<(Uuid, &str)> =
         keys.into_iter().map(|(p, a)| (p, a.code())).collect();
     if keys.is_empty() {
         return Ok(());
     }
-    let rows = keys.iter().map(|(p, a)| vec![(*p).into(), (*a).into()]);
-    let keys = crate::sql::recordset_json(BALANCE_KEY, rows);
     let pool = tx.pool()?;
-    // Planned each time, as every statement over a recordset is (Sql::recordset).
-    sqlx::query(&LOCK_BALANCES)
-        .persistent(false)
-        .bind(keys)
+    (lock_balances_sql(&keys).query_on(false))
         .fetch_all(&mut **pool)
         .await?;
     Ok(())
 }
 
-const BALANCE_KEY: &str = "profile_id text, asset text";
-
-/// One statement for all the keys (`$1`, a recordset of BALANCE_KEY): its
-/// rows are sorted, then locked in that order.
-pub(crate) static LOCK_BALANCES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        r#"SELECT b.profile_id FROM balances b JOIN json_to_recordset(CAST($1 AS json)) AS r({BALANCE_KEY})
-           ON b.profile_id = r.profile_id AND b.asset = r.asset
-           ORDER BY b.profile_id COLLATE "C", b.asset COLLATE "C" FOR UPDATE OF b"#
-    )
-});
+/// One statement for all the keys: its rows are sorted, as PostgreSQL's
+/// "C" collation sorts, then locked in that order.
+pub(crate) fn lock_balances_sql<'a>(keys: impl IntoIterator<Item = &'a (Uuid, &'a str)>) -> Sql {
+    let mut q = Sql::new("SELECT b.profile_id FROM balances b JOIN ");
+    let rows = keys
+        .into_iter()
+        .map(|(p, a)| vec![(*p).into(), (*a).into()]);
+    q.recordset("profile_id text, asset text", rows);
+    q.push(
+        r#" ON b.profile_id = r.profile_id AND b.asset = r.asset
+           ORDER BY b.profile_id COLLATE "C", b.asset COLLATE "C" FOR UPDATE OF b"#,
+    );
+    q
+}
 
 /// Applies the profile postings to stored balances: a debit only where the
 /// balance covers it, checked in the UPDATE itself so that concurrent

@@ -153,12 +153,16 @@ async fn balances(pool: AnyPool, keys: Vec<ById>) -> Result<Vec<Option<Vec<Balan
     Ok(answers)
 }
 
-async fn conversions(pool: AnyPool, keys: Vec<ById>) -> Result<Vec<Option<Conversion>>> {
-    let columns: Vec<String> = CONVERSION_COLUMNS
-        .split(',')
+/// CONVERSION_COLUMNS, each `c.`: the keys have an id and customer_id too.
+static QUALIFIED_CONVERSION_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns: Vec<String> = (CONVERSION_COLUMNS.split(','))
         .map(|c| format!("c.{}", c.trim()))
         .collect();
-    let mut q = keyed(&columns.join(", "), &keys);
+    columns.join(", ")
+});
+
+async fn conversions(pool: AnyPool, keys: Vec<ById>) -> Result<Vec<Option<Conversion>>> {
+    let mut q = keyed(&QUALIFIED_CONVERSION_COLUMNS, &keys);
     q.push(" JOIN conversions c ON c.id = r.id AND c.customer_id = r.customer_id");
     let mut answers: Vec<Option<Conversion>> = (0..keys.len()).map(|_| None).collect();
     for row in q.query_on(false).fetch_all(&pool).await? {

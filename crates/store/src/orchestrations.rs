@@ -277,27 +277,8 @@ impl Tx {
         new: &[(&NewOrchestration, Legs)],
     ) -> Result<HashSet<Uuid>> {
         let mut inserted = HashSet::new();
-        let statements: Vec<Sql> = match self.sqlite() {
-            true => (sql::runs(new).into_iter())
-                .map(|run| {
-                    let mut q = Sql::new(&format!(
-                        "INSERT INTO orchestrations ({COLUMNS}, next_step_at) VALUES "
-                    ));
-                    for (n, (o, legs)) in run.iter().enumerate() {
-                        if n > 0 {
-                            q.push(", ");
-                        }
-                        q.row(new_values(o, *legs));
-                    }
-                    q
-                })
-                .collect(),
-            false if new.is_empty() => Vec::new(),
-            false => {
-                let rows = new.iter().map(|(o, legs)| new_values(o, *legs));
-                vec![Sql::insert_recordset("orchestrations", RECORD, rows)]
-            }
-        };
+        let rows = new.iter().map(|(o, legs)| new_values(o, *legs)).collect();
+        let statements = sql::inserts(self.sqlite(), "orchestrations", RECORD, rows);
         for mut q in statements {
             q.push(" ON CONFLICT (customer_id, ref_id) DO NOTHING RETURNING id");
             inserted.extend(tx_rows!(&mut self.inner, q, sql::id)?);

@@ -142,6 +142,12 @@ impl Sql {
         Some(script)
     }
 
+    /// The statement as PostgreSQL reads it.
+    #[cfg(test)]
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Appends `other`, its placeholders numbered on after this one's.
     pub fn append(&mut self, other: Sql) -> &mut Self {
         self.replan |= other.replan;
@@ -350,13 +356,13 @@ pub fn conversion<R: Columns>(row: &R) -> Result<Conversion> {
     })
 }
 
-/// The values of a new conversion, in CONVERSION_COLUMNS order, plus settle_after.
 /// CONVERSION_COLUMNS and settle_after with their types, for a recordset.
 pub const CONVERSION_RECORD: &str = "id text, customer_id text, profile_id text, \
      recipient_profile_id text, amount text, source_asset text, target_asset text, source_units bigint, \
      target_units bigint, status text, ref_id text, identity_id text, account_id text, metadata text, \
      created_at bigint, updated_at bigint, settled_at bigint, cancelled_at bigint, settle_after bigint";
 
+/// The values of a new conversion, in CONVERSION_RECORD order.
 pub fn conversion_values(c: &NewConversion) -> Vec<Val> {
     vec![
         c.id.into(),
@@ -530,6 +536,33 @@ impl Sql {
         ));
         self.bind(serde_json::Value::from(values).to_string());
         self.push(" AS json)))")
+    }
+}
+
+/// `INSERT INTO table (<record's columns>)` of `rows`: on SQLite one
+/// multi-row VALUES per run of rows, each shape kept prepared; on
+/// PostgreSQL one statement from a recordset. None for no rows.
+pub fn inserts(sqlite: bool, table: &str, record: &str, rows: Vec<Vec<Val>>) -> Vec<Sql> {
+    match sqlite {
+        _ if rows.is_empty() => Vec::new(),
+        true => {
+            let insert = format!("INSERT INTO {table} ({}) VALUES ", record_names(record));
+            let sizes: Vec<usize> = runs(&rows).iter().map(|run| run.len()).collect();
+            let mut rows = rows.into_iter();
+            (sizes.into_iter())
+                .map(|size| {
+                    let mut q = Sql::new(&insert);
+                    for (n, row) in rows.by_ref().take(size).enumerate() {
+                        if n > 0 {
+                            q.push(", ");
+                        }
+                        q.row(row);
+                    }
+                    q
+                })
+                .collect()
+        }
+        false => vec![Sql::insert_recordset(table, record, rows)],
     }
 }
 

@@ -160,31 +160,8 @@ impl Tx {
     /// Returns the ids inserted.
     pub async fn insert_conversions(&mut self, new: &[&NewConversion]) -> Result<HashSet<Uuid>> {
         let mut inserted = HashSet::new();
-        let statements: Vec<Sql> = match self.sqlite() {
-            true => (sql::runs(new).into_iter())
-                .map(|run| {
-                    let mut q = Sql::new(&format!(
-                        "INSERT INTO conversions ({CONVERSION_COLUMNS}, settle_after) VALUES "
-                    ));
-                    for (n, c) in run.iter().enumerate() {
-                        if n > 0 {
-                            q.push(", ");
-                        }
-                        q.row(sql::conversion_values(c));
-                    }
-                    q
-                })
-                .collect(),
-            false if new.is_empty() => Vec::new(),
-            false => {
-                let rows = new.iter().map(|c| sql::conversion_values(c));
-                vec![Sql::insert_recordset(
-                    "conversions",
-                    sql::CONVERSION_RECORD,
-                    rows,
-                )]
-            }
-        };
+        let rows = new.iter().map(|c| sql::conversion_values(c)).collect();
+        let statements = sql::inserts(self.sqlite(), "conversions", sql::CONVERSION_RECORD, rows);
         for mut q in statements {
             q.push(" ON CONFLICT (customer_id, ref_id) WHERE ref_id IS NOT NULL DO NOTHING RETURNING id");
             inserted.extend(tx_rows!(&mut self.inner, q, sql::id)?);
@@ -368,7 +345,8 @@ mod postgres_plans {
     #[tokio::test]
     async fn a_batch_locks_its_balances_in_one_order() {
         let (_db, _store, mut conn) = scratch().await;
-        let plan = kept_plan(&mut conn, &crate::batch::LOCK_BALANCES, "'[]'").await;
+        let statement = crate::batch::lock_balances_sql([]);
+        let plan = kept_plan(&mut conn, statement.text(), "'[]'").await;
         let nodes: Vec<&str> = (plan.lines())
             .map(|l| l.trim_start().trim_start_matches("->").trim_start())
             .collect();
