@@ -208,11 +208,7 @@ impl Server {
         }
         server.started_in = begun.elapsed();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let pid = server.child.id();
-        server.idle_rss_kib = (
-            status_kib(pid, "VmRSS:").unwrap_or(0),
-            status_kib(pid, "RssAnon:").unwrap_or(0),
-        );
+        server.idle_rss_kib = resident_kib(server.child.id()).unwrap_or((0, 0));
         Ok(server)
     }
 
@@ -281,11 +277,15 @@ fn psql(url: &str, sql: &str) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// A line of `/proc/<pid>/status` in KiB (`VmRSS:`, `RssAnon:`).
-fn status_kib(pid: u32, key: &str) -> Option<u64> {
+/// Resident memory and its anonymous part in KiB, from one read of
+/// `/proc/<pid>/status`.
+fn resident_kib(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    let kib = |key: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(key))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some((kib("VmRSS:")?, kib("RssAnon:")?))
 }
 
 /// One load of `scenario` with `clients` workers against `urls`.
