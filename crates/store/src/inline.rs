@@ -5,10 +5,11 @@
 //! scenarios). Writes stay with sqlx's single writer; in WAL mode readers
 //! never wait for it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, Row, Statement};
 
 use crate::sql::Sql;
@@ -86,7 +87,11 @@ pub(crate) fn query<T>(
     let mut rows = statement.query(rusqlite::params_from_iter(args))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(decode(&NamedRow { row, names: &names })?);
+        out.push(decode(&NamedRow {
+            row,
+            names: &names,
+            next: Cell::new(0),
+        })?);
     }
     Ok(out)
 }
@@ -108,12 +113,40 @@ pub(crate) fn execute(connection: &Connection, q: &Sql, keep: bool) -> Result<u6
 pub(crate) struct NamedRow<'r> {
     row: &'r Row<'r>,
     names: &'r [String],
+    /// Where the next lookup starts: decoders read the columns in the
+    /// order they are selected, so each name is found at its first try
+    /// (a search from the start compared ten names a column on a page of
+    /// conversions, 6% of the list's CPU).
+    next: Cell<usize>,
 }
 
 impl NamedRow<'_> {
     pub(crate) fn get<T: rusqlite::types::FromSql>(&self, column: &str) -> rusqlite::Result<T> {
-        match self.names.iter().position(|name| name == column) {
-            Some(index) => self.row.get(index),
+        self.row.get(self.index(column)?)
+    }
+
+    /// The column's text without a copy; None for NULL.
+    pub(crate) fn text(&self, column: &str) -> rusqlite::Result<Option<&str>> {
+        let index = self.index(column)?;
+        match self.row.get_ref(index)? {
+            ValueRef::Null => Ok(None),
+            value => value.as_str().map(Some).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(index, value.data_type(), e.into())
+            }),
+        }
+    }
+
+    fn index(&self, column: &str) -> rusqlite::Result<usize> {
+        let start = self.next.get().min(self.names.len());
+        let (after, before) = (&self.names[start..], &self.names[..start]);
+        let found = (after.iter().position(|name| name == column))
+            .map(|i| start + i)
+            .or_else(|| before.iter().position(|name| name == column));
+        match found {
+            Some(index) => {
+                self.next.set(index + 1);
+                Ok(index)
+            }
             None => Err(rusqlite::Error::InvalidColumnName(column.into())),
         }
     }

@@ -255,10 +255,17 @@ impl<T> Column for T where
 /// reads run on the caller's thread (`inline`), decode alike.
 pub trait Columns {
     fn value<T: Column>(&self, column: &str) -> Result<T>;
+    /// A text column borrowed, for values parsed from it (ids, assets):
+    /// no String made and dropped for each.
+    fn text(&self, column: &str) -> Result<Option<&str>>;
 }
 
 impl Columns for AnyRow {
     fn value<T: Column>(&self, column: &str) -> Result<T> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn text(&self, column: &str) -> Result<Option<&str>> {
         Ok(self.try_get(column)?)
     }
 }
@@ -267,6 +274,16 @@ impl Columns for crate::inline::NamedRow<'_> {
     fn value<T: Column>(&self, column: &str) -> Result<T> {
         Ok(self.get(column)?)
     }
+
+    fn text(&self, column: &str) -> Result<Option<&str>> {
+        Ok(crate::inline::NamedRow::text(self, column)?)
+    }
+}
+
+/// A text column that may not be NULL.
+fn required_text<'r, R: Columns>(row: &'r R, column: &str) -> Result<&'r str> {
+    row.text(column)?
+        .ok_or_else(|| StoreError::Corrupt(format!("{column} is NULL")))
 }
 
 pub fn parse_uuid(text: &str, column: &str) -> Result<Uuid> {
@@ -275,7 +292,7 @@ pub fn parse_uuid(text: &str, column: &str) -> Result<Uuid> {
 }
 
 pub fn uuid<R: Columns>(row: &R, column: &str) -> Result<Uuid> {
-    parse_uuid(&row.value::<String>(column)?, column)
+    parse_uuid(required_text(row, column)?, column)
 }
 
 /// The row's `id`.
@@ -284,12 +301,13 @@ pub fn id<R: Columns>(row: &R) -> Result<Uuid> {
 }
 
 pub fn opt_uuid<R: Columns>(row: &R, column: &str) -> Result<Option<Uuid>> {
-    let text: Option<String> = row.value(column)?;
-    text.map(|t| parse_uuid(&t, column)).transpose()
+    (row.text(column)?)
+        .map(|t| parse_uuid(t, column))
+        .transpose()
 }
 
 pub fn asset<R: Columns>(row: &R, column: &str) -> Result<Asset> {
-    let text: String = row.value(column)?;
+    let text = required_text(row, column)?;
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("{column} {text:?} is not an asset")))
 }
@@ -333,7 +351,6 @@ pub const CONVERSION_COLUMNS: &str = "id, customer_id, profile_id, recipient_pro
      updated_at, settled_at, cancelled_at";
 
 pub fn conversion<R: Columns>(row: &R) -> Result<Conversion> {
-    let status: String = row.value("status")?;
     Ok(Conversion {
         id: uuid(row, "id")?,
         customer_id: uuid(row, "customer_id")?,
@@ -344,7 +361,7 @@ pub fn conversion<R: Columns>(row: &R) -> Result<Conversion> {
         target_asset: asset(row, "target_asset")?,
         source_units: row.value("source_units")?,
         target_units: row.value("target_units")?,
-        status: status.parse().map_err(StoreError::Corrupt)?,
+        status: (required_text(row, "status")?.parse()).map_err(StoreError::Corrupt)?,
         ref_id: row.value("ref_id")?,
         identity_id: row.value("identity_id")?,
         account_id: row.value("account_id")?,

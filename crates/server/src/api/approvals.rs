@@ -270,7 +270,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<RequestBody>>> {
+) -> ApiResult<ListBody<RequestBody>> {
     auth.require(scope::READ_APPROVAL)?;
     pagination::check_order_by(&params)?;
     let status = |v: &str| {
@@ -313,10 +313,10 @@ pub async fn list(
     for r in rows {
         items.push(render(&app, r).await?);
     }
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items,
         next_page_cursor,
-    }))
+    })
 }
 
 pub async fn get(

@@ -167,7 +167,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<ConversionBody>>> {
+) -> ApiResult<ListBody<ConversionBody>> {
     auth.require(scope::READ_CONVERSION)?;
     let filter = ConversionFilter {
         profile_id: params.uuid("profile_id")?,
@@ -193,8 +193,8 @@ pub async fn list(
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |c| {
             (c.created_at, c.id.to_string())
         });
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows.into_iter().map(conversion_body).collect(),
         next_page_cursor,
-    }))
+    })
 }

@@ -71,7 +71,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<CredentialBody>>> {
+) -> ApiResult<ListBody<CredentialBody>> {
     auth.require(scope::READ_CREDENTIALS)?;
     // "0 returns all": as many as a page holds.
     let mut params = params;
@@ -95,14 +95,14 @@ pub async fn list(
             (c.created_at, c.client_id.clone())
         });
     let wanted = |c: &Credential| ids.is_empty() || ids.contains(&credential_id(&c.client_id));
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows
             .into_iter()
             .filter(wanted)
             .map(credential_body)
             .collect(),
         next_page_cursor,
-    }))
+    })
 }
 
 fn status(v: &str) -> ApiResult<&'static str> {

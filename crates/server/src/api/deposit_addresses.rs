@@ -112,7 +112,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<DepositAddressBody>>> {
+) -> ApiResult<ListBody<DepositAddressBody>> {
     auth.require(scope::READ_DEPOSIT_ADDRESS)?;
     let filter = target_filter(&params, pagination::page(&params, &app.keys, &PAGING)?)?;
     let rows = app
@@ -124,8 +124,8 @@ pub async fn list(
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |a| {
             (a.created_at, a.id.to_string())
         });
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows.into_iter().map(deposit_address_body).collect(),
         next_page_cursor,
-    }))
+    })
 }

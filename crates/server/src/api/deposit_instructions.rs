@@ -172,7 +172,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<InstructionsBody>>> {
+) -> ApiResult<ListBody<InstructionsBody>> {
     auth.require(scope::READ_FIAT_DEPOSIT_INSTRUCTIONS)?;
     let filter = target_filter(&params, pagination::page(&params, &app.keys, &PAGING)?)?;
     let rows = app
@@ -184,8 +184,8 @@ pub async fn list(
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |i| {
             (i.created_at, i.id.to_string())
         });
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows.into_iter().map(instructions_body).collect(),
         next_page_cursor,
-    }))
+    })
 }

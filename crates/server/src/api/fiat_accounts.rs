@@ -511,7 +511,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<FiatAccountBody>>> {
+) -> ApiResult<ListBody<FiatAccountBody>> {
     auth.require(scope::READ_FIAT_ACCOUNT)?;
     let filter = FiatAccountFilter {
         ids: uuid_list(&params, "ids")?,
@@ -533,13 +533,13 @@ pub async fn list(
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |a| {
             (a.created_at, a.id.to_string())
         });
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows
             .into_iter()
             .map(|a| account_body(a, View::Abbreviated))
             .collect::<ApiResult<_>>()?,
         next_page_cursor,
-    }))
+    })
 }
 
 /// TransferPublicUpdateFiatAccountBody: only what may change. Empty strings

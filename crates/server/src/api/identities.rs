@@ -149,7 +149,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<Value>>> {
+) -> ApiResult<ListBody<Value>> {
     auth.require(scope::READ_IDENTITY)?;
     pagination::check_order_by(&params)?;
     let filter = IdentityFilter {
@@ -168,13 +168,13 @@ pub async fn list(
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |i| {
             (i.created_at, i.id.to_string())
         });
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows
             .into_iter()
             .map(|i| identity_body(i, false, false))
             .collect(),
         next_page_cursor,
-    }))
+    })
 }
 
 fn status_name(v: &str) -> ApiResult<String> {
@@ -394,7 +394,7 @@ pub async fn list_accounts(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<Value>>> {
+) -> ApiResult<ListBody<Value>> {
     auth.require(scope::READ_ACCOUNT)?;
     pagination::check_order_by(&params)?;
     let identity_ids = many(&params, "identity_id", |v| {
@@ -415,10 +415,10 @@ pub async fn list_accounts(
     for a in rows {
         items.push(render_account(&app, auth.customer, a).await?);
     }
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items,
         next_page_cursor,
-    }))
+    })
 }
 
 /// Account, with the status of its identity.

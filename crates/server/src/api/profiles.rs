@@ -76,7 +76,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<ProfileBody>>> {
+) -> ApiResult<ListBody<ProfileBody>> {
     auth.require(scope::READ_PROFILE)?;
     let filter = ProfileFilter {
         created_at: pagination::time_range(&params, "created_at")?,
@@ -91,10 +91,10 @@ pub async fn list(
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |p| {
             (p.created_at, p.id.to_string())
         });
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows.into_iter().map(Into::into).collect(),
         next_page_cursor,
-    }))
+    })
 }
 
 #[derive(Deserialize)]

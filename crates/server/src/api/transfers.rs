@@ -190,7 +190,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<TransferBody>>> {
+) -> ApiResult<ListBody<TransferBody>> {
     auth.require(scope::READ_TRANSFER)?;
     let by = pagination::order_by(&params, &[SortKey::CreatedAt, SortKey::UpdatedAt])?;
     let paging = match by {
@@ -208,10 +208,10 @@ pub async fn list(
             SortKey::CreatedAt => (t.created_at, t.id.to_string()),
             SortKey::UpdatedAt => (t.updated_at, t.id.to_string()),
         });
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows.into_iter().map(transfer_body).collect(),
         next_page_cursor,
-    }))
+    })
 }
 
 fn list_filter(

@@ -127,7 +127,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<UserBody>>> {
+) -> ApiResult<ListBody<UserBody>> {
     auth.require(scope::READ_USER)?;
     pagination::check_order_by(&params)?;
     let filter = UserFilter {
@@ -139,10 +139,10 @@ pub async fn list(
         pagination::finish(&app.keys, PAGING.list, &filter.page, rows, |u| {
             (u.created_at, u.id.to_string())
         });
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows.into_iter().map(|u| user_body(u, None)).collect(),
         next_page_cursor,
-    }))
+    })
 }
 
 /// Disables a user; its credentials stop working at once.

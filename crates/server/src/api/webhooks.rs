@@ -378,7 +378,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth,
     params: Params,
-) -> ApiResult<Json<ListBody<WebhookBody>>> {
+) -> ApiResult<ListBody<WebhookBody>> {
     auth.require(scope::READ_EVENT)?;
     let filter = WebhookFilter {
         statuses: many(
@@ -393,10 +393,10 @@ pub async fn list(
         pagination::finish(&app.keys, WEBHOOK_PAGING.list, &filter.page, rows, |w| {
             (w.created_at, w.id.to_string())
         });
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows.into_iter().map(webhook_body).collect(),
         next_page_cursor,
-    }))
+    })
 }
 
 pub async fn delete(
@@ -448,7 +448,7 @@ pub async fn deliveries(
     auth: Auth,
     Path(id): Path<String>,
     params: Params,
-) -> ApiResult<Json<ListBody<DeliveryBody>>> {
+) -> ApiResult<ListBody<DeliveryBody>> {
     auth.require(scope::READ_EVENT)?;
     let webhook = owned(&app, &auth, &id).await?;
     let filter = DeliveryFilter {
@@ -469,10 +469,10 @@ pub async fn deliveries(
         pagination::finish(&app.keys, DELIVERY_PAGING.list, &filter.page, rows, |d| {
             (d.created_at, d.event_id.to_string())
         });
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows.into_iter().map(delivery_body).collect(),
         next_page_cursor,
-    }))
+    })
 }
 
 #[derive(Deserialize)]
@@ -502,7 +502,7 @@ pub async fn attempts(
     auth: Auth,
     Path(id): Path<String>,
     params: Params,
-) -> ApiResult<Json<ListBody<AttemptBody>>> {
+) -> ApiResult<ListBody<AttemptBody>> {
     auth.require(scope::READ_EVENT)?;
     let webhook = owned(&app, &auth, &id).await?;
     let filter = AttemptFilter {
@@ -518,8 +518,8 @@ pub async fn attempts(
         pagination::finish(&app.keys, ATTEMPT_PAGING.list, &filter.page, rows, |a| {
             (a.created_at, a.id.to_string())
         });
-    Ok(Json(ListBody {
+    Ok(ListBody {
         items: rows.into_iter().map(attempt_body).collect(),
         next_page_cursor,
-    }))
+    })
 }

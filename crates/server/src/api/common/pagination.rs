@@ -6,6 +6,8 @@
 //! every row exactly once. Cursors carry a MAC and the list and order they
 //! belong to; anything else is refused.
 
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
@@ -171,4 +173,24 @@ pub struct ListBody<T> {
     pub items: Vec<T>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_page_cursor: Option<String>,
+}
+
+/// About what one item of a page takes as JSON (a conversion: 450-600
+/// bytes), to size the page's buffer once.
+const ITEM_BYTES: usize = 640;
+
+/// A page is written into one buffer sized for its items. axum's `Json`
+/// starts at 128 bytes, and a page of 100 (about 60 KB) grew and copied
+/// it nine times.
+impl<T: Serialize> IntoResponse for ListBody<T> {
+    fn into_response(self) -> Response {
+        let mut body = Vec::with_capacity(64 + self.items.len() * ITEM_BYTES);
+        match serde_json::to_writer(&mut body, &self) {
+            Ok(()) => {
+                let json = HeaderValue::from_static("application/json");
+                ([(header::CONTENT_TYPE, json)], body).into_response()
+            }
+            Err(e) => Problem::internal(e).into_response(),
+        }
+    }
 }
