@@ -23,26 +23,23 @@ pub fn format(micros: i64) -> String {
     }
     let seconds = in_day / 1_000_000;
     let mut text = *b"0000-00-00T00:00:00.000000Z";
+    // Each field's value, where it starts and how many digits it has.
     let fields = [
-        (year, 4),
-        (month, 7),
-        (day, 10),
-        (seconds / 3600, 13),
-        (seconds / 60 % 60, 16),
-        (seconds % 60, 19),
-        (in_day % 1_000_000, 26),
+        (year, 0, 4),
+        (month, 5, 2),
+        (day, 8, 2),
+        (seconds / 3600, 11, 2),
+        (seconds / 60 % 60, 14, 2),
+        (seconds % 60, 17, 2),
+        (in_day % 1_000_000, 20, 6),
     ];
-    for (mut value, end) in fields {
-        // Digits from the last one back, until the field's separator.
-        for place in (0..end).rev() {
-            if !text[place].is_ascii_digit() {
-                break;
-            }
-            text[place] = b'0' + (value % 10) as u8;
+    for (mut value, start, width) in fields {
+        for digit in text[start..start + width].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
             value /= 10;
         }
     }
-    String::from_utf8(text.to_vec()).unwrap_or_else(|_| by_chrono(micros))
+    text.iter().copied().map(char::from).collect()
 }
 
 fn by_chrono(micros: i64) -> String {

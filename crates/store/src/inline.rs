@@ -138,11 +138,8 @@ impl NamedRow<'_> {
 
     fn index(&self, column: &str) -> rusqlite::Result<usize> {
         let start = self.next.get().min(self.names.len());
-        let (after, before) = (&self.names[start..], &self.names[..start]);
-        let found = (after.iter().position(|name| name == column))
-            .map(|i| start + i)
-            .or_else(|| before.iter().position(|name| name == column));
-        match found {
+        let mut order = (start..self.names.len()).chain(0..start);
+        match order.find(|&i| self.names[i] == column) {
             Some(index) => {
                 self.next.set(index + 1);
                 Ok(index)
