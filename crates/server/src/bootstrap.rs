@@ -1,7 +1,7 @@
 //! First start and credentials: the customer a fresh server creates, and
 //! the client credentials that let someone in.
 
-use stableport_store::{Credential, Store};
+use stableport_store::{Credential, StartUp, Store};
 use uuid::Uuid;
 
 use crate::api::common::auth::ALL_SCOPES;
@@ -18,55 +18,45 @@ pub struct Bootstrap {
     pub client_secret: Option<String>,
 }
 
-pub async fn prepare(store: &dyn Store, config: &Config) -> anyhow::Result<Bootstrap> {
-    let (customer_id, created_customer) = match store.first_customer().await? {
-        Some(id) => (id, false),
-        None => {
-            let id = Uuid::new_v4();
-            store.create_customer(id, crate::time::now()).await?;
-            (id, true)
-        }
-    };
-    let scopes = ALL_SCOPES.join(" ");
-    match (&config.client_id, &config.client_secret) {
+/// Prepares a start in one transaction: the signing key (returned beside
+/// the bootstrap), the first customer, and the credential to print or the
+/// one configured.
+pub async fn prepare(
+    store: &dyn Store,
+    config: &Config,
+    key_candidate: &str,
+) -> anyhow::Result<(Bootstrap, String)> {
+    // A sandbox prints a working credential on every start; secrets are
+    // stored hashed, so an earlier one cannot be shown again.
+    let (given, shown) = match (&config.client_id, &config.client_secret) {
         (Some(id), Some(secret)) => {
             check_fixed(id, secret, config)?;
-            let client_id = save(
-                store,
-                customer_id,
-                None,
-                &scopes,
-                Some(id.clone()),
-                Some(secret.clone()),
-            )
-            .await?
-            .0;
-            Ok(Bootstrap {
-                customer_id,
-                created_customer,
-                client_id: Some(client_id),
-                client_secret: None,
-            })
+            (Some((id.clone(), secret.clone())), false)
         }
-        (None, None) if config.is_sandbox() => {
-            // A sandbox prints a working credential on every start; secrets are
-            // stored hashed, so an earlier one cannot be shown again.
-            let (client_id, secret) = save(store, customer_id, None, &scopes, None, None).await?;
-            Ok(Bootstrap {
-                customer_id,
-                created_customer,
-                client_id: Some(client_id),
-                client_secret: Some(secret),
-            })
-        }
-        (None, None) => Ok(Bootstrap {
-            customer_id,
-            created_customer,
-            client_id: None,
-            client_secret: None,
-        }),
+        (None, None) if config.is_sandbox() => (Some((random_hex(16), random_hex(32))), true),
+        (None, None) => (None, false),
         _ => anyhow::bail!("--client-id and --client-secret go together: give both or neither"),
-    }
+    };
+    let scopes = ALL_SCOPES.join(" ");
+    let make = given.as_ref().map(|(id, secret)| {
+        move |customer| credential(customer, None, &scopes, id.clone(), secret)
+    });
+    let started = store
+        .start_up(StartUp {
+            key_candidate,
+            customer_candidate: Uuid::new_v4(),
+            now: crate::time::now(),
+            credential: make.as_ref().map(|m| m as _),
+        })
+        .await?;
+    let (client_id, secret) = given.unzip();
+    let bootstrap = Bootstrap {
+        customer_id: started.customer_id,
+        created_customer: started.created_customer,
+        client_id,
+        client_secret: secret.filter(|_| shown),
+    };
+    Ok((bootstrap, started.signing_key))
 }
 
 fn check_fixed(id: &str, secret: &str, config: &Config) -> anyhow::Result<()> {
@@ -94,21 +84,32 @@ pub async fn save(
 ) -> anyhow::Result<(String, String)> {
     let client_id = client_id.unwrap_or_else(|| random_hex(16));
     let secret = secret.unwrap_or_else(|| random_hex(32));
-    let salt = random_hex(16);
-    store
-        .upsert_credential(&Credential {
-            client_id: client_id.clone(),
-            customer_id: customer,
-            secret_hash: hash_secret(&salt, &secret),
-            secret_salt: salt,
-            scopes: scopes.to_string(),
-            created_at: crate::time::now(),
-            updated_at: crate::time::now(),
-            disabled: false,
-            user_id: user,
-        })
-        .await?;
+    let made = credential(customer, user, scopes, client_id.clone(), &secret);
+    store.upsert_credential(&made).await?;
     Ok((client_id, secret))
+}
+
+/// A credential with a fresh salt and the secret's hash.
+fn credential(
+    customer: Uuid,
+    user: Option<Uuid>,
+    scopes: &str,
+    client_id: String,
+    secret: &str,
+) -> Credential {
+    let salt = random_hex(16);
+    let now = crate::time::now();
+    Credential {
+        client_id,
+        customer_id: customer,
+        secret_hash: hash_secret(&salt, secret),
+        secret_salt: salt,
+        scopes: scopes.to_string(),
+        created_at: now,
+        updated_at: now,
+        disabled: false,
+        user_id: user,
+    }
 }
 
 /// Checks a space-delimited scope list against the known scopes.

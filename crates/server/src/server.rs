@@ -81,8 +81,9 @@ pub struct Service {
 /// Prepares the bootstrap customer and credential and builds the router on
 /// `store`. Spawns only the group-commit writers.
 pub async fn service(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Service> {
-    let keys = Keys::new(&store.signing_key(&random_hex(32)).await?);
-    let bootstrap = bootstrap::prepare(store.as_ref(), &config).await?;
+    let (bootstrap, signing_key) =
+        bootstrap::prepare(store.as_ref(), &config, &random_hex(32)).await?;
+    let keys = Keys::new(&signing_key);
     let (mut core, writers) = Core::start(store, config.settlement());
     core.fees = stableport_core::fees::Fees {
         crypto_withdrawal: config.crypto_withdrawal_fee.0,

@@ -64,25 +64,31 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<Credential> {
     })
 }
 
+/// Stores `c`, replacing (and re-enabling) one with its client_id.
+pub(crate) async fn upsert(conn: &mut sqlx::AnyConnection, c: &Credential) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO credentials (client_id, customer_id, secret_salt, secret_hash, scopes, created_at, updated_at, user_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (client_id) DO UPDATE SET \
+         customer_id = excluded.customer_id, secret_salt = excluded.secret_salt, \
+         secret_hash = excluded.secret_hash, scopes = excluded.scopes, \
+         updated_at = excluded.updated_at, disabled_at = NULL, user_id = excluded.user_id",
+    )
+    .bind(&c.client_id)
+    .bind(c.customer_id.to_string())
+    .bind(&c.secret_salt)
+    .bind(&c.secret_hash)
+    .bind(&c.scopes)
+    .bind(c.created_at)
+    .bind(c.user_id.map(|u| u.to_string()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl CredentialStore for SqlStore {
     async fn upsert_credential(&self, c: &Credential) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO credentials (client_id, customer_id, secret_salt, secret_hash, scopes, created_at, updated_at, user_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (client_id) DO UPDATE SET \
-             customer_id = excluded.customer_id, secret_salt = excluded.secret_salt, \
-             secret_hash = excluded.secret_hash, scopes = excluded.scopes, \
-             updated_at = excluded.updated_at, disabled_at = NULL, user_id = excluded.user_id",
-        )
-        .bind(&c.client_id)
-        .bind(c.customer_id.to_string())
-        .bind(&c.secret_salt)
-        .bind(&c.secret_hash)
-        .bind(&c.scopes)
-        .bind(c.created_at)
-        .bind(c.user_id.map(|u| u.to_string()))
-        .execute(&self.write)
-        .await?;
+        upsert(&mut *self.write.acquire().await?, c).await?;
         self.credentials_changed().await
     }
 
@@ -149,6 +155,19 @@ impl SqlStore {
 
     /// After a committed change to credentials or users: forgets who
     /// clients act for, here and on every server (PostgreSQL: NOTIFY).
+    /// The NOTIFY of [`Self::credentials_changed`], sent when `tx` commits.
+    pub(crate) async fn credentials_changed_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query(&format!("NOTIFY {CHANNEL}"))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn credentials_changed(&self) -> Result<()> {
         if self.backend == Backend::Postgres {
             sqlx::query(&format!("NOTIFY {CHANNEL}"))

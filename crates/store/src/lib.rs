@@ -202,6 +202,26 @@ fn rand_jitter(ms: u64) -> u64 {
     nanos % (ms / 2 + 1)
 }
 
+/// What [`Store::start_up`] is given.
+pub struct StartUp<'a> {
+    /// The HMAC key that signs access tokens and cursors, shared by every
+    /// replica, to store where none is yet: the first start's wins.
+    pub key_candidate: &'a str,
+    /// The first customer's id, where there is none yet.
+    pub customer_candidate: Uuid,
+    pub now: i64,
+    /// Makes the credential to store for the first customer, given its id.
+    pub credential: Option<&'a (dyn Fn(Uuid) -> Credential + Send + Sync)>,
+}
+
+/// What a start found or made.
+#[derive(Clone, Debug)]
+pub struct StartedUp {
+    pub signing_key: String,
+    pub customer_id: Uuid,
+    pub created_customer: bool,
+}
+
 /// Everything the server asks of its storage. Every method that touches a
 /// customer's data takes the customer id and filters on it.
 #[async_trait]
@@ -225,11 +245,13 @@ pub trait Store:
 {
     fn backend(&self) -> Backend;
 
-    /// The HMAC key that signs access tokens and cursors, shared by every
-    /// replica. The first caller's candidate wins.
-    async fn signing_key(&self, candidate: &str) -> Result<String>;
+    /// What a start writes, in one transaction: the signing key, the first
+    /// customer (created with its DEFAULT profile where there is none) and
+    /// the credential made for it. One commit instead of three, and
+    /// replicas starting together on an empty database agree on one first
+    /// customer.
+    async fn start_up(&self, start: StartUp<'_>) -> Result<StartedUp>;
 
-    async fn first_customer(&self) -> Result<Option<Uuid>>;
     async fn customer_exists(&self, customer: Uuid) -> Result<bool>;
     /// Creates a customer with its DEFAULT profile; returns that profile's id.
     async fn create_customer(&self, customer: Uuid, now: i64) -> Result<Uuid>;

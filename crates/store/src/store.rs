@@ -15,7 +15,7 @@ use crate::inline::Inline;
 use crate::model::*;
 use crate::sealed::{Sealer, SIGNING_KEY};
 use crate::sql::{self, Sql, CONVERSION_COLUMNS, PROFILE_COLUMNS};
-use crate::{migrations, Backend, Result, Store, StoreError, Tx};
+use crate::{credentials, migrations, Backend, Result, StartUp, StartedUp, Store, StoreError, Tx};
 
 pub struct SqlStore {
     pub(crate) backend: Backend,
@@ -149,24 +149,31 @@ impl Store for SqlStore {
         self.backend
     }
 
-    async fn signing_key(&self, candidate: &str) -> Result<String> {
-        sqlx::query("INSERT INTO server_keys (name, value) VALUES ('signing', $1) ON CONFLICT (name) DO NOTHING")
-            .bind(self.sealer.seal(candidate, SIGNING_KEY))
-            .execute(&self.write)
-            .await?;
-        let stored: String =
-            sqlx::query_scalar("SELECT value FROM server_keys WHERE name = 'signing'")
-                .fetch_one(&self.write)
+    async fn start_up(&self, start: StartUp<'_>) -> Result<StartedUp> {
+        let mut tx = self.begin().await?;
+        if self.backend == Backend::Postgres {
+            // SQLite's BEGIN IMMEDIATE already keeps a second start out.
+            sqlx::query("SELECT pg_advisory_xact_lock(746163)")
+                .execute(&mut *tx)
                 .await?;
-        self.sealer.open(&stored, SIGNING_KEY)
-    }
-
-    async fn first_customer(&self) -> Result<Option<Uuid>> {
-        let id: Option<String> =
-            sqlx::query_scalar("SELECT id FROM customers ORDER BY created_at, id LIMIT 1")
-                .fetch_optional(&self.read)
-                .await?;
-        Ok(id.and_then(|s| Uuid::parse_str(&s).ok()))
+        }
+        let sealed = self.sealer.seal(start.key_candidate, SIGNING_KEY);
+        let key = signing_key(&mut tx, &sealed).await?;
+        let (customer_id, created_customer) =
+            first_customer(&mut tx, start.customer_candidate, start.now).await?;
+        if let Some(make) = start.credential {
+            credentials::upsert(&mut tx, &make(customer_id)).await?;
+            self.credentials_changed_in(&mut tx).await?;
+        }
+        tx.commit().await?;
+        if start.credential.is_some() {
+            self.remembered.changed();
+        }
+        Ok(StartedUp {
+            signing_key: self.sealer.open(&key, SIGNING_KEY)?,
+            customer_id,
+            created_customer,
+        })
     }
 
     async fn customer_exists(&self, customer: Uuid) -> Result<bool> {
@@ -179,25 +186,9 @@ impl Store for SqlStore {
 
     async fn create_customer(&self, customer: Uuid, now: i64) -> Result<Uuid> {
         let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO customers (id, created_at) VALUES ($1, $2)")
-            .bind(customer.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let profile = Profile {
-            id: stableport_domain::new_id(),
-            customer_id: customer,
-            nickname: "default".into(),
-            description: None,
-            kind: ProfileKind::Default,
-            created_at: now,
-            updated_at: now,
-            deactivated: false,
-            account_id: None,
-        };
-        insert_profile(&mut tx, &profile).await?;
+        let profile = insert_customer(&mut tx, customer, now).await?;
         tx.commit().await?;
-        Ok(profile.id)
+        Ok(profile)
     }
 
     async fn create_profile(&self, profile: &Profile) -> Result<()> {
@@ -548,6 +539,65 @@ async fn orphan_accounts(pool: &AnyPool) -> Result<Vec<String>> {
             Ok(format!("{account} has postings but no stored balance"))
         })
         .collect()
+}
+
+/// The stored signing key (sealed), `candidate` where none was.
+async fn signing_key(tx: &mut Transaction<'static, Any>, candidate: &str) -> Result<String> {
+    sqlx::query("INSERT INTO server_keys (name, value) VALUES ('signing', $1) ON CONFLICT (name) DO NOTHING")
+        .bind(candidate)
+        .execute(&mut **tx)
+        .await?;
+    Ok(
+        sqlx::query_scalar("SELECT value FROM server_keys WHERE name = 'signing'")
+            .fetch_one(&mut **tx)
+            .await?,
+    )
+}
+
+/// The first customer, created as `candidate` where there is none; true
+/// when created.
+async fn first_customer(
+    tx: &mut Transaction<'static, Any>,
+    candidate: Uuid,
+    now: i64,
+) -> Result<(Uuid, bool)> {
+    let first: Option<String> =
+        sqlx::query_scalar("SELECT id FROM customers ORDER BY created_at, id LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    match first {
+        Some(id) => Ok((sql::parse_uuid(&id, "customers.id")?, false)),
+        None => {
+            insert_customer(tx, candidate, now).await?;
+            Ok((candidate, true))
+        }
+    }
+}
+
+/// A customer and its DEFAULT profile; returns the profile's id.
+async fn insert_customer(
+    tx: &mut Transaction<'static, Any>,
+    customer: Uuid,
+    now: i64,
+) -> Result<Uuid> {
+    sqlx::query("INSERT INTO customers (id, created_at) VALUES ($1, $2)")
+        .bind(customer.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    let profile = Profile {
+        id: stableport_domain::new_id(),
+        customer_id: customer,
+        nickname: "default".into(),
+        description: None,
+        kind: ProfileKind::Default,
+        created_at: now,
+        updated_at: now,
+        deactivated: false,
+        account_id: None,
+    };
+    insert_profile(tx, &profile).await?;
+    Ok(profile.id)
 }
 
 pub(crate) async fn insert_profile(tx: &mut Transaction<'static, Any>, p: &Profile) -> Result<()> {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use stableport_domain::conversion::ConversionStatus;
 use stableport_domain::{ledger, Amount, Asset};
 use stableport_store::scratch::ScratchDb;
-use stableport_store::{HistoryStore, NewConversion, SqlStore, Store};
+use stableport_store::{
+    Credential, CredentialStore, HistoryStore, NewConversion, SqlStore, StartUp, Store,
+};
 use uuid::Uuid;
 
 /// A fresh database of one backend; the SQLite file, or the PostgreSQL
@@ -59,6 +61,7 @@ on_both_backends!(
     status_moves_are_guarded,
     history_is_the_customers_own,
     reads_at_once_each_get_their_own,
+    starts_together_agree_on_one_customer,
 );
 
 const NOW: i64 = 1_700_000_000_000_000;
@@ -331,4 +334,54 @@ async fn history_is_the_customers_own(db: Scratch) {
     let theirs = store.balance_history(bob, 0, 1).await.unwrap();
     assert_eq!(theirs.len(), 2);
     assert!(theirs.iter().all(|(_, _, held)| *held == seven));
+}
+
+/// Four starts at once on an empty database (replicas started together):
+/// one first customer and one signing key for all, and each start's
+/// credential stored for that customer.
+async fn starts_together_agree_on_one_customer(db: Scratch) {
+    let starts: Vec<_> = (0..4)
+        .map(|i| {
+            let store = db.store.clone();
+            tokio::spawn(async move {
+                let make = move |customer| Credential {
+                    client_id: format!("start-{i}"),
+                    customer_id: customer,
+                    secret_salt: "salt".into(),
+                    secret_hash: "hash".into(),
+                    scopes: "funding:read_profile".into(),
+                    created_at: NOW,
+                    updated_at: NOW,
+                    disabled: false,
+                    user_id: None,
+                };
+                let start = StartUp {
+                    key_candidate: &format!("key-{i}"),
+                    customer_candidate: Uuid::new_v4(),
+                    now: NOW + i,
+                    credential: Some(&make),
+                };
+                store.start_up(start).await.unwrap()
+            })
+        })
+        .collect();
+    let mut started = Vec::new();
+    for start in starts {
+        started.push(start.await.unwrap());
+    }
+    let first = &started[0];
+    assert!(started.iter().all(|s| s.customer_id == first.customer_id));
+    assert!(started.iter().all(|s| s.signing_key == first.signing_key));
+    assert!(first.signing_key.starts_with("key-"));
+    assert_eq!(started.iter().filter(|s| s.created_customer).count(), 1);
+    assert!(db
+        .store
+        .default_profile(first.customer_id)
+        .await
+        .unwrap()
+        .is_some());
+    for i in 0..4 {
+        let stored = db.store.credential(&format!("start-{i}")).await.unwrap();
+        assert_eq!(stored.map(|c| c.customer_id), Some(first.customer_id));
+    }
 }
