@@ -28,6 +28,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_dashboard.sql")),
     (15, include_str!("../migrations/0015_history.sql")),
     (16, include_str!("../migrations/0016_room_to_update.sql")),
+    (
+        17,
+        include_str!("../migrations/0017_deliveries_by_event_first.sql"),
+    ),
 ];
 
 /// What migrations 1 to 15 make, as one script (no ALTER or DROP), for a
