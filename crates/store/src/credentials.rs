@@ -155,26 +155,23 @@ impl SqlStore {
 
     /// After a committed change to credentials or users: forgets who
     /// clients act for, here and on every server (PostgreSQL: NOTIFY).
-    /// The NOTIFY of [`Self::credentials_changed`], sent when `tx` commits.
-    pub(crate) async fn credentials_changed_in(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    ) -> Result<()> {
-        if self.backend == Backend::Postgres {
-            sqlx::query(&format!("NOTIFY {CHANNEL}"))
-                .execute(&mut **tx)
-                .await?;
-        }
+    pub(crate) async fn credentials_changed(&self) -> Result<()> {
+        self.credentials_changed_in(&self.write).await?;
+        self.remembered.changed();
         Ok(())
     }
 
-    pub(crate) async fn credentials_changed(&self) -> Result<()> {
+    /// The NOTIFY of [`Self::credentials_changed`], on `on`: a transaction
+    /// sends it when it commits.
+    pub(crate) async fn credentials_changed_in<'e>(
+        &self,
+        on: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    ) -> Result<()> {
         if self.backend == Backend::Postgres {
             sqlx::query(&format!("NOTIFY {CHANNEL}"))
-                .execute(&self.write)
+                .execute(on)
                 .await?;
         }
-        self.remembered.changed();
         Ok(())
     }
 }

@@ -163,7 +163,7 @@ impl Store for SqlStore {
             first_customer(&mut tx, start.customer_candidate, start.now).await?;
         if let Some(make) = start.credential {
             credentials::upsert(&mut tx, &make(customer_id)).await?;
-            self.credentials_changed_in(&mut tx).await?;
+            self.credentials_changed_in(&mut *tx).await?;
         }
         tx.commit().await?;
         if start.credential.is_some() {
