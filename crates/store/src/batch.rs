@@ -31,8 +31,7 @@ pub async fn lock_balances(
     if tx.sqlite() {
         return Ok(());
     }
-    let keys: std::collections::BTreeSet<(Uuid, &str)> =
-        keys.into_iter().map(|(p, a)| (p, a.code())).collect();
+    let keys = sorted_keys(keys);
     if keys.is_empty() {
         return Ok(());
     }
@@ -41,6 +40,12 @@ pub async fn lock_balances(
         .fetch_all(&mut **pool)
         .await?;
     Ok(())
+}
+
+fn sorted_keys(
+    keys: impl IntoIterator<Item = (Uuid, Asset)>,
+) -> std::collections::BTreeSet<(Uuid, &'static str)> {
+    keys.into_iter().map(|(p, a)| (p, a.code())).collect()
 }
 
 /// One statement for all the keys: its rows are sorted, as PostgreSQL's
@@ -395,22 +400,25 @@ fn event_statements(events: &[Event], script: bool) -> Vec<Sql> {
 /// statement per run of rows, and says which applied: a debit only where the
 /// balance covers it, a credit only below MAX_BALANCE_UNITS. One round trip
 /// instead of one per change is what lets a batch commit quickly.
-pub async fn change_balances(tx: &mut Conn, changes: &[(Uuid, Asset, i64)]) -> Result<Vec<bool>> {
+///
+/// On PostgreSQL it first locks the balances of `locking` (which must hold
+/// every changed one) in the one global order, as [`lock_balances`] does,
+/// within the same statement: a round trip and a plan fewer per batch.
+pub async fn change_balances(
+    tx: &mut Conn,
+    locking: impl IntoIterator<Item = (Uuid, Asset)>,
+    changes: &[(Uuid, Asset, i64)],
+) -> Result<Vec<bool>> {
     let mut applied = std::collections::HashSet::new();
     let statements: Vec<Sql> = match tx.sqlite() {
         true => runs(changes).into_iter().map(balance_changes).collect(),
-        false if changes.is_empty() => Vec::new(),
-        false => {
-            let mut q = Sql::new(CHANGE_BALANCES);
-            let rows = changes
-                .iter()
-                .map(|(p, a, units)| vec![(*p).into(), a.code().into(), (*units).into()]);
-            q.recordset("column1 text, column2 text, column3 bigint", rows);
-            vec![q]
+        false if changes.is_empty() => {
+            lock_balances(tx, locking).await?;
+            Vec::new()
         }
+        false => vec![locked_balance_changes(&sorted_keys(locking), changes)],
     };
-    for mut q in statements {
-        q.push(&CHANGE_BALANCES_WHERE);
+    for q in statements {
         applied.extend(tx_rows!(&mut *tx, q, balance_key)?);
     }
     Ok(changes
@@ -425,14 +433,34 @@ const CHANGE_BALANCES: &str =
     "UPDATE balances SET available = balances.available + r.column3 FROM ";
 
 /// The change `r`: columns profile, asset and units.
-static CHANGE_BALANCES_WHERE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+static CHANGE_BALANCES_MATCH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        " WHERE balances.profile_id = r.column1 AND balances.asset = r.column2 \
+        "balances.profile_id = r.column1 AND balances.asset = r.column2 \
          AND ((r.column3 < 0 AND balances.available >= -r.column3) \
          OR (r.column3 >= 0 AND balances.available <= {MAX_BALANCE_UNITS} - r.column3)) \
          RETURNING balances.profile_id, balances.asset"
     )
 });
+
+/// PostgreSQL: the lock of [`lock_balances_sql`] as a CTE, and the changes
+/// as one UPDATE over a recordset. The UPDATE's only condition on the CTE
+/// refers to no row, so it is a one-time filter, checked (and the CTE run
+/// to its end, every lock taken in order) before the UPDATE reads a row.
+pub(crate) fn locked_balance_changes(
+    locking: &std::collections::BTreeSet<(Uuid, &str)>,
+    changes: &[(Uuid, Asset, i64)],
+) -> Sql {
+    let mut q = Sql::new("WITH locked AS (");
+    q.append(lock_balances_sql(locking));
+    q.push(") ").push(CHANGE_BALANCES);
+    let rows = changes
+        .iter()
+        .map(|(p, a, units)| vec![(*p).into(), a.code().into(), (*units).into()]);
+    q.recordset("column1 text, column2 text, column3 bigint", rows);
+    q.push(" WHERE (SELECT count(*) FROM locked) >= 0 AND ");
+    q.push(&CHANGE_BALANCES_MATCH);
+    q
+}
 
 /// SQLite: a run of changes as a VALUES list `r`.
 fn balance_changes(run: &[(Uuid, Asset, i64)]) -> Sql {
@@ -450,7 +478,7 @@ fn balance_changes(run: &[(Uuid, Asset, i64)]) -> Sql {
             .bind(*units)
             .push(" AS BIGINT))");
     }
-    q.push(") AS r");
+    q.push(") AS r WHERE ").push(&CHANGE_BALANCES_MATCH);
     q
 }
 
@@ -461,11 +489,6 @@ pub async fn debit_each(
     tx: &mut Conn,
     debits: &[(Uuid, Asset, i64)],
 ) -> Result<Vec<std::result::Result<(), i64>>> {
-    lock_balances(
-        tx,
-        debits.iter().map(|(profile, asset, _)| (*profile, *asset)),
-    )
-    .await?;
     let mut by_balance: std::collections::HashMap<(Uuid, Asset), Vec<usize>> = Default::default();
     for (i, (profile, asset, _)) in debits.iter().enumerate() {
         by_balance.entry((*profile, *asset)).or_default().push(i);
@@ -478,7 +501,11 @@ pub async fn debit_each(
         .collect();
     let mut outcomes = vec![Ok(()); debits.len()];
     let mut short = Vec::new();
-    for (&i, ok) in singles.iter().zip(change_balances(tx, &changes).await?) {
+    // Every balance of the batch is locked, the repeated ones too, before
+    // any is changed.
+    let locking = debits.iter().map(|(profile, asset, _)| (*profile, *asset));
+    let applied = change_balances(tx, locking, &changes).await?;
+    for (&i, ok) in singles.iter().zip(applied) {
         if !ok {
             short.push(i);
         }

@@ -74,8 +74,6 @@ pub struct Sql {
     /// Where each placeholder stands in `text`, to render SQLite's `?`.
     marks: Vec<std::ops::Range<usize>>,
     sqlite_text: std::cell::OnceCell<String>,
-    /// Planned afresh on every run, never kept: see [`Sql::recordset`].
-    replan: bool,
 }
 
 impl Sql {
@@ -150,7 +148,6 @@ impl Sql {
 
     /// Appends `other`, its placeholders numbered on after this one's.
     pub fn append(&mut self, other: Sql) -> &mut Self {
-        self.replan |= other.replan;
         let mut at = 0;
         for (mark, arg) in other.marks.iter().zip(other.args) {
             self.text.push_str(&other.text[at..mark.start]);
@@ -170,7 +167,7 @@ impl Sql {
         } else {
             &self.text
         };
-        let mut q = sqlx::query(text).persistent(!self.replan);
+        let mut q = sqlx::query(text);
         for arg in &self.args {
             q = match arg {
                 Val::Int(v) => q.bind(*v),
@@ -506,20 +503,20 @@ impl Sql {
     /// any number of rows then has one shape, prepared once per connection,
     /// and is one round trip: multi-row VALUES took one statement per run.
     ///
-    /// Such a statement that reads a table is planned afresh on every run.
-    /// PostgreSQL guesses 100 rows for any recordset: a plan kept from when
-    /// the table was small (a hash join over a scan of the whole table) was
-    /// still used when it had grown, until its next ANALYZE: lookups of a
-    /// batch's ref_ids averaged 3.6 ms over a run that grew the table to
-    /// 22,000 orchestrations, against 0.07-0.26 ms for the multi-row VALUES
-    /// before. Planned each time with the table's
-    /// size as it is now, it is an index probe per row.
+    /// Such a statement that reads a table must be planned afresh on every
+    /// run, which every PostgreSQL connection does (`plan_cache_mode`, in
+    /// `dialect.rs`). PostgreSQL guesses 100 rows for any recordset: a plan
+    /// kept from when the table was small (a hash join over a scan of the
+    /// whole table) was still used when it had grown, until its next
+    /// ANALYZE: lookups of a batch's ref_ids averaged 3.6 ms over a run that
+    /// grew the table to 22,000 orchestrations, against 0.07-0.26 ms for the
+    /// multi-row VALUES before. Planned each time with the table's size as
+    /// it is now, it is an index probe per row.
     pub fn recordset(
         &mut self,
         record: &str,
         rows: impl IntoIterator<Item = Vec<Val>>,
     ) -> &mut Self {
-        self.replan = true;
         self.push("json_to_recordset(CAST(");
         self.bind(recordset_json(record, rows));
         self.push(&format!(" AS json)) AS r({record})"))
@@ -536,8 +533,6 @@ impl Sql {
             "INSERT INTO {table} ({names}) SELECT {names} FROM "
         ));
         q.recordset(record, rows);
-        // Nothing to choose in the plan of an INSERT from a recordset: kept.
-        q.replan = false;
         q
     }
 }
@@ -547,8 +542,6 @@ impl Sql {
     /// shape however many values.
     pub fn any_in_set(&mut self, column: &str, values: &[impl ToString]) -> &mut Self {
         let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-        // Planned each time, as a recordset is.
-        self.replan = true;
         self.push(&format!(
             " AND {column} IN (SELECT json_array_elements_text(CAST("
         ));

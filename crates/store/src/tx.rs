@@ -103,10 +103,10 @@ impl Tx {
     }
 
     /// Credits or debits distinct balances in one statement each run, locked
-    /// in order first; says which applied.
+    /// in order first (within that statement); says which applied.
     pub async fn change_balances(&mut self, changes: &[(Uuid, Asset, i64)]) -> Result<Vec<bool>> {
-        batch::lock_balances(&mut self.inner, changes.iter().map(|(p, a, _)| (*p, *a))).await?;
-        batch::change_balances(&mut self.inner, changes).await
+        let locking = changes.iter().map(|(p, a, _)| (*p, *a));
+        batch::change_balances(&mut self.inner, locking, changes).await
     }
 
     /// Debits each `(profile, asset, units)` in turn where it is covered;
@@ -324,6 +324,34 @@ mod postgres_plans {
         lines.join("\n")
     }
 
+    /// A batch's balance changes lock their balances, sorted, before the
+    /// UPDATE reads a row: the lock is the InitPlan of a one-time filter,
+    /// which runs ahead of the scan it gates.
+    #[tokio::test]
+    async fn a_batch_locks_before_it_changes_balances() {
+        let (_db, _store, mut conn) = scratch().await;
+        let statement = crate::batch::locked_balance_changes(&Default::default(), &[]);
+        let plan = kept_plan(&mut conn, statement.text(), "'[]', '[]'").await;
+        let line = |needle: &str| {
+            (plan.lines().position(|l| l.contains(needle)))
+                .unwrap_or_else(|| panic!("no {needle:?} in\n{plan}"))
+        };
+        assert_eq!(line("LockRows") + 1, line("Sort"), "{plan}");
+        assert!(
+            plan.contains(r#"Sort Key: b.profile_id COLLATE "C""#),
+            "{plan}"
+        );
+        assert!(line("InitPlan") < line("CTE Scan on locked"), "{plan}");
+        assert!(
+            line("CTE Scan on locked") < line("One-Time Filter"),
+            "{plan}"
+        );
+        assert!(
+            line("One-Time Filter") < line("Scan on balances  ("),
+            "{plan}"
+        );
+    }
+
     /// Every replica's every tick runs the due checks. On tables never
     /// analyzed (a new database: the first minute, before autovacuum), the
     /// plan kept for an unordered `LIMIT 1` was a scan of the whole table.
@@ -358,11 +386,11 @@ mod postgres_plans {
         );
     }
 
-    /// A statement that reads a table through a recordset is planned each
-    /// time, never kept prepared (a plan kept from when the table was small
-    /// outlived its growth); an INSERT from one is kept.
+    /// A statement that reads a table through a recordset is planned on
+    /// each run (a plan kept from when the table was small outlived its
+    /// growth), yet prepared only once: no round trip to prepare it again.
     #[tokio::test]
-    async fn recordset_reads_are_planned_each_time() {
+    async fn recordset_statements_are_prepared_once_and_planned_each_run() {
         use crate::Store;
         let (_db, store, _conn) = scratch().await;
         let mut tx = store.transaction().await.unwrap();
@@ -383,18 +411,19 @@ mod postgres_plans {
             );
             tx.inner.execute(q, true).await.unwrap();
         }
-        let kept: Vec<String> = sqlx::query_scalar(
-            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%json_%' \
-             AND statement NOT LIKE '%pg_prepared_statements%'",
+        let kept: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+             WHERE statement LIKE '%json_%' AND statement NOT LIKE '%pg_prepared_statements%' \
+             ORDER BY statement",
         )
         .fetch_all(&mut **tx.inner.pool().unwrap())
         .await
         .unwrap();
-        assert_eq!(kept.len(), 1, "{kept:#?}");
-        assert!(
-            kept[0].starts_with("INSERT INTO journal_entries"),
-            "{kept:#?}"
-        );
+        let starts: Vec<&str> = kept.iter().map(|(s, ..)| &s[..6]).collect();
+        assert_eq!(starts, ["INSERT", "SELECT", "UPDATE"], "{kept:#?}");
+        for (statement, generic, custom) in &kept {
+            assert_eq!((*generic, *custom), (0, 6), "{statement}");
+        }
     }
 
     /// A lookup by (customer_id, ref_id) on a table never analyzed was kept
