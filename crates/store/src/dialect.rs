@@ -7,13 +7,10 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, Connection, Executor};
+use sqlx::{AnyPool, Executor};
 
 use crate::acting::Remembered;
 use crate::inline::Inline;
-
-/// A PostgreSQL connection idle this long is pinged before it is used.
-const PING_IDLE_FOR: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -75,12 +72,6 @@ impl Backend {
                 let pool = AnyPoolOptions::new()
                     .max_connections(24)
                     .acquire_timeout(Duration::from_secs(30))
-                    // sqlx pings every connection it hands out, a round
-                    // trip before each transaction and each read: under load
-                    // connections come back within milliseconds, so only
-                    // one that sat idle (which a restart or a firewall may
-                    // have cut) is tested.
-                    .test_before_acquire(false)
                     // Statements are prepared once per connection, and
                     // planned on every run with their arguments and the
                     // tables as they are now. A plan kept from a generic
@@ -92,14 +83,6 @@ impl Backend {
                             conn.execute("SET plan_cache_mode = force_custom_plan")
                                 .await?;
                             Ok(())
-                        })
-                    })
-                    .before_acquire(|conn, meta| {
-                        Box::pin(async move {
-                            if meta.idle_for >= PING_IDLE_FOR {
-                                conn.ping().await?;
-                            }
-                            Ok(true)
                         })
                     })
                     .connect_with(options)

@@ -124,12 +124,26 @@ pub enum StoreError {
 impl StoreError {
     /// A conflict that another attempt may not meet: a deadlock or
     /// serialization failure (PostgreSQL), a busy or locked database
-    /// (SQLite), no free connection in time.
+    /// (SQLite), no free connection in time, a PostgreSQL session ended by
+    /// the server (57P01, 57P02: a restart, `pg_terminate_backend`; its
+    /// transaction did not commit, and another connection may be sound).
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Database(sqlx::Error::Database(e)) => matches!(
                 e.code().as_deref(),
-                Some("40P01" | "40001" | "55P03" | "5" | "6" | "261" | "262" | "517" | "773")
+                Some(
+                    "40P01"
+                        | "40001"
+                        | "55P03"
+                        | "57P01"
+                        | "57P02"
+                        | "5"
+                        | "6"
+                        | "261"
+                        | "262"
+                        | "517"
+                        | "773"
+                )
             ),
             StoreError::Database(sqlx::Error::PoolTimedOut) => true,
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(

@@ -324,6 +324,31 @@ mod postgres_plans {
         lines.join("\n")
     }
 
+    /// A session the server ended (a restart, `pg_terminate_backend`) did
+    /// not commit: its error is transient, retried on another connection.
+    #[tokio::test]
+    async fn a_session_the_server_ended_is_transient() {
+        use crate::Store;
+        let (_db, store, mut conn) = scratch().await;
+        let mut tx = store.transaction().await.unwrap();
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut **tx.inner.pool().unwrap())
+            .await
+            .unwrap();
+        let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert!(ended);
+        let customer = uuid::Uuid::new_v4();
+        let error = tx
+            .conversions_by_refs(&[(customer, "a")])
+            .await
+            .unwrap_err();
+        assert!(error.is_transient(), "{error:?}");
+    }
+
     /// A batch's balance changes lock their balances, sorted, before the
     /// UPDATE reads a row: the lock is the InitPlan of a one-time filter,
     /// which runs ahead of the scan it gates.
