@@ -27,6 +27,12 @@ function expect(condition, what) {
   if (!condition) throw new Error(`${step}: expected ${what}`);
 }
 
+// Shown within ten seconds: a click that submits a form returns once the
+// next page starts loading, which may be before it is painted.
+async function shown(locator) {
+  return locator.first().waitFor({ state: "visible", timeout: 10_000 }).then(() => true, () => false);
+}
+
 // No serious or critical accessibility violation on the page as shown.
 async function accessible(page, name) {
   await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
@@ -83,28 +89,28 @@ try {
 
   step = "five wrong passwords lock the email, even against the right one";
   for (let i = 0; i < 5; i++) await signIn(page, { email: LOCKED, password: "not the password" });
-  expect(await page.getByText("Too many failed sign-ins").isVisible(), "the lockout message");
+  expect(await shown(page.getByText("Too many failed sign-ins")), "the lockout message");
   await signIn(page, { email: LOCKED, password: tess.password });
-  expect(await page.getByText("Too many failed sign-ins").isVisible(), "still locked");
+  expect(await shown(page.getByText("Too many failed sign-ins")), "still locked");
 
   step = "the treasurer signs in and sees balances";
   await signIn(page, tess);
   await page.waitForURL(/\/dashboard$/);
-  expect(await page.getByRole("heading", { name: "Overview" }).isVisible(), "the overview");
+  expect(await shown(page.getByRole("heading", { name: "Overview" })), "the overview");
   expect(await page.locator("td.num", { hasText: "1234.5" }).count() > 0, "the funded USD balance");
-  expect(await page.getByRole("img", { name: "Total available per asset" }).isVisible(), "the chart");
-  expect(await page.getByText("Nothing converted in these days.").isVisible(), "no volume yet");
+  expect(await shown(page.getByRole("img", { name: "Total available per asset" })), "the chart");
+  expect(await shown(page.getByText("Nothing converted in these days.")), "no volume yet");
   // Sampled every second here: by now there is a line of samples.
   await page.reload();
-  expect(await page.getByRole("img", { name: /^Total balance from/ }).isVisible(), "the balance line");
+  expect(await shown(page.getByRole("img", { name: /^Total balance from/ })), "the balance line");
   await accessible(page, "overview");
 
   step = "the treasurer's own request cannot be approved by them";
   await page.getByRole("link", { name: "Approvals" }).click();
   const card = page.locator("section.card").first();
-  expect(await card.getByText("Add crypto address").isVisible(), "the pending address request");
+  expect(await shown(card.getByText("Add crypto address")), "the pending address request");
   expect((await card.locator("dd.progress").innerText()).trim() === "0/1", "progress 0/1");
-  expect(await card.getByText("You submitted this request").isVisible(), "the refusal on screen");
+  expect(await shown(card.getByText("You submitted this request")), "the refusal on screen");
   expect(await card.getByRole("button", { name: "Approve" }).count() === 0, "no Approve button");
   const id = (await card.locator("code").first().innerText()).trim();
   const requestId = await card.getAttribute("aria-labelledby");
@@ -135,10 +141,10 @@ try {
   const pending = page.locator("section.card").first();
   expect((await pending.locator("code").first().innerText()).trim() === id, "the same request");
   await pending.getByRole("button", { name: "Approve" }).click();
-  expect(await page.getByText("Your approval is recorded.").isVisible(), "the notice");
-  expect(await page.getByText("Nothing is waiting for approval.").isVisible(), "an empty inbox");
+  expect(await shown(page.getByText("Your approval is recorded.")), "the notice");
+  expect(await shown(page.getByText("Nothing is waiting for approval.")), "an empty inbox");
   const history = page.locator("table").last();
-  expect(await history.getByText("APPROVED by " + amir.email).isVisible(), "the act in the history");
+  expect(await shown(history.getByText("APPROVED by " + amir.email)), "the act in the history");
   await accessible(page, "approvals-history");
 
   step = "a conversion made through the API appears and settles without a reload";
@@ -165,12 +171,12 @@ try {
   await page.getByLabel("To").fill("2020-01-02");
   await page.getByRole("button", { name: "Filter" }).click();
   await page.waitForURL(/to=2020-01-02/);
-  expect(await page.getByText("Nothing matches.").isVisible(), "nothing on a day long past");
+  expect(await shown(page.getByText("Nothing matches.")), "nothing on a day long past");
 
   step = "a conversion's detail page shows its timeline and ledger postings";
   await page.goto(`${URL}/dashboard/activity?ref_id=dash-1`);
   await page.locator('tr[data-ref-id="dash-1"]').getByRole("link", { name: "Conversion" }).click();
-  expect(await page.getByRole("heading", { name: "Conversion settled" }).isVisible(), "the settled conversion");
+  expect(await shown(page.getByRole("heading", { name: "Conversion settled" })), "the settled conversion");
   const timeline = await page.locator("ol.timeline").innerText();
   expect(timeline.includes("conversion.created") && timeline.includes("conversion.settled"), `created then settled, got ${timeline}`);
   const postings = page.locator("table.postings tbody tr");
@@ -194,14 +200,14 @@ try {
   await signIn(page, tess);
   await page.getByRole("link", { name: "Webhooks" }).click();
   await page.getByRole("button", { name: "Send a test event" }).click();
-  expect(await page.getByText("A test event is on its way.").isVisible(), "the notice");
+  expect(await shown(page.getByText("A test event is on its way.")), "the notice");
   const status = page.locator("table.deliveries td.status");
   await status.filter({ hasText: "FAILED" }).waitFor({ timeout: 15000 });
   await page.locator("table.attempts td", { hasText: "HTTP 500" }).first().waitFor({ timeout: 5000 });
   await accessible(page, "webhooks-failed");
   failing = false;
   await page.getByRole("button", { name: /^Redeliver event/ }).first().click();
-  expect(await page.getByText("The event is queued for delivery again.").isVisible(), "the notice");
+  expect(await shown(page.getByText("The event is queued for delivery again.")), "the notice");
   await status.filter({ hasText: "DELIVERED" }).waitFor({ timeout: 15000 });
   await page.locator("table.attempts td", { hasText: "HTTP 200" }).first().waitFor({ timeout: 5000 });
   await accessible(page, "webhooks-delivered");
@@ -211,7 +217,7 @@ try {
   await page.getByRole("link", { name: "Destinations" }).click();
   await page.getByLabel("Address").fill("0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359");
   await page.getByRole("button", { name: "Add address" }).click();
-  expect(await page.getByText("awaits approval").isVisible(), "the pending notice");
+  expect(await shown(page.getByText("awaits approval")), "the pending notice");
   const added = page.locator("table.crypto tr", { hasText: "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359" });
   expect((await added.locator("td.status").innerText()).trim() === "PENDING", "PENDING in the list");
   await accessible(page, "destinations");
@@ -229,7 +235,7 @@ try {
   await page.getByLabel("Ref id").fill("dash-rule-2");
   await page.getByLabel("Deposits arrive by").selectOption("crypto:SOLANA");
   await page.getByRole("button", { name: "Create rule" }).click();
-  expect(await page.getByText("The rule is active.").isVisible(), "the notice");
+  expect(await shown(page.getByText("The rule is active.")), "the notice");
   const onScreen = page.locator('table.rules tr[data-ref-id="dash-rule-2"]');
   expect((await onScreen.locator("td.status").innerText()).trim() === "ACTIVE", "the new rule ACTIVE");
   expect((await onScreen.innerText()).includes("SOLANA"), "its Solana deposit address");
@@ -240,13 +246,13 @@ try {
   await page.getByLabel("Asset").selectOption("USDC");
   await page.getByLabel("Amount").fill("10");
   await page.getByRole("button", { name: "Deposit", exact: true }).click();
-  expect(await page.getByText("The deposit is credited.").isVisible(), "the deposit notice");
+  expect(await shown(page.getByText("The deposit is credited.")), "the deposit notice");
   const made = await apiPost("/v2/conversion/stablecoins", {
     ref_id: "dash-2", profile_id: PROFILE, amount: "5", source_asset: "USD", target_asset: "USDC",
   });
   await page.reload();
   await page.getByRole("button", { name: `Settle conversion ${made.id}` }).click();
-  expect(await page.getByText("The conversion is settled.").isVisible(), "the settle notice");
+  expect(await shown(page.getByText("The conversion is settled.")), "the settle notice");
   await accessible(page, "sandbox");
 
   step = "a conversion's detail page shows its webhook deliveries";
@@ -259,7 +265,7 @@ try {
   // Volume is sampled every second here, each sample 5 s late: wait for it.
   const todays = page.locator("tr", { hasText: new Date().toISOString().slice(0, 10) }).filter({ hasText: "105 USD" });
   await todays.waitFor({ state: "attached", timeout: 20000 });
-  expect(await page.getByRole("img", { name: "Volume per day, in USD" }).isVisible(), "the volume chart");
+  expect(await shown(page.getByRole("img", { name: "Volume per day, in USD" })), "the volume chart");
   expect(await page.getByRole("link", { name: "API credentials" }).count() === 0, "no credentials page for a treasurer");
   await signOut(page);
 
@@ -276,7 +282,7 @@ try {
   await page.goto(`${URL}/dashboard/credentials`);
   expect(!(await page.content()).includes(secret), "the secret never shown again");
   await page.getByRole("button", { name: `Revoke ${clientId}` }).click();
-  expect(await page.getByText("The credential is revoked").isVisible(), "the notice");
+  expect(await shown(page.getByText("The credential is revoked")), "the notice");
   const credential = page.locator(`tr[data-client-id="${clientId}"] td.status`);
   expect((await credential.innerText()).trim() === "DISABLED", "DISABLED in the list");
   expect(await tokenStatus(clientId, secret) !== 200, "the revoked credential refused");
@@ -286,12 +292,12 @@ try {
   const fiat = page.locator('tr[data-action="ADD_FIAT_ACCOUNT"]');
   await fiat.getByLabel("Enable ADD_FIAT_ACCOUNT").check();
   await fiat.getByRole("button", { name: "Save ADD_FIAT_ACCOUNT" }).click();
-  expect(await page.getByText("The policy is set.").isVisible(), "the set notice");
+  expect(await shown(page.getByText("The policy is set.")), "the set notice");
   expect((await page.locator('tr[data-action="ADD_FIAT_ACCOUNT"] td.enabled').innerText()).trim() === "yes", "enabled");
   const crypto = page.locator('tr[data-action="ADD_CRYPTO_ADDRESS"]');
   await crypto.getByLabel("Enable ADD_CRYPTO_ADDRESS").uncheck();
   await crypto.getByRole("button", { name: "Save ADD_CRYPTO_ADDRESS" }).click();
-  expect(await page.getByText("awaits approval").isVisible(), "the proposed notice");
+  expect(await shown(page.getByText("awaits approval")), "the proposed notice");
   expect((await page.locator('tr[data-action="ADD_CRYPTO_ADDRESS"] td.enabled').innerText()).trim() === "yes", "still enabled");
 
   step = "an entity manager adds a user, whose password is shown once, and changes their roles";
@@ -305,7 +311,7 @@ try {
   await accessible(page, "team");
   await newbie.getByLabel("TREASURER").check();
   await newbie.getByRole("button", { name: "Save roles of newbie@example.com" }).click();
-  expect(await page.getByText("The roles are set.").isVisible(), "the roles notice");
+  expect(await shown(page.getByText("The roles are set.")), "the roles notice");
   expect((await page.locator('tr[data-email="newbie@example.com"] td.roles').innerText()).includes("TREASURER"), "the new role");
   expect(!(await page.content()).includes(password), "the password never shown again");
   await signOut(page);
