@@ -171,12 +171,18 @@ pub fn secret_matches(salt: &str, secret: &str, stored_hash: &str) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn tokens_round_trip_and_expire() {
+    /// Fresh keys, a customer, the time, and a token issued to them now.
+    fn issued() -> (Keys, Uuid, i64, String) {
         let keys = Keys::new(&random_hex(32));
         let customer = Uuid::new_v4();
         let now = chrono::Utc::now().timestamp();
         let token = keys.issue("client", customer, "funding:read_profile", now);
+        (keys, customer, now, token)
+    }
+
+    #[test]
+    fn tokens_round_trip_and_expire() {
+        let (keys, customer, now, token) = issued();
         let claims = keys.verify(&token).unwrap();
         assert_eq!(claims.cus, customer);
         assert_eq!(claims.scopes().names(), "funding:read_profile");
@@ -192,10 +198,7 @@ mod tests {
 
     #[test]
     fn a_remembered_token_still_expires_and_only_its_exact_text_is_remembered() {
-        let keys = Keys::new(&random_hex(32));
-        let customer = Uuid::new_v4();
-        let now = chrono::Utc::now().timestamp();
-        let token = keys.issue("client", customer, "funding:read_profile", now);
+        let (keys, customer, now, token) = issued();
         assert_eq!(keys.verify_at(&token, now).unwrap().cus, customer);
         assert_eq!(keys.verified.read().unwrap().len(), 1);
         assert_eq!(keys.verify_at(&token, now + 60).unwrap().cus, customer);
