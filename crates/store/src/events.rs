@@ -715,37 +715,34 @@ impl EventStore for SqlStore {
     }
 }
 
-/// One delivery_attempts row per attempt, a hundred to a statement.
+/// One delivery_attempts row per attempt: on PostgreSQL one statement.
 async fn insert_attempts(
     tx: &mut Transaction<'static, Any>,
     results: &[AttemptResult],
 ) -> Result<()> {
-    for chunk in results.chunks(100) {
-        let mut q = Sql::new(
-            "INSERT INTO delivery_attempts (id, webhook_id, event_id, customer_id, attempt, status_code, \
-             latency_micros, error, created_at) VALUES ",
-        );
-        for (i, r) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.row(vec![
-                // Time-ordered: each id goes at the end of the key's index.
-                stableport_domain::new_id().into(),
-                r.webhook_id.into(),
-                r.event_id.into(),
-                r.customer_id.into(),
-                r.attempt.into(),
-                r.status_code.into(),
-                r.latency_micros.into(),
-                r.error.clone().into(),
-                r.at.into(),
-            ]);
-        }
-        q.query_on(sql::is_sqlite(tx)).execute(&mut **tx).await?;
+    let rows = results.iter().map(|r| {
+        vec![
+            // Time-ordered: each id goes at the end of the key's index.
+            stableport_domain::new_id().into(),
+            r.webhook_id.into(),
+            r.event_id.into(),
+            r.customer_id.into(),
+            r.attempt.into(),
+            r.status_code.into(),
+            r.latency_micros.into(),
+            r.error.clone().into(),
+            r.at.into(),
+        ]
+    });
+    let sqlite = sql::is_sqlite(tx);
+    for q in sql::inserts(sqlite, "delivery_attempts", ATTEMPT_RECORD, rows.collect()) {
+        q.query_on(sqlite).execute(&mut **tx).await?;
     }
     Ok(())
 }
+
+const ATTEMPT_RECORD: &str = "id text, webhook_id text, event_id text, customer_id text, \
+    attempt bigint, status_code bigint, latency_micros bigint, error text, created_at bigint";
 
 /// Successes, the common case, in one UPDATE per claim and status code;
 /// delivered_at is when the success was recorded (the attempt row keeps the
@@ -762,26 +759,21 @@ async fn mark_delivered(
             .or_default()
             .push(r);
     }
+    let sqlite = sql::is_sqlite(tx);
     for ((token, code), rows) in &delivered {
-        for chunk in rows.chunks(200) {
+        for chunk in rows.chunks(keys_per_statement(sqlite, 200)) {
             let mut q = Sql::new(
                 &format!("UPDATE deliveries SET status = '{DELIVERED}', attempts = attempts + 1, next_attempt_at = NULL, \
                  claim_token = NULL, last_error = NULL, last_status_code = ",
             ));
             q.bind(*code).push(", updated_at = ").bind(now);
             q.push(", delivered_at = ").bind(now);
-            q.push(" WHERE claim_token = ").bind(*token);
-            q.push(" AND (webhook_id, event_id) IN (VALUES ");
-            for (i, r) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.row(vec![r.webhook_id.into(), r.event_id.into()]);
-            }
-            q.push(")")
-                .query_on(sql::is_sqlite(tx))
-                .execute(&mut **tx)
-                .await?;
+            q.push(" WHERE claim_token = ").bind(*token).push(" AND");
+            let keys = chunk
+                .iter()
+                .map(|r| vec![r.webhook_id.into(), r.event_id.into()]);
+            q.keys_in(sqlite, DELIVERY_KEY, keys);
+            q.query_on(sqlite).execute(&mut **tx).await?;
         }
     }
     Ok(())
@@ -813,6 +805,19 @@ async fn mark_attempted(tx: &mut Transaction<'static, Any>, r: &AttemptResult) -
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// A delivery's key, for [`Sql::keys_in`].
+const DELIVERY_KEY: &str = "webhook_id text, event_id text";
+
+/// Keys per statement: SQLite's as before (each value is a parameter);
+/// PostgreSQL's are one parameter, so a whole claim goes in one.
+fn keys_per_statement(sqlite: bool, on_sqlite: usize) -> usize {
+    if sqlite {
+        on_sqlite
+    } else {
+        10_000
+    }
 }
 
 // Statuses written into SQL text (the partial indexes on due rows and on
@@ -896,8 +901,20 @@ impl Tx {
         Ok(())
     }
 
-    /// Each webhook's next free send slot, in a few statements.
+    /// Each webhook's next free send slot: on PostgreSQL one join with a
+    /// recordset (a CASE of 400 webhooks cost 8 ms, each row testing every
+    /// WHEN); on SQLite a CASE per 500.
     pub async fn set_send_slots(&mut self, slots: &[(Uuid, i64)]) -> Result<()> {
+        if !self.sqlite() && !slots.is_empty() {
+            let mut q = Sql::new("UPDATE webhooks SET rate_tat = r.rate_tat FROM ");
+            let rows = slots
+                .iter()
+                .map(|(w, slot)| vec![(*w).into(), (*slot).into()]);
+            q.recordset("id text, rate_tat bigint", rows);
+            q.push(" WHERE webhooks.id = r.id");
+            q.query_on(false).execute(&mut **self.inner.pool()?).await?;
+            return Ok(());
+        }
         for chunk in slots.chunks(500) {
             let mut q = Sql::new("UPDATE webhooks SET rate_tat = CASE id");
             for (webhook, slot) in chunk {
@@ -921,19 +938,14 @@ impl Tx {
         until: i64,
         now: i64,
     ) -> Result<()> {
-        for chunk in keys.chunks(500) {
+        let sqlite = self.sqlite();
+        for chunk in keys.chunks(keys_per_statement(sqlite, 500)) {
             let mut q = Sql::new("UPDATE deliveries SET next_attempt_at = ");
             q.bind(until).push(", claim_token = ").bind(token);
-            q.push(", updated_at = ").bind(now);
-            q.push(" WHERE (webhook_id, event_id) IN (VALUES ");
-            for (i, (webhook, event)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.row(vec![(*webhook).into(), (*event).into()]);
-            }
-            q.push(")")
-                .query_on(self.sqlite())
+            q.push(", updated_at = ").bind(now).push(" WHERE");
+            let keys = chunk.iter().map(|(w, e)| vec![(*w).into(), (*e).into()]);
+            q.keys_in(sqlite, DELIVERY_KEY, keys);
+            q.query_on(sqlite)
                 .execute(&mut **self.inner.pool()?)
                 .await?;
         }
@@ -943,6 +955,7 @@ impl Tx {
     /// Makes these (webhook, event) deliveries due again at their webhook's
     /// time; not an attempt.
     pub async fn defer_deliveries(&mut self, deferred: &[(Uuid, Uuid, i64)]) -> Result<()> {
+        let sqlite = self.sqlite();
         for chunk in deferred.chunks(500) {
             let mut q = Sql::new("UPDATE deliveries SET next_attempt_at = CASE webhook_id");
             let mut slots: Vec<(Uuid, i64)> = chunk.iter().map(|(w, _, s)| (*w, *s)).collect();
@@ -950,15 +963,10 @@ impl Tx {
             for (webhook, slot) in slots {
                 q.push(" WHEN ").bind(webhook).push(" THEN ").bind(slot);
             }
-            q.push(" ELSE next_attempt_at END WHERE (webhook_id, event_id) IN (VALUES ");
-            for (i, (webhook, event, _)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.row(vec![(*webhook).into(), (*event).into()]);
-            }
-            q.push(")")
-                .query_on(self.sqlite())
+            q.push(" ELSE next_attempt_at END WHERE");
+            let keys = chunk.iter().map(|(w, e, _)| vec![(*w).into(), (*e).into()]);
+            q.keys_in(sqlite, DELIVERY_KEY, keys);
+            q.query_on(sqlite)
                 .execute(&mut **self.inner.pool()?)
                 .await?;
         }

@@ -538,6 +538,35 @@ impl Sql {
 }
 
 impl Sql {
+    /// ` (<record's columns>) IN <rows>`, for a batch's keys. SQLite: a
+    /// VALUES list. PostgreSQL: a recordset, one parameter whatever the
+    /// count. PostgreSQL guesses 100 rows for it and probes the key's index
+    /// per row; for a VALUES list of 500 it knew the count and chose a hash
+    /// join over a scan of the whole table until that passed about 57,000
+    /// rows (10 to 20 ms against 7 for 500 deliveries on 30,000).
+    pub fn keys_in(
+        &mut self,
+        sqlite: bool,
+        record: &str,
+        rows: impl IntoIterator<Item = Vec<Val>>,
+    ) -> &mut Self {
+        let names = record_names(record);
+        if !sqlite {
+            self.push(&format!(" ({names}) IN (SELECT {names} FROM "));
+            return self.recordset(record, rows).push(")");
+        }
+        self.push(&format!(" ({names}) IN (VALUES "));
+        for (i, row) in rows.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.row(row);
+        }
+        self.push(")")
+    }
+}
+
+impl Sql {
     /// PostgreSQL: ` AND column IN (<values as one JSON parameter>)`, of one
     /// shape however many values.
     pub fn any_in_set(&mut self, column: &str, values: &[impl ToString]) -> &mut Self {
@@ -771,6 +800,29 @@ mod tests {
             parsed,
             serde_json::json!([{"a": 7, "b": null}, {"a": -1, "b": "it's"}])
         );
+    }
+
+    #[test]
+    fn keys_are_a_values_list_on_sqlite_and_one_recordset_on_postgres() {
+        let keys = || {
+            vec![
+                vec!["w1".into(), "e1".into()],
+                vec!["w2".into(), "e2".into()],
+            ]
+        };
+        let mut sqlite = Sql::new("UPDATE t SET x = 1 WHERE");
+        sqlite.keys_in(true, "w text, e text", keys());
+        assert_eq!(
+            sqlite.text,
+            "UPDATE t SET x = 1 WHERE (w, e) IN (VALUES ($1, $2), ($3, $4))"
+        );
+        let mut postgres = Sql::new("UPDATE t SET x = 1 WHERE");
+        postgres.keys_in(false, "w text, e text", keys());
+        assert_eq!(
+            postgres.text,
+            "UPDATE t SET x = 1 WHERE (w, e) IN (SELECT w, e FROM json_to_recordset(CAST($1 AS json)) AS r(w text, e text))"
+        );
+        assert_eq!(postgres.args.len(), 1, "every key in one parameter");
     }
 
     #[test]
