@@ -640,22 +640,28 @@ pub fn for_ids(
 /// `(customer_id, ref_id) IN (...)` for these keys: on SQLite one
 /// condition per run of keys, on PostgreSQL one, the keys in a parameter.
 pub fn refs_in(sqlite: bool, keys: &[(Uuid, &str)]) -> Vec<Sql> {
-    let condition = |set: &dyn Fn(&mut Sql)| {
-        let mut q = Sql::new("(customer_id, ref_id) IN (");
+    let condition = |prefix: &str, set: &dyn Fn(&mut Sql)| {
+        let mut q = Sql::new(&format!("{prefix}(customer_id, ref_id) IN ("));
         set(&mut q);
         q.push(")");
         q
     };
     match sqlite {
         _ if keys.is_empty() => Vec::new(),
+        // SQLite searches the (customer_id, ref_id) index only for a
+        // subquery, and a partial one (conversions') only when told ref_id
+        // is not null. A plain list scanned the whole table in every batch:
+        // conversions with ref_ids ran at an eighth of the rate without.
         true => (runs(keys).into_iter())
             .map(|run| {
-                condition(&|q| {
-                    q.pairs(run);
+                condition("ref_id IS NOT NULL AND ", &|q| {
+                    q.push("SELECT column1, column2 FROM (VALUES ")
+                        .pairs(run)
+                        .push(")");
                 })
             })
             .collect(),
-        false => vec![condition(&|q| {
+        false => vec![condition("", &|q| {
             let rows = keys.iter().map(|(c, r)| vec![(*c).into(), (*r).into()]);
             q.push("SELECT customer_id, ref_id FROM ");
             q.recordset("customer_id text, ref_id text", rows);
@@ -823,6 +829,43 @@ mod tests {
             "UPDATE t SET x = 1 WHERE (w, e) IN (SELECT w, e FROM json_to_recordset(CAST($1 AS json)) AS r(w text, e text))"
         );
         assert_eq!(postgres.args.len(), 1, "every key in one parameter");
+    }
+
+    #[test]
+    fn a_batch_of_ref_ids_is_an_index_search_on_sqlite() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch(
+            "CREATE TABLE conversions (id TEXT PRIMARY KEY, customer_id TEXT, ref_id TEXT);
+             CREATE UNIQUE INDEX conversions_ref_id ON conversions (customer_id, ref_id)
+                 WHERE ref_id IS NOT NULL;",
+        )
+        .unwrap();
+        let customer = Uuid::nil();
+        let keys = [
+            (customer, "a"),
+            (customer, "b"),
+            (customer, "c"),
+            (customer, "d"),
+        ];
+        for condition in refs_in(true, &keys) {
+            let mut q = Sql::new("EXPLAIN QUERY PLAN SELECT id FROM conversions WHERE ");
+            q.append(condition);
+            let mut plan = db.prepare(&q.positional()).unwrap();
+            let detail: Vec<String> = plan
+                .query_map(
+                    rusqlite::params_from_iter(vec!["x"; plan.parameter_count()]),
+                    |row| row.get::<_, String>(3),
+                )
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(
+                detail
+                    .iter()
+                    .any(|d| d.starts_with("SEARCH conversions USING INDEX conversions_ref_id")),
+                "{detail:?}"
+            );
+        }
     }
 
     #[test]
