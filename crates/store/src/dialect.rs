@@ -72,6 +72,18 @@ impl Backend {
                 let pool = AnyPoolOptions::new()
                     .max_connections(24)
                     .acquire_timeout(Duration::from_secs(30))
+                    // sqlx's ping on every acquire, except for a
+                    // transaction's: its BEGIN answers for the connection
+                    // (`SqlStore::begin`).
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, _meta| {
+                        Box::pin(async move {
+                            if !unpinged() {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     // Statements are prepared once per connection, and
                     // planned on every run with their arguments and the
                     // tables as they are now. A plan kept from a generic
@@ -137,6 +149,16 @@ fn sqlite_url(url: &str) -> String {
     } else {
         format!("{url}?mode=rwc")
     }
+}
+
+tokio::task_local! {
+    /// Set while a transaction takes its connection: sqlx hands it out
+    /// without a ping (see `SqlStore::begin`).
+    pub(crate) static UNPINGED: ()
+}
+
+fn unpinged() -> bool {
+    UNPINGED.try_with(|_| ()).is_ok()
 }
 
 /// How every read-write SQLite connection is set up (sqlx's, and the

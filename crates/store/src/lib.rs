@@ -155,6 +155,25 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The connection is gone: the server ended its session (57P01,
+    /// 57P02, 57P03) or the socket failed. Nothing sent on it since the
+    /// last answer took effect unless its COMMIT was among it.
+    pub(crate) fn is_connection_lost(&self) -> bool {
+        matches!(self, StoreError::Database(e) if connection_lost(e))
+    }
+}
+
+pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(e) => {
+            matches!(e.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
+        }
+        _ => false,
+    }
+}
+
 /// Runs `attempt` again while it fails transiently, up to 6 tries with
 /// [`Backoff`]: a client never sees a transient conflict unless it outlasts
 /// them all. (Transactions of the operations layer retry with the same

@@ -138,8 +138,17 @@ impl SqlStore {
         &self.write
     }
 
+    /// A write transaction. On PostgreSQL its connection comes unpinged:
+    /// BEGIN is the first round trip either way, so it tells as well as a
+    /// ping would whether the connection is still there. When it is not
+    /// (the server ended the session), nothing was done on it, and the
+    /// transaction begins again on a connection the pool pings first.
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {
-        Ok(self.write.begin_with(self.backend.begin_write()).await?)
+        let begin = || self.write.begin_with(self.backend.begin_write());
+        match crate::dialect::UNPINGED.scope((), begin()).await {
+            Err(e) if crate::connection_lost(&e) => Ok(begin().await?),
+            began => Ok(began?),
+        }
     }
 }
 

@@ -349,6 +349,36 @@ mod postgres_plans {
         assert!(error.is_transient(), "{error:?}");
     }
 
+    /// A transaction's connection comes from the pool unpinged; when the
+    /// server has ended its session, BEGIN finds out, and the transaction
+    /// begins on a fresh connection instead of failing.
+    #[tokio::test]
+    async fn a_transaction_begins_on_a_live_connection_after_sessions_end() {
+        use crate::Store;
+        let (_db, store, mut conn) = scratch().await;
+        let customer = uuid::Uuid::new_v4();
+        // Two idle connections in the pool.
+        let open = (store.transaction().await, store.transaction().await);
+        drop(open);
+        for round in 0..3 {
+            let ended: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()) ended",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            assert!(ended > 0, "round {round}");
+            let mut tx = store.transaction().await.unwrap();
+            assert!(tx
+                .conversions_by_refs(&[(customer, "a")])
+                .await
+                .unwrap()
+                .is_empty());
+            tx.commit().await.unwrap();
+        }
+    }
+
     /// A batch's balance changes lock their balances, sorted, before the
     /// UPDATE reads a row: the lock is the InitPlan of a one-time filter,
     /// which runs ahead of the scan it gates.
