@@ -141,7 +141,7 @@ impl<K: Clone, V> Link<K, V> {
     async fn on(&mut self, conn: Conn, keys: Vec<K>) -> Result<Vec<V>> {
         let (mut conn, answered) = (self.read)(conn, keys).await;
         match &answered {
-            // Closed, not given back: the pool would ping it first.
+            // Gone: closed, not given back to the pool.
             Err(e) if e.is_connection_lost() => conn.close_on_drop(),
             _ => self.held = Some(conn),
         }

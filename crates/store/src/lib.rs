@@ -153,12 +153,10 @@ impl StoreError {
             _ => false,
         }
     }
-}
 
-impl StoreError {
     /// The connection is gone: the server ended its session (57P01,
-    /// 57P02, 57P03) or the socket failed. Nothing sent on it since the
-    /// last answer took effect unless its COMMIT was among it.
+    /// 57P02, 57P03) or the socket failed. What was sent on it after its
+    /// last answer took effect only if that included a COMMIT.
     pub(crate) fn is_connection_lost(&self) -> bool {
         matches!(self, StoreError::Database(e) if connection_lost(e))
     }
