@@ -240,22 +240,8 @@ async fn read_conversions(conn: &mut Conn, keys: Vec<ById>) -> Result<Vec<Option
 
 #[cfg(test)]
 mod tests {
-    use sqlx::{Connection, PgConnection};
-
     use super::*;
     use crate::Store;
-
-    /// Every other session on the scratch database ended by the server:
-    /// the loops' held connections among them.
-    async fn end_other_sessions(conn: &mut PgConnection) -> i64 {
-        sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()) ended",
-        )
-        .fetch_one(conn)
-        .await
-        .unwrap()
-    }
 
     /// A loop's held connection that the server ended fails one query, which
     /// is read again on a fresh connection: the reader sees an answer, not
@@ -264,14 +250,13 @@ mod tests {
     async fn a_held_connection_the_server_ended_is_replaced_unseen() {
         let db = crate::scratch::ScratchDb::create("sptest_coalesce").await;
         let store = crate::open(&db.url).await.unwrap();
-        let mut admin = PgConnection::connect(&db.url).await.unwrap();
         let (customer, id) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
         for round in 0..3 {
             let conversion = store.conversion(customer, id).await;
             assert!(conversion.unwrap().is_none(), "round {round}");
             let balances = store.active_profile_balances(customer, id).await;
             assert!(balances.unwrap().is_none(), "round {round}");
-            assert!(end_other_sessions(&mut admin).await > 0);
+            assert!(db.end_sessions().await > 0);
         }
     }
 
@@ -282,7 +267,7 @@ mod tests {
         let db = crate::scratch::ScratchDb::create("sptest_coalesce").await;
         let _migrated = crate::open(&db.url).await.unwrap();
         let pool = sqlx::any::AnyPoolOptions::new().connect(&db.url).await;
-        let (pool, mut admin) = (pool.unwrap(), PgConnection::connect(&db.url).await.unwrap());
+        let pool = pool.unwrap();
         let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = calls.clone();
         let read: Read<ById, Option<Conversion>> = Arc::new(move |c, k| {
@@ -303,7 +288,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(none(link.read(vec![key, key]).await), [true, true]);
-        assert!(end_other_sessions(&mut admin).await > 0);
+        assert!(db.end_sessions().await > 0);
         assert_eq!(none(link.read(vec![key, key]).await), [true, true]);
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
         assert_eq!(none(link.read(vec![key]).await), [true]);

@@ -158,17 +158,13 @@ impl StoreError {
     /// 57P02, 57P03) or the socket failed. What was sent on it after its
     /// last answer took effect only if that included a COMMIT.
     pub(crate) fn is_connection_lost(&self) -> bool {
-        matches!(self, StoreError::Database(e) if connection_lost(e))
-    }
-}
-
-pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(e) => {
-            matches!(e.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
+        match self {
+            StoreError::Database(sqlx::Error::Io(_)) => true,
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
+            }
+            _ => false,
         }
-        _ => false,
     }
 }
 

@@ -37,6 +37,21 @@ impl ScratchDb {
     }
 }
 
+impl ScratchDb {
+    /// Ends every session on this database but the caller's own, as a
+    /// restart or `pg_terminate_backend` would; how many it ended.
+    pub async fn end_sessions(&self) -> i64 {
+        let mut conn = PgConnection::connect(&self.url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) ended",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    }
+}
+
 impl Drop for ScratchDb {
     fn drop(&mut self) {
         if std::thread::panicking() {

@@ -145,9 +145,10 @@ impl SqlStore {
     /// transaction begins again on a connection the pool pings first.
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {
         let begin = || self.write.begin_with(self.backend.begin_write());
-        match crate::dialect::UNPINGED.scope((), begin()).await {
-            Err(e) if crate::connection_lost(&e) => Ok(begin().await?),
-            began => Ok(began?),
+        let unpinged = crate::dialect::UNPINGED.scope((), begin()).await;
+        match unpinged.map_err(StoreError::from) {
+            Err(e) if e.is_connection_lost() => Ok(begin().await?),
+            began => began,
         }
     }
 }

@@ -355,19 +355,13 @@ mod postgres_plans {
     #[tokio::test]
     async fn a_transaction_begins_on_a_live_connection_after_sessions_end() {
         use crate::Store;
-        let (_db, store, mut conn) = scratch().await;
+        let (db, store, _conn) = scratch().await;
         let customer = uuid::Uuid::new_v4();
         // Two idle connections in the pool.
         let open = (store.transaction().await, store.transaction().await);
         drop(open);
         for round in 0..3 {
-            let ended: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND pid <> pg_backend_pid()) ended",
-            )
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+            let ended = db.end_sessions().await;
             assert!(ended > 0, "round {round}");
             let mut tx = store.transaction().await.unwrap();
             assert!(tx
